@@ -1,0 +1,244 @@
+"""The mirror and the connections.
+
+Mirrored rows are keyed on (organization, external_id), keep the provider's version marker and
+the instant of their last change, and are never dropped: voided and deleted documents stay,
+flagged. References between mirrored rows use the provider's ids (a payment may arrive before
+the invoice it pays), indexed for joins.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean
+from sqlalchemy import Date
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from core.db import Base
+from core.db import Money
+from core.db import UTCDateTime
+from core.db import utcnow
+
+
+class OrgStatus:
+    CONNECTED = "connected"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISCONNECTED = "disconnected"
+
+
+class OAuthGrant(Base):
+    """One OAuth authorization. Xero may cover several organizations with one grant, so the
+    token is refreshed once per grant, never per organization."""
+
+    __tablename__ = "oauth_grant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    token_ciphertext: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    auth_event_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organizations: Mapped[list[Organization]] = relationship(back_populates="grant")
+
+
+class Organization(Base):
+    """A connected company: a QuickBooks realm or a Xero tenant."""
+
+    __tablename__ = "organization"
+    __table_args__ = (UniqueConstraint("provider", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(64))
+    connection_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    currency: Mapped[str | None] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[str] = mapped_column(String(20), default=OrgStatus.CONNECTED)
+    status_detail: Mapped[str] = mapped_column(Text, default="")
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_grant.id", ondelete="SET NULL"))
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sync_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sync_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    grant: Mapped[OAuthGrant | None] = relationship(back_populates="organizations")
+
+    @property
+    def is_syncing(self) -> bool:
+        started = self.sync_started_at
+        return started is not None and (
+            self.last_synced_at is None or started > self.last_synced_at
+        )
+
+
+class _Mirrored:
+    """Columns every mirrored row has."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=False
+    )
+    external_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Customer(_Mirrored, Base):
+    __tablename__ = "customer"
+    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+
+    name: Mapped[str] = mapped_column(String(300), default="")
+    email: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(100))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    merged_into: Mapped[str | None] = mapped_column(String(64))
+    balance: Mapped[Decimal | None] = mapped_column(Money)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class Invoice(_Mirrored, Base):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "external_id"),
+        Index("ix_invoice_org_customer", "organization_id", "customer_external_id"),
+        Index("ix_invoice_org_status_due", "organization_id", "status", "due_date"),
+    )
+
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(64))
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    total: Mapped[Decimal] = mapped_column(Money)
+    balance: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(10))
+    email: Mapped[str | None] = mapped_column(String(300))
+    discount_percent: Mapped[Decimal | None] = mapped_column(Money)
+    discount_days: Mapped[int | None] = mapped_column(Integer)
+    link: Mapped[str | None] = mapped_column(Text)
+
+
+class Payment(_Mirrored, Base):
+    __tablename__ = "payment"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "external_id"),
+        Index("ix_payment_org_customer", "organization_id", "customer_external_id"),
+    )
+
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    amount: Mapped[Decimal] = mapped_column(Money)
+    unapplied: Mapped[Decimal] = mapped_column(Money)
+
+
+class PaymentAllocation(Base):
+    __tablename__ = "payment_allocation"
+    __table_args__ = (
+        Index("ix_payment_allocation_invoice", "organization_id", "invoice_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payment.id", ondelete="CASCADE"), index=True
+    )
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    invoice_external_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class CreditNote(_Mirrored, Base):
+    __tablename__ = "credit_note"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "external_id"),
+        Index("ix_credit_note_org_customer", "organization_id", "customer_external_id"),
+    )
+
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(64))
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    total: Mapped[Decimal] = mapped_column(Money)
+    remaining: Mapped[Decimal] = mapped_column(Money)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CreditAllocation(Base):
+    __tablename__ = "credit_allocation"
+    __table_args__ = (
+        Index("ix_credit_allocation_invoice", "organization_id", "invoice_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_note_id: Mapped[int] = mapped_column(
+        ForeignKey("credit_note.id", ondelete="CASCADE"), index=True
+    )
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    invoice_external_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class SyncCursor(Base):
+    """How far the mirror of one entity of one organization is known to be complete."""
+
+    __tablename__ = "sync_cursor"
+    __table_args__ = (UniqueConstraint("organization_id", "entity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(20))
+    high_water: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    full_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    full_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    records_seen: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WebhookEvent(Base):
+    """The webhook inbox: one row per announced change, deduplicated on the provider's key."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (UniqueConstraint("provider", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    tenant_external_id: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str | None] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+MIRROR_MODELS = {
+    "customer": Customer,
+    "invoice": Invoice,
+    "payment": Payment,
+    "credit_note": CreditNote,
+}

@@ -1,0 +1,155 @@
+"""Configuration from the environment.
+
+`Settings.from_env()` is the only place that reads `os.environ`. It fails fast, at start-up, with
+one message that names every missing or malformed variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a runnable Dunwell."""
+
+
+INTUIT_DEFAULTS = {
+    "INTUIT_AUTHORIZE_URL": "https://appcenter.intuit.com/connect/oauth2",
+    "INTUIT_TOKEN_URL": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+    "INTUIT_REVOKE_URL": "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
+    "INTUIT_API_BASE_PRODUCTION": "https://quickbooks.api.intuit.com",
+    "INTUIT_API_BASE_SANDBOX": "https://sandbox-quickbooks.api.intuit.com",
+}
+
+XERO_DEFAULTS = {
+    "XERO_AUTHORIZE_URL": "https://login.xero.com/identity/connect/authorize",
+    "XERO_TOKEN_URL": "https://identity.xero.com/connect/token",
+    "XERO_REVOKE_URL": "https://identity.xero.com/connect/revocation",
+    "XERO_CONNECTIONS_URL": "https://api.xero.com/connections",
+    "XERO_API_BASE": "https://api.xero.com/api.xro/2.0",
+}
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """OAuth client and endpoints of one provider."""
+
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    redirect_uri: str = ""
+    webhook_key: str = field(default="", repr=False)
+    authorize_url: str = ""
+    token_url: str = ""
+    revoke_url: str = ""
+    api_base: str = ""
+    connections_url: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str
+    secret_key: str = field(repr=False)
+    token_encryption_keys: tuple[str, ...] = field(repr=False)
+    quickbooks: ProviderSettings = ProviderSettings()
+    xero: ProviderSettings = ProviderSettings()
+    intuit_environment: str = "production"
+    public_url: str = "http://127.0.0.1:5000"
+    webhook_max_bytes: int = 1_000_000
+    mirror_freshness_minutes: int = 180
+    safety_sync_minutes: int = 60
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        problems: list[str] = []
+        secret_key = env.get("SECRET_KEY", "")
+        if len(secret_key) < 16:
+            problems.append("SECRET_KEY must be set to a random string of at least 16 characters")
+        keys = tuple(k.strip() for k in env.get("TOKEN_ENCRYPTION_KEY", "").split(",") if k.strip())
+        if not keys:
+            problems.append(
+                "TOKEN_ENCRYPTION_KEY must be set (one or more Fernet keys, comma-separated, "
+                "newest first); make one with: python -m core.tokens"
+            )
+        environment = env.get("INTUIT_ENVIRONMENT", "production").lower()
+        if environment not in ("production", "sandbox"):
+            problems.append("INTUIT_ENVIRONMENT must be 'production' or 'sandbox'")
+        ints = {}
+        for name, default in (
+            ("WEBHOOK_MAX_BYTES", 1_000_000),
+            ("MIRROR_FRESHNESS_MINUTES", 180),
+            ("SAFETY_SYNC_MINUTES", 60),
+        ):
+            try:
+                ints[name] = int(env.get(name, default))
+            except ValueError:
+                problems.append(f"{name} must be a whole number")
+        if problems:
+            raise SettingsError("Dunwell cannot start:\n  - " + "\n  - ".join(problems))
+        return cls(
+            database_url=env.get("DATABASE_URL") or default_database_url(),
+            redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            secret_key=secret_key,
+            token_encryption_keys=keys,
+            quickbooks=_quickbooks(env, environment),
+            xero=_xero(env),
+            intuit_environment=environment,
+            public_url=env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+            webhook_max_bytes=ints["WEBHOOK_MAX_BYTES"],
+            mirror_freshness_minutes=ints["MIRROR_FRESHNESS_MINUTES"],
+            safety_sync_minutes=ints["SAFETY_SYNC_MINUTES"],
+        )
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def provider(self, name: str) -> ProviderSettings:
+        return {"quickbooks": self.quickbooks, "xero": self.xero}[name]
+
+
+def default_database_url() -> str:
+    instance = Path(__file__).resolve().parent.parent / "instance"
+    instance.mkdir(exist_ok=True)
+    return f"sqlite:///{instance / 'dunwell.sqlite3'}"
+
+
+def _quickbooks(env: dict[str, str], environment: str) -> ProviderSettings:
+    defaults = INTUIT_DEFAULTS
+    api_default = defaults[f"INTUIT_API_BASE_{environment.upper()}"]
+    return ProviderSettings(
+        client_id=env.get("INTUIT_CLIENT_ID", ""),
+        client_secret=env.get("INTUIT_CLIENT_SECRET", ""),
+        redirect_uri=env.get("INTUIT_REDIRECT_URI", ""),
+        webhook_key=env.get("INTUIT_WEBHOOK_VERIFIER_TOKEN", ""),
+        authorize_url=env.get("INTUIT_AUTHORIZE_URL", defaults["INTUIT_AUTHORIZE_URL"]),
+        token_url=env.get("INTUIT_TOKEN_URL", defaults["INTUIT_TOKEN_URL"]),
+        revoke_url=env.get("INTUIT_REVOKE_URL", defaults["INTUIT_REVOKE_URL"]),
+        api_base=env.get("INTUIT_API_BASE", api_default).rstrip("/"),
+    )
+
+
+def _xero(env: dict[str, str]) -> ProviderSettings:
+    defaults = XERO_DEFAULTS
+    return ProviderSettings(
+        client_id=env.get("XERO_CLIENT_ID", ""),
+        client_secret=env.get("XERO_CLIENT_SECRET", ""),
+        redirect_uri=env.get("XERO_REDIRECT_URI", ""),
+        webhook_key=env.get("XERO_WEBHOOK_KEY", ""),
+        authorize_url=env.get("XERO_AUTHORIZE_URL", defaults["XERO_AUTHORIZE_URL"]),
+        token_url=env.get("XERO_TOKEN_URL", defaults["XERO_TOKEN_URL"]),
+        revoke_url=env.get("XERO_REVOKE_URL", defaults["XERO_REVOKE_URL"]),
+        api_base=env.get("XERO_API_BASE", defaults["XERO_API_BASE"]).rstrip("/"),
+        connections_url=env.get("XERO_CONNECTIONS_URL", defaults["XERO_CONNECTIONS_URL"]),
+    )

@@ -1,0 +1,34 @@
+"""Run the sandbox: python -m sandbox --port 8765 --webhook-base http://127.0.0.1:5000"""
+
+from __future__ import annotations
+
+import argparse
+
+from werkzeug.serving import make_server
+
+from sandbox.app import SandboxConfig
+from sandbox.app import create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--webhook-base", default="", help="Dunwell's base URL for webhooks")
+    parser.add_argument("--size", default="demo", choices=("small", "demo", "large"))
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    base = args.webhook_base.rstrip("/")
+    config = SandboxConfig(
+        seed=args.seed,
+        size=args.size,
+        intuit_webhook_url=f"{base}/webhooks/quickbooks" if base else "",
+        xero_webhook_url=f"{base}/webhooks/xero" if base else "",
+    )
+    server = make_server(args.host, args.port, create_app(config), threaded=True)
+    print(f"sandbox listening on http://{args.host}:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The sandbox's application factory and its shared control API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from flask import jsonify
+from flask import request
+
+from sandbox.faults import Faults
+from sandbox.webhooks import WebhookSender
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Who may connect and where webhooks go. The defaults match `make demo`."""
+
+    seed: int = 7
+    size: str = "demo"  # "demo" (a few hundred customers), "small" (tests), "large" (bench)
+    intuit_client_id: str = "sandbox-intuit-client"
+    intuit_client_secret: str = "sandbox-intuit-secret"
+    intuit_webhook_verifier: str = "sandbox-intuit-verifier"
+    intuit_webhook_url: str = ""
+    intuit_cloudevents: bool = True
+    xero_client_id: str = "sandbox-xero-client"
+    xero_client_secret: str = "sandbox-xero-secret"
+    xero_webhook_key: str = "sandbox-xero-webhook-key"
+    xero_webhook_url: str = ""
+    webhook_delay_seconds: float = 0.2
+
+
+def create_app(config: SandboxConfig | None = None) -> Flask:
+    config = config or SandboxConfig()
+    app = Flask(__name__)
+    app.config["SANDBOX"] = config
+    faults = Faults()
+    sender = WebhookSender(delay_seconds=config.webhook_delay_seconds)
+    app.extensions["sandbox_faults"] = faults
+    app.extensions["sandbox_webhooks"] = sender
+
+    from sandbox import quickbooks
+    from sandbox import xero
+
+    quickbooks.init_app(app, config, faults, sender)
+    xero.init_app(app, config, faults, sender)
+
+    @app.post("/_sandbox/faults")
+    def set_faults():  # type: ignore[no-untyped-def]
+        """Body: {"provider": "quickbooks"|"xero", "kind": ..., "count": n, "seconds": s}."""
+        spec = request.get_json(force=True)
+        try:
+            faults.arm(**spec)
+        except (TypeError, ValueError) as exc:
+            return jsonify(error=str(exc)), 400
+        return jsonify(faults.describe())
+
+    @app.delete("/_sandbox/faults")
+    def clear_faults():  # type: ignore[no-untyped-def]
+        faults.clear()
+        return jsonify(faults.describe())
+
+    @app.get("/_sandbox/webhooks")
+    def webhook_log():  # type: ignore[no-untyped-def]
+        return jsonify(sender.log())
+
+    @app.post("/_sandbox/webhooks/flush")
+    def flush_webhooks():  # type: ignore[no-untyped-def]
+        sender.flush()
+        return jsonify(sender.log())
+
+    return app

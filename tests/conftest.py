@@ -1,0 +1,143 @@
+"""Shared fixtures: settings, a database on SQLite and on PostgreSQL, and a Redis.
+
+Every test that asks for `engine` (or anything built on it) runs twice, once per database.
+PostgreSQL runs in a schema of its own per xdist worker; DUNWELL_TEST_PG_URL points at the
+server (default: the local `test` database). Without a reachable PostgreSQL the PostgreSQL leg is
+skipped loudly, unless DUNWELL_REQUIRE_POSTGRES=1 (as in CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from redis import Redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from core.db import Base
+from core.db import make_engine
+from core.db import make_session_factory
+from core.settings import Settings
+
+PG_URL = os.environ.get("DUNWELL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+_WORKER_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URL = os.environ.get("DUNWELL_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _WORKER_INDEX}")
+
+
+def _load_all_models() -> None:
+    import core.models  # noqa: F401
+
+    try:
+        import rules.models  # noqa: F401
+    except ImportError:
+        pass
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def _pg_engine() -> Iterator[Engine | None]:
+    _load_all_models()
+    schema = f"dunwell_test_{_worker()}"
+    try:
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        admin.dispose()
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("DUNWELL_REQUIRE_POSTGRES") == "1":
+            raise
+        print(f"\n!!! PostgreSQL not reachable at {PG_URL}: PostgreSQL tests SKIPPED ({exc})\n")
+        yield None
+        return
+    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path, _pg_engine) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        _load_all_models()
+        engine = make_engine(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+        Base.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+        return
+    if _pg_engine is None:
+        pytest.skip("PostgreSQL not reachable")
+    _truncate(_pg_engine)
+    yield _pg_engine
+
+
+@pytest.fixture
+def database_url(engine: Engine) -> str:
+    """The URL of `engine`, for code (a worker, the web app) that makes its own engine."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "postgresql":
+        schema = f"dunwell_test_{_worker()}"
+        return f"{url}?options=-csearch_path%3D{schema}"
+    return url
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    session = session_factory()
+    yield session
+    session.rollback()
+    session.close()
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_url(redis: Redis) -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.from_env(
+        {
+            "SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+            "REDIS_URL": REDIS_URL,
+            "INTUIT_CLIENT_ID": "test-intuit-client",
+            "INTUIT_CLIENT_SECRET": "test-intuit-secret",
+            "INTUIT_REDIRECT_URI": "http://localhost/oauth/quickbooks/callback",
+            "INTUIT_WEBHOOK_VERIFIER_TOKEN": "test-intuit-verifier",
+            "XERO_CLIENT_ID": "test-xero-client",
+            "XERO_CLIENT_SECRET": "test-xero-secret",
+            "XERO_REDIRECT_URI": "http://localhost/oauth/xero/callback",
+            "XERO_WEBHOOK_KEY": "test-xero-webhook-key",
+        }
+    ).with_changes(testing=True)
