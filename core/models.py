@@ -231,6 +231,7 @@ class WebhookEvent(Base):
     entity: Mapped[str | None] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(64))
     operation: Mapped[str] = mapped_column(String(20))
+    merged_from: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -112,6 +112,12 @@ class Settings:
             safety_sync_minutes=ints["SAFETY_SYNC_MINUTES"],
         )
 
+    @staticmethod
+    def database_url_from_env(environ: Mapping[str, str] | None = None) -> str:
+        """Only the database, for tools (migrations) that need nothing else."""
+        env = os.environ if environ is None else environ
+        return env.get("DATABASE_URL") or default_database_url()
+
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 

@@ -1,0 +1,97 @@
+"""The admin page: connections, their sync state, the mirror's counts and aging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from connector import reports
+from connector import web
+from core.models import Organization
+from core.models import OrgStatus
+from providers import DISPLAY_NAMES
+from sync.jobs import request_sync
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    orgs = web.signed_in_orgs()
+    settings = web.settings()
+    providers = [
+        {"name": name, "label": label, "configured": settings.provider(name).configured}
+        for name, label in DISPLAY_NAMES.items()
+    ]
+    return render_template(
+        "home.html",
+        orgs=[summary(org) for org in orgs],
+        providers=providers,
+        display_names=DISPLAY_NAMES,
+    )
+
+
+@bp.get("/api/orgs/<int:org_id>/summary")
+def summary_json(org_id: int) -> Response:
+    data = summary(web.current_org(org_id))
+    data["aging"] = [
+        {
+            "currency": row.currency,
+            "buckets": {k: str(v) for k, v in row.buckets.items()},
+            "counts": row.counts,
+            "total": str(row.total),
+        }
+        for row in data["aging"]
+    ]
+    data.pop("org")
+    data["events"] = [
+        {
+            "entity": e.entity,
+            "external_id": e.external_id,
+            "operation": e.operation,
+            "received_at": e.received_at.isoformat(),
+        }
+        for e in data["events"]
+    ]
+    return jsonify(data)
+
+
+@bp.post("/orgs/<int:org_id>/sync")
+def sync_now(org_id: int) -> Response:
+    org = web.current_org(org_id)
+    if org.status != OrgStatus.CONNECTED:
+        flash(f"{org.name} is not connected; reconnect it first.", "warning")
+    else:
+        request_sync(web.job_context(), org.id)
+        flash(f"A sync of {org.name} has been queued.", "success")
+    return redirect(url_for("admin.home"))
+
+
+def summary(org: Organization) -> dict[str, Any]:
+    db = web.db()
+    status = org.status
+    if status == OrgStatus.CONNECTED and org.is_syncing:
+        status = "syncing"
+    return {
+        "org": org,
+        "id": org.id,
+        "name": org.name,
+        "provider": org.provider,
+        "provider_label": DISPLAY_NAMES.get(org.provider, org.provider),
+        "status": status,
+        "status_detail": org.status_detail,
+        "timezone": org.timezone,
+        "currency": org.currency,
+        "last_synced_at": org.last_synced_at.isoformat() if org.last_synced_at else None,
+        "last_sync_error": org.last_sync_error,
+        "counts": reports.counts(db, org.id),
+        "aging": reports.aging(db, org),
+        "events": reports.recent_events(db, org.id),
+    }

@@ -1,0 +1,250 @@
+"""Connect, reconnect, disconnect and purge, over OAuth 2.0 (Authlib's requests client).
+
+Connecting signs the browser in to the organizations it connected. The callback checks the
+`state` it issued, stores the token encrypted, asks the provider which organizations the grant
+covers, and enqueues their first sync. Disconnecting revokes access at the provider (for Xero,
+removes only that organization's connection when the grant serves others) and keeps the mirror
+until the admin purges it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.integrations.requests_client import OAuthError
+from flask import Blueprint
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import request
+from flask import session
+from flask import url_for
+from requests import RequestException
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from connector import web
+from core.context import JobContext
+from core.db import Base
+from core.db import utcnow
+from core.models import OAuthGrant
+from core.models import Organization
+from core.models import OrgStatus
+from core.tokens import TokenCipher
+from core.tokens import store_token
+from providers import DISPLAY_NAMES
+from providers import PROVIDERS
+from providers import provider_class
+from providers.base import ProviderError
+from providers.base import Tenant
+from sync.clients import open_provider
+from sync.jobs import request_sync
+
+log = logging.getLogger(__name__)
+bp = Blueprint("oauth", __name__)
+
+
+class _CallbackCredentials:
+    """The token just obtained, for the provider's `identify` call."""
+
+    def __init__(self, token: dict[str, Any]):
+        self._token = token
+
+    def access_token(self) -> str:
+        return str(self._token["access_token"])
+
+    def refreshed(self, rejected: str) -> str:
+        raise ProviderError("the new token was refused; try connecting again")
+
+
+def _configured(provider: str) -> Any:
+    if provider not in PROVIDERS:
+        abort(404, f"Unknown accounting system {provider!r}.")
+    config = web.settings().provider(provider)
+    if not config.configured:
+        prefix = "INTUIT" if provider == "quickbooks" else "XERO"
+        abort(
+            503,
+            f"{DISPLAY_NAMES[provider]} is not set up on this server: "
+            f"set {prefix}_CLIENT_ID, {prefix}_CLIENT_SECRET and {prefix}_REDIRECT_URI.",
+        )
+    return config
+
+
+def _client(provider: str, config: Any, **kwargs: Any) -> OAuth2Session:
+    spec = provider_class(provider).oauth(config)
+    return OAuth2Session(
+        config.client_id,
+        config.client_secret,
+        scope=" ".join(spec.scopes),
+        redirect_uri=config.redirect_uri,
+        token_endpoint_auth_method="client_secret_basic",
+        **kwargs,
+    )
+
+
+@bp.post("/connect/<provider>")
+def connect(provider: str) -> Response:
+    config = _configured(provider)
+    spec = provider_class(provider).oauth(config)
+    state = secrets.token_urlsafe(24)
+    session["oauth"] = {"provider": provider, "state": state}
+    with _client(provider, config) as client:
+        url, _ = client.create_authorization_url(
+            spec.authorize_url, state=state, **dict(spec.extra_authorize_params)
+        )
+    return redirect(url)
+
+
+@bp.get("/oauth/<provider>/callback")
+def callback(provider: str) -> Response:
+    config = _configured(provider)
+    pending = session.pop("oauth", None)
+    if not pending or pending.get("provider") != provider:
+        abort(
+            400, "This sign-in link has expired or was not started here. Start again with Connect."
+        )
+    if not secrets.compare_digest(str(pending.get("state")), request.args.get("state", "")):
+        abort(400, "The sign-in could not be verified (state mismatch). Start again with Connect.")
+    if request.args.get("error"):
+        flash(f"{DISPLAY_NAMES[provider]} did not connect: {request.args['error']}.", "warning")
+        return redirect(url_for("admin.home"))
+    token = _exchange_code(provider, config)
+    tenants = _identify(provider, config, token)
+    org_ids = _save_connection(provider, token, tenants)
+    web.sign_in(org_ids)
+    ctx = _job_context()
+    for org_id in org_ids:
+        request_sync(ctx, org_id)
+    names = ", ".join(t.name or t.external_id for t in tenants)
+    flash(f"Connected {names}. The first sync has started.", "success")
+    return redirect(url_for("admin.home"))
+
+
+def _exchange_code(provider: str, config: Any) -> dict[str, Any]:
+    spec = provider_class(provider).oauth(config)
+    code = request.args.get("code")
+    if not code:
+        abort(400, "The provider sent no authorization code. Start again with Connect.")
+    try:
+        with _client(provider, config) as client:
+            return dict(client.fetch_token(spec.token_url, code=code, timeout=20))
+    except (OAuthError, RequestException) as exc:
+        log.warning("token exchange with %s failed: %s", provider, exc.__class__.__name__)
+        abort(502, f"{DISPLAY_NAMES[provider]} did not issue a token ({_reason(exc)}). Try again.")
+
+
+def _identify(provider: str, config: Any, token: dict[str, Any]) -> list[Tenant]:
+    try:
+        tenants = provider_class(provider).identify(
+            config, _CallbackCredentials(token), request.args.to_dict()
+        )
+    except ProviderError as exc:
+        abort(502, f"Could not read the connected organization: {exc.message}")
+    if not tenants:
+        abort(400, "No organization was authorized. Choose at least one and try again.")
+    return tenants
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "error", None) or exc.__class__.__name__
+
+
+def _save_connection(provider: str, token: dict[str, Any], tenants: list[Tenant]) -> list[int]:
+    db = web.db()
+    grant = OAuthGrant(provider=provider, token_ciphertext="", generation=0)
+    store_token(grant, token, TokenCipher(web.settings().token_encryption_keys))
+    db.add(grant)
+    db.flush()
+    ids = [_connect_org(db, provider, grant, tenant).id for tenant in tenants]
+    db.commit()
+    return ids
+
+
+def _connect_org(db: Any, provider: str, grant: OAuthGrant, tenant: Tenant) -> Organization:
+    org = db.scalar(
+        select(Organization).where(
+            Organization.provider == provider, Organization.external_id == tenant.external_id
+        )
+    )
+    if org is None:
+        org = Organization(provider=provider, external_id=tenant.external_id)
+        db.add(org)
+    org.name = tenant.name or org.name or tenant.external_id
+    org.currency = tenant.currency or org.currency
+    org.timezone = tenant.timezone or org.timezone or "UTC"
+    org.connection_id = tenant.connection_id
+    org.grant_id = grant.id
+    org.status = OrgStatus.CONNECTED
+    org.status_detail = ""
+    org.connected_at = utcnow()
+    org.disconnected_at = None
+    db.flush()
+    return org
+
+
+@bp.post("/orgs/<int:org_id>/disconnect")
+def disconnect(org_id: int) -> Response:
+    org = web.current_org(org_id)
+    db = web.db()
+    if org.grant_id is not None:
+        sharing = db.scalar(
+            select(func.count(Organization.id)).where(
+                Organization.grant_id == org.grant_id,
+                Organization.id != org.id,
+                Organization.status != OrgStatus.DISCONNECTED,
+            )
+        )
+        _revoke_at_provider(org, revoke_grant=not sharing)
+        grant_id = org.grant_id
+        org.grant_id = None
+        if not sharing:
+            db.flush()
+            db.execute(delete(OAuthGrant).where(OAuthGrant.id == grant_id))
+    org.status = OrgStatus.DISCONNECTED
+    org.status_detail = "Disconnected by an admin. The mirrored data is kept until purged."
+    org.disconnected_at = utcnow()
+    db.commit()
+    flash(f"Disconnected {org.name}. Its data stays here until you purge it.", "success")
+    return redirect(url_for("admin.home"))
+
+
+def _revoke_at_provider(org: Organization, *, revoke_grant: bool) -> None:
+    ctx = _job_context()
+    try:
+        open_provider(org, ctx.settings, ctx.sessions, ctx.redis).disconnect(
+            revoke_grant=revoke_grant
+        )
+    except Exception as exc:  # noqa: BLE001 - the local disconnect must happen regardless
+        log.warning("revoking %s at the provider failed: %s", org.id, exc.__class__.__name__)
+        flash(
+            "The provider could not be told (it may already have revoked access); "
+            "Dunwell has forgotten the tokens anyway.",
+            "warning",
+        )
+
+
+@bp.post("/orgs/<int:org_id>/purge")
+def purge(org_id: int) -> Response:
+    org = web.current_org(org_id)
+    if org.status != OrgStatus.DISCONNECTED:
+        abort(409, "Disconnect the organization before purging its data.")
+    name = org.name
+    db = web.db()
+    for table in reversed(Base.metadata.sorted_tables):
+        if "organization_id" in table.c:
+            db.execute(delete(table).where(table.c.organization_id == org_id))
+    db.delete(org)
+    db.commit()
+    web.sign_out(org_id)
+    flash(f"Purged every record of {name}.", "success")
+    return redirect(url_for("admin.home"))
+
+
+def _job_context() -> JobContext:
+    return web.job_context()

@@ -1,0 +1,38 @@
+"""What a background job needs: settings, a session factory and Redis, built once per process.
+
+Jobs take ids and build their context from the environment; tests build one directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from redis import Redis
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from core.db import make_engine
+from core.db import make_session_factory
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class JobContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    redis: Redis
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobContext:
+        return cls(
+            settings=settings,
+            sessions=make_session_factory(make_engine(settings.database_url)),
+            redis=Redis.from_url(settings.redis_url),
+        )
+
+
+@cache
+def job_context() -> JobContext:
+    """The process-wide context of an RQ worker, from the environment."""
+    return JobContext.from_settings(Settings.from_env())

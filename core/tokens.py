@@ -1,0 +1,199 @@
+"""OAuth tokens: encrypted at rest, refreshed once per grant across every process.
+
+Refresh tokens rotate (QuickBooks about daily, Xero on every refresh), so two workers refreshing
+the same grant at once would leave one of them holding a dead token. Refresh therefore happens
+under a Redis lock per grant, and the grant is re-read after the lock is taken: whoever comes
+second finds the token already fresh and uses it. A refused refresh (`invalid_grant`) is checked
+once more against the stored row before the grant is declared dead and its organizations are
+marked "needs reconnect".
+
+Run `python -m core.tokens` to print a new encryption key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.integrations.requests_client import OAuthError
+from cryptography.fernet import Fernet
+from cryptography.fernet import InvalidToken
+from cryptography.fernet import MultiFernet
+from redis import Redis
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from core.db import session_scope
+from core.db import utcnow
+from core.models import OAuthGrant
+from core.models import Organization
+from core.models import OrgStatus
+
+log = logging.getLogger(__name__)
+
+REFRESH_LEEWAY = timedelta(minutes=2)
+Token = dict[str, Any]
+Refresher = Callable[[str], Token]
+
+
+class GrantDead(Exception):
+    """The grant cannot be refreshed any more: the organization must be reconnected."""
+
+
+class InvalidGrant(Exception):
+    """The token endpoint refused the refresh token."""
+
+
+class TokenCipher:
+    """Fernet encryption of token blobs. The first key encrypts; every key decrypts, so keys
+    rotate by putting a new one first and re-encrypting at leisure."""
+
+    def __init__(self, keys: tuple[str, ...]):
+        if not keys:
+            raise ValueError("at least one token encryption key is required")
+        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+
+    def encrypt(self, token: Token) -> str:
+        return self._fernet.encrypt(json.dumps(token).encode()).decode()
+
+    def decrypt(self, ciphertext: str) -> Token:
+        try:
+            return json.loads(self._fernet.decrypt(ciphertext.encode()))
+        except InvalidToken as exc:
+            raise GrantDead("stored token cannot be decrypted with the configured keys") from exc
+
+    def rotate(self, ciphertext: str) -> str:
+        return self._fernet.rotate(ciphertext.encode()).decode()
+
+
+def expires_at(token: Token) -> datetime | None:
+    if token.get("expires_at"):
+        return datetime.fromtimestamp(float(token["expires_at"]), tz=utcnow().tzinfo)
+    if token.get("expires_in"):
+        return utcnow() + timedelta(seconds=int(token["expires_in"]))
+    return None
+
+
+def store_token(grant: OAuthGrant, token: Token, cipher: TokenCipher) -> None:
+    """Write a whole token set onto `grant` (the caller commits)."""
+    if not token.get("access_token") or "error" in token:
+        # Some libraries take {"error": "invalid_grant"} for a token and blank the store.
+        raise InvalidGrant(f"not a token: {sorted(token)}")
+    grant.token_ciphertext = cipher.encrypt(token)
+    grant.expires_at = expires_at(token)
+    grant.scope = str(token.get("scope", grant.scope or ""))
+    grant.generation = (grant.generation or 0) + 1
+    grant.status = "active"
+
+
+def authlib_refresher(client_id: str, client_secret: str, token_url: str) -> Refresher:
+    """A refresher for providers whose token endpoint takes HTTP Basic client auth (both do)."""
+
+    def refresh(refresh_token: str) -> Token:
+        client = OAuth2Session(
+            client_id, client_secret, token_endpoint_auth_method="client_secret_basic"
+        )
+        try:
+            token = client.refresh_token(token_url, refresh_token=refresh_token, timeout=20)
+        except OAuthError as exc:
+            if exc.error in ("invalid_grant", "unauthorized_client"):
+                raise InvalidGrant(exc.error) from exc
+            raise
+        finally:
+            client.close()
+        return dict(token)
+
+    return refresh
+
+
+class GrantCredentials:
+    """`providers.base.Credentials` backed by an OAuthGrant row."""
+
+    def __init__(
+        self,
+        grant_id: int,
+        sessions: sessionmaker[Session],
+        cipher: TokenCipher,
+        redis: Redis,
+        refresher: Refresher,
+        lock_timeout: int = 60,
+    ):
+        self.grant_id = grant_id
+        self._sessions = sessions
+        self._cipher = cipher
+        self._redis = redis
+        self._refresher = refresher
+        self._lock_timeout = lock_timeout
+
+    def token(self) -> Token:
+        with session_scope(self._sessions) as session:
+            grant = session.get(OAuthGrant, self.grant_id)
+            if grant is None or grant.status != "active":
+                raise GrantDead("this connection needs to be reconnected")
+            return self._cipher.decrypt(grant.token_ciphertext)
+
+    def access_token(self) -> str:
+        token = self.token()
+        expiry = expires_at(token)
+        if expiry is not None and expiry - REFRESH_LEEWAY <= utcnow():
+            return self.refreshed(token["access_token"])
+        return str(token["access_token"])
+
+    def refreshed(self, rejected: str) -> str:
+        lock = self._redis.lock(
+            f"dunwell:lock:grant:{self.grant_id}",
+            timeout=self._lock_timeout,
+            blocking_timeout=self._lock_timeout,
+        )
+        with lock:
+            current = self.token()
+            if current["access_token"] != rejected and not _expiring(current):
+                return str(current["access_token"])
+            return self._refresh_locked(current)
+
+    def _refresh_locked(self, current: Token) -> str:
+        try:
+            fresh = self._refresher(current["refresh_token"])
+        except InvalidGrant:
+            stored = self.token()
+            if stored.get("refresh_token") != current.get("refresh_token"):
+                return str(stored["access_token"])
+            mark_grant_dead(self._sessions, self.grant_id, "The refresh token was refused.")
+            raise GrantDead("the provider refused the refresh token; reconnect") from None
+        fresh.setdefault("refresh_token", current["refresh_token"])
+        with session_scope(self._sessions) as session:
+            grant = session.get(OAuthGrant, self.grant_id)
+            assert grant is not None
+            store_token(grant, fresh, self._cipher)
+        log.info("refreshed grant %s", self.grant_id)
+        return str(fresh["access_token"])
+
+
+def _expiring(token: Token) -> bool:
+    expiry = expires_at(token)
+    return expiry is not None and expiry - REFRESH_LEEWAY <= utcnow()
+
+
+def mark_grant_dead(sessions: sessionmaker[Session], grant_id: int, detail: str) -> None:
+    with session_scope(sessions) as session:
+        session.execute(
+            update(OAuthGrant).where(OAuthGrant.id == grant_id).values(status="needs_reconnect")
+        )
+        session.execute(
+            update(Organization)
+            .where(
+                Organization.grant_id == grant_id,
+                Organization.status == OrgStatus.CONNECTED,
+            )
+            .values(status=OrgStatus.NEEDS_RECONNECT, status_detail=detail)
+        )
+
+
+if __name__ == "__main__":
+    print(Fernet.generate_key().decode())

@@ -1,0 +1,1 @@
+"""Keeping the mirror in step with the provider: pull pages, upsert them, advance cursors."""
