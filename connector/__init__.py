@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from connector import cli
 from connector import web
 from core.settings import Settings
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     web.init_app(app, settings)
     csrf.init_app(app)
+    cli.init_app(app)
     _register_blueprints(app)
     _register_error_handlers(app)
     return app

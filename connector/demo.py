@@ -1,0 +1,293 @@
+"""`make demo`: the whole loop on this machine, against the local sandbox.
+
+Starts the sandbox (QuickBooks Online and Xero stand-ins), the web app, an RQ worker and the RQ
+cron scheduler, and prints the admin page's URL. With `--headless` it then drives the loop
+itself, as a browser would: connects the sandbox companies through their consent pages, waits
+for the backfill, makes a payment in each sandbox, waits for the webhook to bring it into the
+mirror, prints a summary and stops (exit status 0 only if every step worked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+import requests
+from cryptography.fernet import Fernet
+from redis import Redis
+from redis.exceptions import RedisError
+
+from connector.demo_browser import FormBrowser
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    web_port: int
+    sandbox_port: int
+    database_url: str
+    redis_url: str
+    workdir: Path
+    sandbox_size: str = "demo"
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    def env(self) -> dict[str, str]:
+        sandbox = self.sandbox_url
+        env = dict(os.environ)
+        env.update(
+            {
+                "SECRET_KEY": _persistent_secret(self.workdir / "secret_key", os.urandom(24).hex()),
+                "TOKEN_ENCRYPTION_KEY": _persistent_secret(
+                    self.workdir / "token_key", Fernet.generate_key().decode()
+                ),
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
+                "PUBLIC_URL": self.web_url,
+                "INTUIT_CLIENT_ID": "sandbox-intuit-client",
+                "INTUIT_CLIENT_SECRET": "sandbox-intuit-secret",
+                "INTUIT_REDIRECT_URI": f"{self.web_url}/oauth/quickbooks/callback",
+                "INTUIT_WEBHOOK_VERIFIER_TOKEN": "sandbox-intuit-verifier",
+                "INTUIT_ENVIRONMENT": "sandbox",
+                "INTUIT_AUTHORIZE_URL": f"{sandbox}/qbo/connect/oauth2",
+                "INTUIT_TOKEN_URL": f"{sandbox}/qbo/oauth2/v1/tokens/bearer",
+                "INTUIT_REVOKE_URL": f"{sandbox}/qbo/v2/oauth2/tokens/revoke",
+                "INTUIT_API_BASE": f"{sandbox}/qbo",
+                "XERO_CLIENT_ID": "sandbox-xero-client",
+                "XERO_CLIENT_SECRET": "sandbox-xero-secret",
+                "XERO_REDIRECT_URI": f"{self.web_url}/oauth/xero/callback",
+                "XERO_WEBHOOK_KEY": "sandbox-xero-webhook-key",
+                "XERO_AUTHORIZE_URL": f"{sandbox}/xero/identity/connect/authorize",
+                "XERO_TOKEN_URL": f"{sandbox}/xero/identity/connect/token",
+                "XERO_REVOKE_URL": f"{sandbox}/xero/identity/connect/revocation",
+                "XERO_CONNECTIONS_URL": f"{sandbox}/xero/connections",
+                "XERO_API_BASE": f"{sandbox}/xero/api.xro/2.0",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        _run([str(VENV_BIN / "flask"), "--app", "connector", "migrate"], env)
+        redis_url = self.redis_url
+        commands = {
+            "sandbox": [
+                sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port),
+                "--webhook-base", self.web_url, "--size", self.sandbox_size,
+            ],
+            "web": [
+                str(VENV_BIN / "gunicorn"), "--workers", "2", "--threads", "4",
+                "--bind", f"127.0.0.1:{self.web_port}", "connector:create_app()",
+            ],
+            "worker": [
+                str(VENV_BIN / "rq"), "worker", "--url", redis_url, "--with-scheduler",
+                "sync", "rules", "actions",
+            ],
+            "cron": [str(VENV_BIN / "rq"), "cron", "--url", redis_url, "connector/cron.py"],
+        }  # fmt: skip
+        for name, command in commands.items():
+            log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+            self.processes[name] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        _wait_http(f"{self.sandbox_url}/_sandbox/quickbooks/companies", "the sandbox", self)
+        _wait_http(f"{self.web_url}/", "the web app", self)
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise SystemExit(
+                    f"{name} stopped (exit {process.returncode}); see {self.workdir / name}.log"
+                )
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _persistent_secret(path: Path, fresh: str) -> str:
+    """Keys survive demo restarts, so stored tokens stay readable."""
+    if not path.exists():
+        path.write_text(fresh)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+
+
+def _wait_http(url: str, what: str, stack: Stack, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not answer at {url} within {timeout:.0f}s")
+
+
+def check_redis(url: str) -> None:
+    try:
+        Redis.from_url(url, socket_connect_timeout=2).ping()
+    except RedisError as exc:
+        raise SystemExit(
+            f"Redis is not reachable at {url} ({exc}).\n"
+            "Start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 "
+            '--save "" --appendonly no'
+        ) from None
+
+
+# ---------------------------------------------------------------- the headless walk-through
+
+
+def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
+    browser = FormBrowser(stack.web_url)
+    summary: dict[str, object] = {}
+    for provider in ("quickbooks", "xero"):
+        org_ids = browser.connect(provider)
+        for org_id in org_ids:
+            first = wait_for(browser, org_id, lambda s: bool(s["last_synced_at"]), timeout, stack)
+            summary[f"{provider}:{org_id}"] = {"name": first["name"], "backfill": first["counts"]}
+        org_id = org_ids[0]
+        before = browser.summary(org_id)
+        payment = make_sandbox_payment(stack, provider, before)
+        after = wait_for(
+            browser,
+            org_id,
+            lambda s, b=before: s["counts"]["webhook_events"] > b["counts"]["webhook_events"]
+            and open_total(s) < open_total(b),
+            timeout,
+            stack,
+        )
+        summary[f"{provider}:{org_id}"].update(  # type: ignore[union-attr]
+            {
+                "payment": payment,
+                "open_before": str(open_total(before)),
+                "open_after": str(open_total(after)),
+                "webhook_events": after["counts"]["webhook_events"],
+            }
+        )
+    return summary
+
+
+def open_total(summary: dict) -> float:
+    return sum(float(row["total"]) for row in summary["aging"])
+
+
+def wait_for(browser: FormBrowser, org_id: int, done, timeout: float, stack: Stack) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        current = browser.summary(org_id)
+        if current.get("last_sync_error") and "Rate limited" not in current["last_sync_error"]:
+            raise SystemExit(f"sync failed: {current['last_sync_error']}")
+        if done(current):
+            return current
+        time.sleep(0.5)
+    raise SystemExit(f"organization {org_id} did not reach the expected state in {timeout:.0f}s")
+
+
+def make_sandbox_payment(stack: Stack, provider: str, summary: dict) -> dict:
+    """Pays one open invoice in full in the sandbox, which fires the provider's webhook."""
+    base = f"{stack.sandbox_url}/_sandbox/{provider}"
+    tenant = browser_tenant(stack, provider, summary["name"])
+    invoice_id = requests.get(f"{base}/{tenant}/open-invoices", timeout=10).json()[0]["id"]
+    response = requests.post(f"{base}/{tenant}/payments", json={"invoice_id": invoice_id}, timeout=10)
+    response.raise_for_status()
+    return {"invoice_id": invoice_id, "response": response.json()}
+
+
+def browser_tenant(stack: Stack, provider: str, name: str) -> str:
+    listing = "companies" if provider == "quickbooks" else "organisations"
+    for company in requests.get(f"{stack.sandbox_url}/_sandbox/{provider}/{listing}", timeout=10).json():
+        if company["name"] == name:
+            return str(company["id"])
+    raise SystemExit(f"the sandbox has no {provider} company named {name!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--headless", action="store_true", help="drive the loop and exit")
+    parser.add_argument("--web-port", type=int, default=5000)
+    parser.add_argument("--sandbox-port", type=int, default=8765)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--workdir", default=str(ROOT / "instance" / "demo"))
+    parser.add_argument("--sandbox-size", default="demo", choices=("small", "demo", "large"))
+    args = parser.parse_args(argv)
+    check_redis(args.redis_url)
+    workdir = Path(args.workdir)
+    database_url = args.database_url or f"sqlite:///{ROOT / 'instance' / 'dunwell.sqlite3'}"
+    (ROOT / "instance").mkdir(exist_ok=True)
+    stack = Stack(args.web_port, args.sandbox_port, database_url, args.redis_url, workdir, args.sandbox_size)
+    try:
+        stack.start()
+        if args.headless:
+            print(json.dumps({"ok": True, "organizations": run_headless(stack)}, indent=2))
+            return 0
+        print_banner(stack)
+        while True:
+            stack.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+def print_banner(stack: Stack) -> None:
+    print(
+        f"""
+Dunwell is running.
+
+  Admin page:   {stack.web_url}/
+  Sandbox:      {stack.sandbox_url}  (QuickBooks Online and Xero stand-ins)
+  Logs:         {stack.workdir}/*.log
+
+Open the admin page, press "Connect to QuickBooks Online" (or Xero), approve on the sandbox's
+consent page, and watch the mirror and the aging fill in. To see a webhook arrive, pay an
+invoice in the sandbox:
+
+  curl -X POST {stack.sandbox_url}/_sandbox/quickbooks/<realm>/payments \\
+       -H 'Content-Type: application/json' -d '{{"invoice_id": "<id>"}}'
+
+(or the "Make a payment" button on the sandbox page {stack.sandbox_url}/_sandbox/)
+Press Ctrl-C to stop everything.
+""",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""A tiny form-following client for the headless demo: it clicks what a person would click."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin
+
+import requests
+
+
+class _Forms(HTMLParser):
+    """Collects every form with its action, method and the fields a browser would submit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+        self._current: dict | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._current = {"action": a.get("action", ""), "method": a.get("method", "get").lower(), "fields": [], "buttons": []}
+            self.forms.append(self._current)
+        elif self._current is not None and tag in ("input", "button"):
+            kind = a.get("type", "submit" if tag == "button" else "text").lower()
+            entry = (a.get("name", ""), a.get("value", ""), kind, "checked" in a)
+            (self._current["buttons"] if kind == "submit" else self._current["fields"]).append(entry)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+def forms(html: str) -> list[dict]:
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
+
+
+def form_data(form: dict, button: str | None = None) -> list[tuple[str, str]]:
+    """Hidden and text fields, every checkbox ticked, one radio per group (the checked or first)."""
+    data: list[tuple[str, str]] = []
+    radios: set[str] = set()
+    for name, value, kind, checked in form["fields"]:
+        if not name:
+            continue
+        if kind == "radio":
+            if name in radios:
+                continue
+            radios.add(name)
+        data.append((name, value))
+    for name, value, _, _ in form["buttons"]:
+        if name and (button is None or value.lower() == button.lower()):
+            data.append((name, value))
+            break
+    return data
+
+
+class FormBrowser:
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def connect(self, provider: str) -> list[int]:
+        home = self.http.get(self.base_url + "/", timeout=10)
+        before = set(_org_ids(home.text))
+        form = _form_posting_to(home.text, f"/connect/{provider}")
+        consent = self.http.post(urljoin(home.url, form["action"]), data=form_data(form), timeout=30)
+        consent.raise_for_status()
+        approve = _approval_form(consent.text)
+        done = self.http.post(urljoin(consent.url, approve["action"]), data=form_data(approve, "allow"), timeout=60)
+        done.raise_for_status()
+        if "/_sandbox" in done.url or not done.url.startswith(self.base_url):
+            raise SystemExit(f"connecting {provider} did not come back to Dunwell: {done.url}")
+        new = [i for i in _org_ids(done.text) if i not in before]
+        if not new:
+            raise SystemExit(f"connecting {provider} added no organization:\n{_flash(done.text)}")
+        return new
+
+    def summary(self, org_id: int) -> dict:
+        response = self.http.get(f"{self.base_url}/api/orgs/{org_id}/summary", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+
+def _org_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-org-id="(\d+)"', html)]
+
+
+def _form_posting_to(html: str, path: str) -> dict:
+    for form in forms(html):
+        if form["action"].endswith(path):
+            return form
+    raise SystemExit(f"no form posting to {path} on the page")
+
+
+def _approval_form(html: str) -> dict:
+    posts = [f for f in forms(html) if f["method"] == "post"]
+    if not posts:
+        raise SystemExit("the consent page has no form to approve")
+    return posts[0]
+
+
+def _flash(html: str) -> str:
+    return " ".join(re.findall(r'class="flash[^"]*"[^>]*>([^<]*)<', html)) or html[:500]

@@ -1,0 +1,37 @@
+"""The web app on the test database (SQLite and PostgreSQL) and the test Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+
+from connector import create_app
+from core.db import session_scope
+from core.models import Organization
+
+
+@pytest.fixture
+def app(settings, database_url, redis) -> Iterator[Flask]:
+    app = create_app(settings.with_changes(database_url=database_url))
+    yield app
+    app.extensions["dunwell"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def make_org(session_factory, provider: str, external_id: str, **fields) -> int:
+    with session_scope(session_factory) as session:
+        org = Organization(provider=provider, external_id=external_id, name=external_id, **fields)
+        session.add(org)
+        session.flush()
+        return org.id
+
+
+def sign_in(client, *org_ids: int) -> None:
+    with client.session_transaction() as session:
+        session["org_ids"] = list(org_ids)
