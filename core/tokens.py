@@ -138,6 +138,10 @@ class GrantCredentials:
                 raise GrantDead("this connection needs to be reconnected")
             return self._cipher.decrypt(grant.token_ciphertext)
 
+    def refresh_token(self) -> str:
+        """For revoking the grant at disconnect (Xero revokes refresh tokens only)."""
+        return str(self.token().get("refresh_token", ""))
+
     def access_token(self) -> str:
         token = self.token()
         expiry = expires_at(token)
