@@ -41,7 +41,7 @@ def receive(provider: str) -> Response:
     key = web.settings().provider(provider).webhook_key
     body = request.get_data(cache=False)
     if not key or not cls.verify_webhook(request.headers, body, key):
-        return Response(b"", status=getattr(cls, "bad_signature_status", 401))
+        return Response(b"", status=cls.bad_signature_status)
     try:
         notices = cls.parse_webhook(body)
     except ValueError as exc:
@@ -89,7 +89,7 @@ def _row(provider: str, notice: ChangeNotice, org_id: int) -> dict[str, object]:
         "tenant_external_id": notice.tenant_external_id,
         "entity": str(notice.entity) if notice.entity else None,
         "external_id": notice.external_id,
-        "operation": notice.operation,
+        "operation": notice.operation.lower(),
         "merged_from": notice.merged_from,
         "occurred_at": notice.occurred_at,
     }

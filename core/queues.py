@@ -2,7 +2,7 @@
 
 Jobs take ids only and are named by dotted path, so `sync` can start `rules` jobs without
 importing it. `enqueue_once` keeps at most one waiting job per id: a request while the job is
-queued is absorbed; a request while it is running queues one follow-up (`<id>:next`), so a change
+queued is absorbed; a request while it is running queues one follow-up (`<id>-next`), so a change
 announced mid-run is never lost. Jobs that must not overlap also take a `job_lock`.
 """
 
@@ -49,7 +49,7 @@ def enqueue_once(
     Returns "enqueued", "coalesced" (one is already waiting) or "follow-up" (one is running, so
     a second run was queued behind it).
     """
-    candidates = (job_id, f"{job_id}:next")
+    candidates = (job_id, f"{job_id}-next")
     for _ in range(3):
         for candidate in candidates:
             state = _try_enqueue(redis, queue_name, func, args, candidate, retry, job_timeout)

@@ -292,6 +292,8 @@ class Provider(Protocol):
     name: ClassVar[str]
     change_window: ClassVar[timedelta | None]
     """How far back `list_changed` can look; an older cursor needs a full listing."""
+    bad_signature_status: ClassVar[int]
+    """The HTTP status a wrongly signed webhook gets (the providers differ: 403 or 401)."""
 
     @classmethod
     def oauth(cls, settings: Any) -> OAuthSpec: ...

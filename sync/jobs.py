@@ -47,7 +47,7 @@ EVALUATE_CUSTOMERS = "rules.jobs.evaluate_customers"
 
 
 def sync_job_id(org_id: int) -> str:
-    return f"sync:{org_id}"
+    return f"sync-{org_id}"
 
 
 def request_sync(ctx: JobContext, org_id: int) -> str:
@@ -134,7 +134,7 @@ def request_evaluation(ctx: JobContext, org_id: int, customers: set[str]) -> Non
         EVALUATE_CUSTOMERS,
         org_id,
         ordered,
-        job_id=f"evaluate:{org_id}:{digest}",
+        job_id=f"evaluate-{org_id}-{digest}",
     )
 
 

@@ -123,21 +123,26 @@ def redis_url(redis: Redis) -> str:
     return REDIS_URL
 
 
+def test_env(tmp_path, **overrides: str) -> dict[str, str]:
+    """The environment of a test Dunwell; `overrides` win."""
+    env = {
+        "SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
+        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+        "REDIS_URL": REDIS_URL,
+        "INTUIT_CLIENT_ID": "test-intuit-client",
+        "INTUIT_CLIENT_SECRET": "test-intuit-secret",
+        "INTUIT_REDIRECT_URI": "http://localhost/oauth/quickbooks/callback",
+        "INTUIT_WEBHOOK_VERIFIER_TOKEN": "test-intuit-verifier",
+        "XERO_CLIENT_ID": "test-xero-client",
+        "XERO_CLIENT_SECRET": "test-xero-secret",
+        "XERO_REDIRECT_URI": "http://localhost/oauth/xero/callback",
+        "XERO_WEBHOOK_KEY": "test-xero-webhook-key",
+    }
+    env.update(overrides)
+    return env
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings.from_env(
-        {
-            "SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
-            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
-            "REDIS_URL": REDIS_URL,
-            "INTUIT_CLIENT_ID": "test-intuit-client",
-            "INTUIT_CLIENT_SECRET": "test-intuit-secret",
-            "INTUIT_REDIRECT_URI": "http://localhost/oauth/quickbooks/callback",
-            "INTUIT_WEBHOOK_VERIFIER_TOKEN": "test-intuit-verifier",
-            "XERO_CLIENT_ID": "test-xero-client",
-            "XERO_CLIENT_SECRET": "test-xero-secret",
-            "XERO_REDIRECT_URI": "http://localhost/oauth/xero/callback",
-            "XERO_WEBHOOK_KEY": "test-xero-webhook-key",
-        }
-    ).with_changes(testing=True)
+    return Settings.from_env(test_env(tmp_path)).with_changes(testing=True)

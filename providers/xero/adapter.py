@@ -48,6 +48,8 @@ class Xero:
     name: ClassVar[str] = "xero"
     # If-Modified-Since reaches back to the beginning: any cursor works.
     change_window: ClassVar[timedelta | None] = None
+    # Xero's intent-to-receive check requires 401 for a wrongly signed delivery.
+    bad_signature_status: ClassVar[int] = 401
 
     def __init__(
         self,

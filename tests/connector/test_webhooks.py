@@ -96,10 +96,10 @@ def test_classic_quickbooks_webhook_is_stored_and_enqueues_one_sync(client, sess
     assert response.data == b""
     assert "Set-Cookie" not in response.headers
     assert stored(session_factory) == [
-        (org, "invoice", "130", "Update"),
-        (org, "payment", "77", "Create"),
+        (org, "invoice", "130", "update"),
+        (org, "payment", "77", "create"),
     ]
-    assert queued_job_ids(redis) == [f"sync:{org}"]
+    assert queued_job_ids(redis) == [f"sync-{org}"]
 
 
 def test_cloudevents_across_realms_with_their_own_content_type(client, session_factory, redis):
@@ -118,7 +118,7 @@ def test_cloudevents_across_realms_with_their_own_content_type(client, session_f
         (first, "invoice", "5"),
         (second, "invoice", "6"),
     ]
-    assert sorted(queued_job_ids(redis)) == sorted([f"sync:{first}", f"sync:{second}"])
+    assert sorted(queued_job_ids(redis)) == sorted([f"sync-{first}", f"sync-{second}"])
 
 
 def test_a_redelivered_batch_is_not_stored_twice_and_coalesces(client, session_factory, redis):
@@ -127,7 +127,7 @@ def test_a_redelivered_batch_is_not_stored_twice_and_coalesces(client, session_f
     for _ in range(3):
         assert post(client, "quickbooks", body, sign(QBO_KEY, body)).status_code == 200
     assert len(stored(session_factory)) == 1
-    assert queued_job_ids(redis) == [f"sync:{org}"]
+    assert queued_job_ids(redis) == [f"sync-{org}"]
 
 
 def test_bad_or_missing_quickbooks_signature_is_refused_and_nothing_stored(
@@ -177,8 +177,8 @@ def test_xero_invoice_event_is_recorded(client, session_factory, redis):
         }
     ).encode()
     assert post(client, "xero", body, sign(XERO_KEY, body)).status_code == 200
-    assert stored(session_factory) == [(org, "invoice", "d1a3b2c4", "UPDATE")]
-    assert queued_job_ids(redis) == [f"sync:{org}"]
+    assert stored(session_factory) == [(org, "invoice", "d1a3b2c4", "update")]
+    assert queued_job_ids(redis) == [f"sync-{org}"]
 
 
 def test_events_of_a_disconnected_organization_are_ignored(client, session_factory, redis):

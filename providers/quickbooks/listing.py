@@ -1,0 +1,83 @@
+"""Query statements, query paging and CDC answers (raw QuickBooks objects, no mapping).
+
+Full listings page with STARTPOSITION (1-based) and MAXRESULTS 1000, ordered by
+Metadata.LastUpdatedTime, until a short page. Customers are a name list: without
+`Active IN (true,false)` QuickBooks returns active ones only, and invoices would point at customers
+we never loaded. CDC answers nest as CDCResponse[].QueryResponse[].<Entity>[] and may hold a
+single object instead of a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from providers.base import Entity
+from providers.quickbooks.api import PAGE_SIZE
+from providers.quickbooks.api import QuickBooksApi
+from providers.quickbooks.api import qbo_timestamp
+
+CDC_CAP = 1000
+NAMES = {
+    Entity.CUSTOMER: "Customer",
+    Entity.INVOICE: "Invoice",
+    Entity.PAYMENT: "Payment",
+    Entity.CREDIT_NOTE: "CreditMemo",
+}
+PATHS = {entity: name.lower() for entity, name in NAMES.items()}
+NAME_LISTS = {Entity.CUSTOMER}
+
+
+def statement(entity: Entity, since: datetime | None = None, start: int = 1) -> str:
+    """`SELECT * FROM X [WHERE ...] ORDERBY Metadata.LastUpdatedTime STARTPOSITION n ...`."""
+    conditions = []
+    if entity in NAME_LISTS:
+        conditions.append("Active IN (true,false)")
+    if since is not None:
+        conditions.append(f"Metadata.LastUpdatedTime >= '{qbo_timestamp(since)}'")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return (
+        f"SELECT * FROM {NAMES[entity]}{where} ORDERBY Metadata.LastUpdatedTime"
+        f" STARTPOSITION {start} MAXRESULTS {PAGE_SIZE}"
+    )
+
+
+def query_pages(
+    api: QuickBooksApi, entity: Entity, since: datetime | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Raw objects page by page, oldest first, until a short page."""
+    start = 1
+    while True:
+        response = api.query(statement(entity, since, start))
+        rows = objects_in(response.get(NAMES[entity]))
+        if rows:
+            yield rows
+        if len(rows) < PAGE_SIZE:
+            return
+        start += PAGE_SIZE
+
+
+def term_statement() -> str:
+    # Terms are a name list too; invoices may still reference an inactive term.
+    return f"SELECT * FROM Term WHERE Active IN (true,false) STARTPOSITION 1 MAXRESULTS {PAGE_SIZE}"
+
+
+def cdc_objects(answer: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """{QuickBooks entity name: [objects]} from a CDC answer."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for block in objects_in(answer.get("CDCResponse")):
+        for response in objects_in(block.get("QueryResponse")):
+            for name, value in response.items():
+                if name in NAMES.values():
+                    found.setdefault(name, []).extend(objects_in(value))
+    return found
+
+
+def objects_in(value: Any) -> list[dict[str, Any]]:
+    """A list of JSON objects from a list, a single object, or nothing."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return []

@@ -1,0 +1,289 @@
+"""QuickBooks Online JSON -> Dunwell records (pure functions, no I/O).
+
+Quirks handled here:
+- Deleted transactions exist only as CDC stubs `{"status": "Deleted", "Id": ...}`; they become
+  records with `deleted=True` (an invoice stub gets status DELETED).
+- Voided invoices and credit memos are not deleted: QuickBooks zeroes TotalAmt/Balance and writes
+  "Voided" into PrivateNote. Both must hold before a document counts as voided.
+- Inactive customers get " (deleted)" appended to DisplayName; the suffix is dropped. A merge is
+  visible only in the webhook (Merge + deletedId), so `merged_into` stays None from reads.
+- A Payment applies money through `Line[].LinkedTxn[]`. Lines linking a CreditMemo apply credit,
+  not cash; their amounts are taken off the invoice lines (in line order), so a payment's
+  allocations are its cash only and `sum(allocations) + unapplied == amount`. A zero-total
+  payment that only applies a credit memo therefore has no allocations.
+- Discount terms ("2% 10 Net 30") live on the Term the invoice references (SalesTermRef). Only
+  STANDARD terms have DiscountDays; date-driven terms give no discount window here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from decimal import Decimal
+from decimal import InvalidOperation
+from typing import Any
+
+from providers.base import Allocation
+from providers.base import AnyRecord
+from providers.base import CreditNoteRecord
+from providers.base import CustomerRecord
+from providers.base import Entity
+from providers.base import InvoiceRecord
+from providers.base import InvoiceStatus
+from providers.base import PaymentRecord
+
+ZERO = Decimal("0")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_VOIDED = re.compile(r"\bvoided\b", re.IGNORECASE)
+_DELETED_SUFFIX = " (deleted)"
+
+
+@dataclass(frozen=True)
+class Term:
+    """The early-payment part of a QuickBooks Term."""
+
+    discount_percent: Decimal | None = None
+    discount_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a mapping needs beyond the object itself.
+
+    `fallback_time` dates objects without MetaData (delete stubs): use the answer's `time`.
+    """
+
+    home_currency: str | None = None
+    terms: Mapping[str, Term] = field(default_factory=dict)
+    fallback_time: datetime = EPOCH
+
+
+# ---------------------------------------------------------------- scalars
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """QuickBooks date-times ("2015-10-05T14:42:19-07:00", "-0700", "Z", nanoseconds) as UTC."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_date(value: Any) -> date | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def money(value: Any, default: Decimal = ZERO) -> Decimal:
+    if value is None or isinstance(value, bool):
+        return default
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return default
+
+
+def ref(raw: Mapping[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if isinstance(value, dict) and value.get("value") not in (None, ""):
+        return str(value["value"])
+    return None
+
+
+def _address(raw: Mapping[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if isinstance(value, dict) and value.get("Address"):
+        return str(value["Address"]).strip() or None
+    return None
+
+
+def _phone(raw: Mapping[str, Any]) -> str | None:
+    value = raw.get("PrimaryPhone")
+    if isinstance(value, dict) and value.get("FreeFormNumber"):
+        return str(value["FreeFormNumber"])
+    return None
+
+
+def is_deleted_stub(raw: Mapping[str, Any]) -> bool:
+    return str(raw.get("status", "")).lower() == "deleted"
+
+
+def updated_at(raw: Mapping[str, Any], ctx: Context) -> datetime:
+    meta = raw.get("MetaData")
+    stamp = parse_instant(meta.get("LastUpdatedTime")) if isinstance(meta, dict) else None
+    return stamp or ctx.fallback_time
+
+
+def _head(raw: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    return {
+        "external_id": str(raw.get("Id", "")),
+        "version": str(raw.get("SyncToken", "")),
+        "updated_at": updated_at(raw, ctx),
+        "deleted": is_deleted_stub(raw),
+    }
+
+
+def _currency(raw: Mapping[str, Any], ctx: Context) -> str:
+    return ref(raw, "CurrencyRef") or ctx.home_currency or ""
+
+
+def is_voided(raw: Mapping[str, Any]) -> bool:
+    """A voided sales document: zeroed amounts and "Voided" in PrivateNote (or TxnStatus)."""
+    if str(raw.get("TxnStatus", "")).lower() == "voided":
+        return True
+    zeroed = money(raw.get("TotalAmt")) == ZERO and money(raw.get("Balance")) == ZERO
+    return zeroed and bool(_VOIDED.search(str(raw.get("PrivateNote") or "")))
+
+
+# ---------------------------------------------------------------- terms
+
+
+def term(raw: Mapping[str, Any]) -> Term:
+    percent = money(raw.get("DiscountPercent"), default=ZERO)
+    days = raw.get("DiscountDays")
+    if percent <= ZERO or not isinstance(days, int | Decimal) or isinstance(days, bool):
+        return Term()
+    return Term(discount_percent=percent, discount_days=int(days))
+
+
+def terms_by_id(raws: Iterable[Mapping[str, Any]]) -> dict[str, Term]:
+    return {str(raw["Id"]): term(raw) for raw in raws if raw.get("Id") is not None}
+
+
+# ---------------------------------------------------------------- records
+
+
+def customer(raw: Mapping[str, Any], ctx: Context) -> CustomerRecord:
+    active = raw.get("Active") is not False and not is_deleted_stub(raw)
+    name = str(raw.get("DisplayName") or raw.get("CompanyName") or "")
+    if not active and name.endswith(_DELETED_SUFFIX):
+        name = name[: -len(_DELETED_SUFFIX)]
+    balance = raw.get("Balance")
+    return CustomerRecord(
+        **_head(raw, ctx),
+        name=name,
+        email=_address(raw, "PrimaryEmailAddr"),
+        currency=ref(raw, "CurrencyRef") or ctx.home_currency,
+        active=active,
+        merged_into=None,
+        balance=None if balance is None else money(balance),
+        phone=_phone(raw),
+    )
+
+
+def invoice_status(raw: Mapping[str, Any]) -> InvoiceStatus:
+    if is_deleted_stub(raw):
+        return InvoiceStatus.DELETED
+    if is_voided(raw):
+        return InvoiceStatus.VOIDED
+    if money(raw.get("Balance")) == ZERO and money(raw.get("TotalAmt")) > ZERO:
+        return InvoiceStatus.PAID
+    return InvoiceStatus.OPEN
+
+
+def invoice(raw: Mapping[str, Any], ctx: Context) -> InvoiceRecord:
+    terms = ctx.terms.get(ref(raw, "SalesTermRef") or "", Term())
+    link = raw.get("InvoiceLink")
+    return InvoiceRecord(
+        **_head(raw, ctx),
+        customer_id=ref(raw, "CustomerRef") or "",
+        number=str(raw["DocNumber"]) if raw.get("DocNumber") else None,
+        issue_date=parse_date(raw.get("TxnDate")),
+        due_date=parse_date(raw.get("DueDate")),
+        currency=_currency(raw, ctx),
+        total=money(raw.get("TotalAmt")),
+        balance=money(raw.get("Balance")),
+        status=invoice_status(raw),
+        email=_address(raw, "BillEmail"),
+        discount_percent=terms.discount_percent,
+        discount_days=terms.discount_days,
+        link=str(link) if link else None,
+    )
+
+
+def payment(raw: Mapping[str, Any], ctx: Context) -> PaymentRecord:
+    return PaymentRecord(
+        **_head(raw, ctx),
+        customer_id=ref(raw, "CustomerRef") or "",
+        paid_on=parse_date(raw.get("TxnDate")),
+        currency=_currency(raw, ctx),
+        amount=money(raw.get("TotalAmt")),
+        unapplied=money(raw.get("UnappliedAmt")),
+        allocations=cash_allocations(raw),
+    )
+
+
+def credit_note(
+    raw: Mapping[str, Any], ctx: Context, allocations: tuple[Allocation, ...] = ()
+) -> CreditNoteRecord:
+    """A CreditMemo. QuickBooks' CreditMemo lists no applications; pass them when known."""
+    total = money(raw.get("TotalAmt"))
+    remaining = raw.get("RemainingCredit", raw.get("Balance"))
+    return CreditNoteRecord(
+        **_head(raw, ctx),
+        customer_id=ref(raw, "CustomerRef") or "",
+        number=str(raw["DocNumber"]) if raw.get("DocNumber") else None,
+        issue_date=parse_date(raw.get("TxnDate")),
+        currency=_currency(raw, ctx),
+        total=total,
+        remaining=money(remaining, default=total),
+        voided=is_voided(raw),
+        allocations=allocations,
+    )
+
+
+def cash_allocations(raw: Mapping[str, Any]) -> tuple[Allocation, ...]:
+    """Cash applied per invoice: Invoice-linked lines less the credit applied alongside."""
+    invoice_lines: list[tuple[str, Decimal]] = []
+    credit = ZERO
+    for line in raw.get("Line") or []:
+        if not isinstance(line, dict):
+            continue
+        kinds = {
+            str(link.get("TxnType")): str(link.get("TxnId"))
+            for link in reversed(line.get("LinkedTxn") or [])
+            if isinstance(link, dict)
+        }
+        amount = money(line.get("Amount"))
+        if "Invoice" in kinds:
+            invoice_lines.append((kinds["Invoice"], amount))
+        elif "CreditMemo" in kinds:
+            credit += amount
+    totals: dict[str, Decimal] = {}
+    for invoice_id, amount in invoice_lines:
+        used = min(credit, amount)
+        credit -= used
+        if amount - used > ZERO:
+            totals[invoice_id] = totals.get(invoice_id, ZERO) + amount - used
+    return tuple(Allocation(invoice_id, amount) for invoice_id, amount in totals.items())
+
+
+MAPPERS = {
+    Entity.CUSTOMER: customer,
+    Entity.INVOICE: invoice,
+    Entity.PAYMENT: payment,
+    Entity.CREDIT_NOTE: credit_note,
+}
+
+
+def to_record(entity: Entity, raw: Mapping[str, Any], ctx: Context) -> AnyRecord:
+    return MAPPERS[entity](raw, ctx)
+
+
+def sort_oldest_first(records: Iterable[AnyRecord]) -> list[AnyRecord]:
+    return sorted(records, key=lambda record: (record.updated_at, record.external_id))
