@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
 from werkzeug.serving import make_server
 
@@ -17,10 +18,12 @@ def main() -> None:
     parser.add_argument("--webhook-base", default="", help="Dunwell's base URL for webhooks")
     parser.add_argument("--size", default="demo", choices=("small", "demo", "large"))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     args = parser.parse_args()
     base = args.webhook_base.rstrip("/")
     config = SandboxConfig(
         seed=args.seed,
+        today=args.today,
         size=args.size,
         intuit_webhook_url=f"{base}/webhooks/quickbooks" if base else "",
         xero_webhook_url=f"{base}/webhooks/xero" if base else "",

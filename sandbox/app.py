@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from flask import Flask
 from flask import jsonify
@@ -17,6 +18,7 @@ class SandboxConfig:
     """Who may connect and where webhooks go. The defaults match `make demo`."""
 
     seed: int = 7
+    today: date | None = None  # the day the seeded ledgers end on; None: the real today
     size: str = "demo"  # "demo" (a few hundred customers), "small" (tests), "large" (bench)
     intuit_client_id: str = "sandbox-intuit-client"
     intuit_client_secret: str = "sandbox-intuit-secret"
