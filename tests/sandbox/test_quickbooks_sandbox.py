@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -41,7 +40,6 @@ CONTROL = "/_sandbox/quickbooks"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass(frozen=True)
 DatedConfig = SandboxConfig
 
 
