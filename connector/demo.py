@@ -185,8 +185,10 @@ def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
         after = wait_for(
             browser,
             org_id,
-            lambda s, b=before: s["counts"]["webhook_events"] > b["counts"]["webhook_events"]
-            and open_total(s) < open_total(b),
+            lambda s, b=before: (
+                s["counts"]["webhook_events"] > b["counts"]["webhook_events"]
+                and open_total(s) < open_total(b)
+            ),
             timeout,
             stack,
         )
@@ -221,19 +223,29 @@ def wait_for(browser: FormBrowser, org_id: int, done, timeout: float, stack: Sta
 def make_sandbox_payment(stack: Stack, provider: str, summary: dict) -> dict:
     """Pays one open invoice in full in the sandbox, which fires the provider's webhook."""
     base = f"{stack.sandbox_url}/_sandbox/{provider}"
-    tenant = browser_tenant(stack, provider, summary["name"])
-    invoice_id = requests.get(f"{base}/{tenant}/open-invoices", timeout=10).json()[0]["id"]
-    response = requests.post(f"{base}/{tenant}/payments", json={"invoice_id": invoice_id}, timeout=10)
+    tenant = sandbox_tenant(stack, provider, summary["name"])
+    invoice = requests.get(f"{base}/{tenant}/open-invoices", timeout=10).json()["invoices"][0]
+    response = requests.post(
+        f"{base}/{tenant}/payments", json={"invoice_id": invoice["id"]}, timeout=10
+    )
     response.raise_for_status()
-    return {"invoice_id": invoice_id, "response": response.json()}
+    return {
+        "invoice": invoice["number"],
+        "amount": invoice["balance"],
+        "currency": invoice["currency"],
+    }
 
 
-def browser_tenant(stack: Stack, provider: str, name: str) -> str:
-    listing = "companies" if provider == "quickbooks" else "organisations"
-    for company in requests.get(f"{stack.sandbox_url}/_sandbox/{provider}/{listing}", timeout=10).json():
-        if company["name"] == name:
-            return str(company["id"])
-    raise SystemExit(f"the sandbox has no {provider} company named {name!r}")
+def sandbox_tenant(stack: Stack, provider: str, name: str) -> str:
+    if provider == "quickbooks":
+        rows = requests.get(f"{stack.sandbox_url}/_sandbox/quickbooks/companies", timeout=10).json()
+        tenants = {c["name"]: c["realm_id"] for c in rows["companies"]}
+    else:
+        rows = requests.get(f"{stack.sandbox_url}/_sandbox/xero/organisations", timeout=10).json()
+        tenants = {o["name"]: o["tenantId"] for o in rows["organisations"]}
+    if name not in tenants:
+        raise SystemExit(f"the sandbox has no {provider} company named {name!r}")
+    return str(tenants[name])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-port", type=int, default=5000)
     parser.add_argument("--sandbox-port", type=int, default=8765)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     parser.add_argument("--workdir", default=str(ROOT / "instance" / "demo"))
     parser.add_argument("--sandbox-size", default="demo", choices=("small", "demo", "large"))
     args = parser.parse_args(argv)
@@ -250,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir)
     database_url = args.database_url or f"sqlite:///{ROOT / 'instance' / 'dunwell.sqlite3'}"
     (ROOT / "instance").mkdir(exist_ok=True)
-    stack = Stack(args.web_port, args.sandbox_port, database_url, args.redis_url, workdir, args.sandbox_size)
+    stack = Stack(
+        args.web_port, args.sandbox_port, database_url, args.redis_url, workdir, args.sandbox_size
+    )
     try:
         stack.start()
         if args.headless:
@@ -277,12 +293,12 @@ Dunwell is running.
 
 Open the admin page, press "Connect to QuickBooks Online" (or Xero), approve on the sandbox's
 consent page, and watch the mirror and the aging fill in. To see a webhook arrive, pay an
-invoice in the sandbox:
+invoice in the sandbox, with the page below or from a shell:
 
   curl -X POST {stack.sandbox_url}/_sandbox/quickbooks/<realm>/payments \\
        -H 'Content-Type: application/json' -d '{{"invoice_id": "<id>"}}'
 
-(or the "Make a payment" button on the sandbox page {stack.sandbox_url}/_sandbox/)
+or use the "Pay in full" buttons on the sandbox's own page: {stack.sandbox_url}/_sandbox/
 Press Ctrl-C to stop everything.
 """,
         flush=True,

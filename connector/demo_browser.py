@@ -20,12 +20,19 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self._current = {"action": a.get("action", ""), "method": a.get("method", "get").lower(), "fields": [], "buttons": []}
+            self._current = {
+                "action": a.get("action", ""),
+                "method": a.get("method", "get").lower(),
+                "fields": [],
+                "buttons": [],
+            }
             self.forms.append(self._current)
         elif self._current is not None and tag in ("input", "button"):
             kind = a.get("type", "submit" if tag == "button" else "text").lower()
             entry = (a.get("name", ""), a.get("value", ""), kind, "checked" in a)
-            (self._current["buttons"] if kind == "submit" else self._current["fields"]).append(entry)
+            (self._current["buttons"] if kind == "submit" else self._current["fields"]).append(
+                entry
+            )
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
@@ -38,20 +45,23 @@ def forms(html: str) -> list[dict]:
     return parser.forms
 
 
-def form_data(form: dict, button: str | None = None) -> list[tuple[str, str]]:
+def form_data(form: dict, buttons: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Hidden and text fields, every checkbox ticked, one radio per group (the checked or first)."""
     data: list[tuple[str, str]] = []
+    checked_radios = {
+        name for name, _, kind, checked in form["fields"] if kind == "radio" and checked
+    }
     radios: set[str] = set()
     for name, value, kind, checked in form["fields"]:
         if not name:
             continue
         if kind == "radio":
-            if name in radios:
+            if name in radios or (name in checked_radios and not checked):
                 continue
             radios.add(name)
         data.append((name, value))
     for name, value, _, _ in form["buttons"]:
-        if name and (button is None or value.lower() == button.lower()):
+        if name and (not buttons or value.lower() in buttons):
             data.append((name, value))
             break
     return data
@@ -66,10 +76,16 @@ class FormBrowser:
         home = self.http.get(self.base_url + "/", timeout=10)
         before = set(_org_ids(home.text))
         form = _form_posting_to(home.text, f"/connect/{provider}")
-        consent = self.http.post(urljoin(home.url, form["action"]), data=form_data(form), timeout=30)
+        consent = self.http.post(
+            urljoin(home.url, form["action"]), data=form_data(form), timeout=30
+        )
         consent.raise_for_status()
         approve = _approval_form(consent.text)
-        done = self.http.post(urljoin(consent.url, approve["action"]), data=form_data(approve, "allow"), timeout=60)
+        done = self.http.post(
+            urljoin(consent.url, approve["action"]),
+            data=form_data(approve, ("allow", "approve")),
+            timeout=60,
+        )
         done.raise_for_status()
         if "/_sandbox" in done.url or not done.url.startswith(self.base_url):
             raise SystemExit(f"connecting {provider} did not come back to Dunwell: {done.url}")

@@ -41,11 +41,13 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.extensions["sandbox_faults"] = faults
     app.extensions["sandbox_webhooks"] = sender
 
+    from sandbox import console
     from sandbox import quickbooks
     from sandbox import xero
 
     quickbooks.init_app(app, config, faults, sender)
     xero.init_app(app, config, faults, sender)
+    app.register_blueprint(console.bp)
 
     @app.post("/_sandbox/faults")
     def set_faults():  # type: ignore[no-untyped-def]

@@ -101,6 +101,7 @@ ROUTES = (
     ("/companies", control_views.companies, ["GET"]),
     ("/<realm_id>/summary", control_views.company_summary, ["GET"]),
     ("/<realm_id>/emails", control_views.emails, ["GET"]),
+    ("/<realm_id>/open-invoices", control_views.open_invoices, ["GET"]),
     ("/expire-tokens", control_views.expire_tokens, ["POST"]),
     ("/grants", control_views.grants, ["GET"]),
     ("/requests", control_views.requests_log, ["GET"]),

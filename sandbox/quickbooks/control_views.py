@@ -85,6 +85,27 @@ def company_summary(realm_id: str) -> Response:
         return jsonify(summary(current().store.company(realm_id)))
 
 
+def open_invoices(realm_id: str) -> Response:
+    """The oldest open invoices, so a person (or the demo) can pick one to pay."""
+    limit = integer(request.args.get("limit", 20), "limit")
+    with current().store.lock:
+        co = current().store.company(realm_id)
+        rows = [
+            {
+                "id": i["Id"],
+                "number": i.get("DocNumber"),
+                "customer": i["CustomerRef"].get("name") or i["CustomerRef"]["value"],
+                "currency": i["CurrencyRef"]["value"],
+                "balance": str(i["Balance"]),
+                "due_date": i.get("DueDate"),
+            }
+            for i in co.entities["Invoice"].values()
+            if i["Balance"] > 0 and not ops.is_voided(i)
+        ]
+    rows.sort(key=lambda row: (row["due_date"] or "", int(row["id"])))
+    return jsonify(invoices=rows[:limit])
+
+
 def emails(realm_id: str) -> Response:
     with current().store.lock:
         return jsonify(emails=list(current().store.company(realm_id).emails))

@@ -82,6 +82,30 @@ def organisations() -> Response:
     return json_response({"organisations": rows})
 
 
+@bp.get("/<tenant_id>/open-invoices")
+def open_invoices(tenant_id: str) -> Response:
+    """The oldest open sales invoices, so a person (or the demo) can pick one to pay."""
+    store = current_store()
+    with store.lock:
+        ledger = _ledger(tenant_id)
+        rows = [
+            {
+                "id": inv.id,
+                "number": inv.number,
+                "customer": ledger.contacts[inv.contact_id].name
+                if inv.contact_id in ledger.contacts
+                else inv.contact_id,
+                "currency": inv.currency,
+                "balance": f"{inv.amount_due:.2f}",
+                "due_date": inv.due_date.isoformat(),
+            }
+            for inv in ledger.invoices.values()
+            if inv.type == "ACCREC" and inv.status == "AUTHORISED" and inv.amount_due > 0
+        ]
+    rows.sort(key=lambda row: (row["due_date"], row["number"]))
+    return json_response({"invoices": rows[:20]})
+
+
 @bp.get("/<tenant_id>/summary")
 def summary(tenant_id: str) -> Response:
     store = current_store()

@@ -1,0 +1,372 @@
+"""The rules JSON API, under /api/orgs/<org_id>/: rule sets (versions, validate, import, export,
+preview, backtest), the outbox, pauses and customer state.
+
+Every route is scoped through current_org(); POSTs need the CSRF token in X-CSRFToken (fetch it
+from GET .../rules/csrf). Invalid input answers 422 with `errors` mapping each field path to
+its problem.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import jsonify
+from flask import request
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from connector import web
+from core import queues
+from core.db import utcnow
+from core.models import Organization
+from rules import pauses_store
+from rules import schemas_pauses as shapes
+from rules import store
+from rules.backtest import backtest
+from rules.defaults import starter
+from rules.models import Action
+from rules.models import Dispute
+from rules.models import PaymentPlan
+from rules.models import PromiseToPay
+from rules.preview import preview
+from rules.schemas import RuleSetInvalid
+from rules.serialize import action_json
+from rules.serialize import dispute_json
+from rules.serialize import profile_json
+from rules.serialize import version_head
+from rules.spec import RuleBook
+from rules.timing import local_date
+
+bp = Blueprint("rules_api", __name__, url_prefix="/api/orgs/<int:org_id>")
+
+MAX_BACKTEST_MONTHS = 36
+
+
+@bp.errorhandler(RuleSetInvalid)
+def _invalid(exc: RuleSetInvalid):  # type: ignore[no-untyped-def]
+    return jsonify(error="The input is not valid.", errors=exc.errors, status=422), 422
+
+
+@bp.errorhandler(store.NoSuchVersion)
+def _no_version(exc: store.NoSuchVersion):  # type: ignore[no-untyped-def]
+    return web.error_response(404, str(exc))
+
+
+def _body() -> Any:
+    data = request.get_json(silent=True)
+    if data is None:
+        raise RuleSetInvalid({"": "send a JSON body with Content-Type: application/json"})
+    return data
+
+
+def _today(org: Organization) -> date:
+    return local_date(utcnow(), org.timezone)
+
+
+def _since(org: Organization) -> date | None:
+    owner = store.rule_set(web.db(), org.id)
+    if owner is None or owner.first_activated_at is None:
+        return None
+    return local_date(owner.first_activated_at, org.timezone)
+
+
+def _reevaluate(org_id: int, customer: str) -> None:
+    """A pause or state changed: evaluate that customer again soon."""
+    queues.enqueue_once(
+        web.redis(),
+        queues.RULES,
+        "rules.jobs.evaluate_customers",
+        org_id,
+        [customer],
+        job_id=f"rules:customer:{org_id}:{customer}",
+    )
+
+
+# ---------------------------------------------------------------- rule sets
+
+
+@bp.get("/rules/csrf")
+def csrf_token(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    return jsonify(csrf_token=generate_csrf())
+
+
+@bp.get("/rules")
+def rule_set(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    owner = store.rule_set(web.db(), org_id)
+    if owner is None:
+        return jsonify(active=None, versions=[], first_activated_at=None)
+    return jsonify(
+        active=owner.active_number,
+        name=owner.name,
+        first_activated_at=owner.first_activated_at.isoformat()
+        if owner.first_activated_at
+        else None,
+        versions=[version_head(v) for v in owner.versions],
+    )
+
+
+@bp.get("/rules/starter")
+def starter_document(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    return jsonify(starter())
+
+
+@bp.post("/rules/validate")
+def validate(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    data = _body()
+    document = store.validate_document(store.unwrap(data.get("document", data)))
+    return jsonify(valid=True, document=document)
+
+
+@bp.post("/rules/versions")
+def save(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    data = _body()
+    if "document" not in data:
+        raise RuleSetInvalid({"document": "is required"})
+    version = store.save_version(
+        web.db(),
+        org_id,
+        data["document"],
+        activate=bool(data.get("activate")),
+        note=str(data.get("note", ""))[:2000],
+        created_by=str(data.get("created_by", ""))[:200],
+    )
+    web.db().commit()
+    return jsonify(version_head(version), document=version.document), 201
+
+
+@bp.get("/rules/versions/<int:number>")
+def version(org_id: int, number: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    found = store.get_version(web.db(), org_id, number)
+    return jsonify(version_head(found), document=found.document)
+
+
+@bp.post("/rules/versions/<int:number>/activate")
+def activate(org_id: int, number: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    found = store.activate_version(web.db(), org_id, number)
+    web.db().commit()
+    return jsonify(version_head(found), active=number)
+
+
+@bp.get("/rules/export")
+def export(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    number = request.args.get("version", type=int)
+    found = (
+        store.get_version(web.db(), org_id, number)
+        if number is not None
+        else store.active_version(web.db(), org_id)
+    )
+    if found is None:
+        return web.error_response(404, "No active rule set to export; name a version.")
+    return jsonify(store.export_version(found))
+
+
+@bp.post("/rules/import")
+def import_rules(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    activate_now = request.args.get("activate", "0") in ("1", "true", "yes")
+    found = store.import_document(web.db(), org_id, _body(), activate=activate_now)
+    web.db().commit()
+    return jsonify(version_head(found), document=found.document), 201
+
+
+def _book(org_id: int, data: dict[str, Any]) -> RuleBook:
+    """The draft in the body, a named version, or the active rule set."""
+    if data.get("document") is not None:
+        return store.draft_book(store.unwrap(data["document"]))
+    if data.get("version") is not None:
+        if not isinstance(data["version"], int):
+            raise RuleSetInvalid({"version": "must be a version number"})
+        return store.book_for(store.get_version(web.db(), org_id, data["version"]))
+    active = store.active_book(web.db(), org_id)
+    if active is None:
+        raise RuleSetInvalid(
+            {"version": "there is no active rule set: send a document or a version"}
+        )
+    return active[0]
+
+
+def _date(data: dict[str, Any], key: str, default: date) -> date:
+    value = data.get(key)
+    if value is None:
+        return default
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise RuleSetInvalid({key: "must be a date as YYYY-MM-DD"}) from None
+
+
+@bp.post("/rules/preview")
+def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
+    org = web.current_org(org_id)
+    data = _body()
+    book = _book(org_id, data)
+    as_of = _date(data, "as_of", _today(org))
+    return jsonify(preview(web.db(), org, book, utcnow(), _since(org), as_of))
+
+
+@bp.post("/rules/backtest")
+def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
+    org = web.current_org(org_id)
+    data = _body()
+    book = _book(org_id, data)
+    months = data.get("months", 3)
+    if not isinstance(months, int) or not 1 <= months <= MAX_BACKTEST_MONTHS:
+        raise RuleSetInvalid({"months": f"must be a whole number from 1 to {MAX_BACKTEST_MONTHS}"})
+    end = _date(data, "end", _today(org))
+    start = end - timedelta(days=30 * months)
+    return jsonify(backtest(web.db(), org, book, start, end))
+
+
+# ---------------------------------------------------------------- the outbox
+
+
+@bp.get("/actions")
+def actions(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    query = select(Action).where(Action.organization_id == org_id)
+    for arg, column in (
+        ("status", Action.status),
+        ("customer", Action.customer_external_id),
+        ("kind", Action.kind),
+    ):
+        if request.args.get(arg):
+            query = query.where(column == request.args[arg])
+    before = request.args.get("before", type=int)
+    if before:
+        query = query.where(Action.id < before)
+    limit = min(request.args.get("limit", 50, type=int), 500)
+    rows = web.db().scalars(query.order_by(Action.id.desc()).limit(limit)).all()
+    return jsonify(actions=[action_json(a, full=False) for a in rows])
+
+
+@bp.get("/actions/<int:action_id>")
+def action(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    found = web.db().get(Action, action_id)
+    if found is None or found.organization_id != org_id:
+        return web.error_response(404, "No such action.")
+    return jsonify(action_json(found, full=True))
+
+
+@bp.post("/evaluate")
+def evaluate_now(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    result = queues.enqueue_once(
+        web.redis(),
+        queues.RULES,
+        "rules.jobs.evaluate_organization",
+        org_id,
+        job_id=f"rules:manual:{org_id}",
+    )
+    return jsonify(queued=result), 202
+
+
+# ---------------------------------------------------------------- pauses and customer state
+
+
+@bp.post("/disputes")
+def open_dispute(org_id: int):  # type: ignore[no-untyped-def]
+    org = web.current_org(org_id)
+    data = shapes.load(shapes.DisputeIn(), _body())
+    dispute = pauses_store.open_dispute(web.db(), org_id, data, _today(org))
+    web.db().commit()
+    _reevaluate(org_id, dispute.customer_external_id)
+    return jsonify(dispute_json(dispute)), 201
+
+
+@bp.post("/disputes/<int:dispute_id>/close")
+def close_dispute(org_id: int, dispute_id: int):  # type: ignore[no-untyped-def]
+    org = web.current_org(org_id)
+    dispute = _owned(Dispute, dispute_id, org_id)
+    pauses_store.close_dispute(dispute, shapes.load(shapes.DisputeClose(), _body()), _today(org))
+    web.db().commit()
+    _reevaluate(org_id, dispute.customer_external_id)
+    return jsonify(dispute_json(dispute))
+
+
+@bp.get("/disputes")
+def disputes(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    query = select(Dispute).where(Dispute.organization_id == org_id)
+    if request.args.get("open") in ("1", "true"):
+        query = query.where(Dispute.closed_on.is_(None))
+    return jsonify(disputes=[dispute_json(d) for d in web.db().scalars(query.order_by(Dispute.id))])
+
+
+def _owned(model: Any, row_id: int, org_id: int) -> Any:
+    row = web.db().get(model, row_id)
+    if row is None or row.organization_id != org_id:
+        abort(404, f"No such {model.__tablename__.replace('_', ' ')}.")
+    return row
+
+
+@bp.post("/promises")
+def add_promise(org_id: int):  # type: ignore[no-untyped-def]
+    org = web.current_org(org_id)
+    data = shapes.load(shapes.PromiseIn(), _body())
+    promise = pauses_store.add_promise(web.db(), org_id, data, _today(org))
+    web.db().commit()
+    _reevaluate(org_id, promise.customer_external_id)
+    return jsonify(
+        id=promise.id, until=promise.until.isoformat(), balance=str(promise.balance_at_promise)
+    ), 201
+
+
+@bp.post("/promises/<int:promise_id>/cancel")
+def cancel_promise(org_id: int, promise_id: int):  # type: ignore[no-untyped-def]
+    org = web.current_org(org_id)
+    promise = _owned(PromiseToPay, promise_id, org_id)
+    promise.cancelled_on = promise.cancelled_on or _today(org)
+    web.db().commit()
+    _reevaluate(org_id, promise.customer_external_id)
+    return jsonify(id=promise.id, cancelled_on=promise.cancelled_on.isoformat())
+
+
+@bp.post("/payment-plans")
+def add_plan(org_id: int):  # type: ignore[no-untyped-def]
+    org = web.current_org(org_id)
+    data = shapes.load(shapes.PlanIn(), _body())
+    plan = pauses_store.add_plan(web.db(), org_id, data, _today(org))
+    web.db().commit()
+    _reevaluate(org_id, plan.customer_external_id)
+    return jsonify(
+        id=plan.id, start_balance=str(plan.start_balance), instalments=len(plan.instalments)
+    ), 201
+
+
+@bp.post("/payment-plans/<int:plan_id>/cancel")
+def cancel_plan(org_id: int, plan_id: int):  # type: ignore[no-untyped-def]
+    org = web.current_org(org_id)
+    plan = _owned(PaymentPlan, plan_id, org_id)
+    plan.cancelled_on = plan.cancelled_on or _today(org)
+    web.db().commit()
+    _reevaluate(org_id, plan.customer_external_id)
+    return jsonify(id=plan.id, cancelled_on=plan.cancelled_on.isoformat())
+
+
+@bp.put("/customers/<customer>/profile")
+def put_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    data = shapes.load(shapes.ProfileIn(), _body())
+    row = pauses_store.update_profile(web.db(), org_id, customer, data)
+    web.db().commit()
+    _reevaluate(org_id, customer)
+    return jsonify(profile_json(row))
+
+
+@bp.get("/customers/<customer>/profile")
+def get_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    return jsonify(profile_json(pauses_store.profile(web.db(), org_id, customer)))
