@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from dataclasses import field
+from decimal import Decimal
 from pathlib import Path
 
 import requests
@@ -120,12 +121,12 @@ class Stack:
                 )
 
     def stop(self) -> None:
-        for process in self.processes.values():
+        """Stop in reverse order of start: the worker finishes its job while the sandbox is up."""
+        for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
 
@@ -173,12 +174,17 @@ def check_redis(url: str) -> None:
 
 def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
     browser = FormBrowser(stack.web_url)
-    summary: dict[str, object] = {}
+    summary: dict[str, dict[str, object]] = {}
     for provider in ("quickbooks", "xero"):
         org_ids = browser.connect(provider)
         for org_id in org_ids:
             first = wait_for(browser, org_id, lambda s: bool(s["last_synced_at"]), timeout, stack)
-            summary[f"{provider}:{org_id}"] = {"name": first["name"], "backfill": first["counts"]}
+            summary[f"{provider}:{org_id}"] = {
+                "name": first["name"],
+                "backfill": first["counts"],
+                "mirror_open": open_balances(first),
+                "sandbox_open": sandbox_open_balances(stack, provider, first["name"]),
+            }
         org_id = org_ids[0]
         before = browser.summary(org_id)
         payment = make_sandbox_payment(stack, provider, before)
@@ -187,24 +193,33 @@ def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
             org_id,
             lambda s, b=before: (
                 s["counts"]["webhook_events"] > b["counts"]["webhook_events"]
-                and open_total(s) < open_total(b)
+                and open_balances(s) != open_balances(b)
             ),
             timeout,
             stack,
         )
-        summary[f"{provider}:{org_id}"].update(  # type: ignore[union-attr]
+        summary[f"{provider}:{org_id}"].update(
             {
                 "payment": payment,
-                "open_before": str(open_total(before)),
-                "open_after": str(open_total(after)),
+                "mirror_open_after_payment": open_balances(after),
+                "sandbox_open_after_payment": sandbox_open_balances(stack, provider, after["name"]),
                 "webhook_events": after["counts"]["webhook_events"],
             }
         )
     return summary
 
 
-def open_total(summary: dict) -> float:
-    return sum(float(row["total"]) for row in summary["aging"])
+def open_balances(summary: dict) -> dict[str, str]:
+    """Open balance per currency, from the admin page's aging."""
+    return {row["currency"]: f"{Decimal(row['total']):.2f}" for row in summary["aging"]}
+
+
+def sandbox_open_balances(stack: Stack, provider: str, name: str) -> dict[str, str]:
+    tenant = sandbox_tenant(stack, provider, name)
+    url = f"{stack.sandbox_url}/_sandbox/{provider}/{tenant}/summary"
+    data = requests.get(url, timeout=10).json()
+    totals = data["open_balance"] if provider == "quickbooks" else data["openAmountDue"]
+    return {currency: f"{Decimal(total):.2f}" for currency, total in sorted(totals.items())}
 
 
 def wait_for(browser: FormBrowser, org_id: int, done, timeout: float, stack: Stack) -> dict:

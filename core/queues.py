@@ -8,7 +8,11 @@ announced mid-run is never lost. Jobs that must not overlap also take a `job_loc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from redis import Redis
@@ -25,6 +29,7 @@ ACTIONS = "actions"
 QUEUE_NAMES = (SYNC, RULES, ACTIONS)
 
 LOCK_TTL_SECONDS = 1800
+SETTLE_SECONDS = 2.0
 
 
 def redis_from_url(url: str) -> Redis:
@@ -50,7 +55,7 @@ def enqueue_once(
     a second run was queued behind it).
     """
     candidates = (job_id, f"{job_id}-next")
-    for _ in range(3):
+    for _ in range(40):
         for candidate in candidates:
             state = _try_enqueue(redis, queue_name, func, args, candidate, retry, job_timeout)
             if state == "enqueued":
@@ -85,25 +90,39 @@ def _try_enqueue(
         return "enqueued"
     except DuplicateJobError:
         pass
-    status = _status(redis, job_id)
+    job = _fetch(redis, job_id)
+    status = job.get_status(refresh=False) if job else None
     if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
         return "waiting"
     if status == JobStatus.STARTED:
         return "running"
-    if status is not None:
-        # Finished, failed, stopped or cancelled: its id may be reused.
-        try:
-            Job.fetch(job_id, connection=redis).delete()
-        except NoSuchJobError:
-            pass
+    if job is not None and _settled(job):
+        # Failed, stopped or cancelled a while ago: its id may be reused. A job that has just
+        # ended is left to its worker, which is still cleaning it up.
+        job.delete()
+    time.sleep(SETTLE_SECONDS / 10)
     return "retry"
 
 
-def _status(redis: Redis, job_id: str) -> JobStatus | None:
+def _settled(job: Job) -> bool:
+    ended = job.ended_at
+    if ended is None:
+        return False
+    if ended.tzinfo is None:
+        ended = ended.replace(tzinfo=UTC)
+    return datetime.now(UTC) - ended > timedelta(seconds=SETTLE_SECONDS)
+
+
+def _fetch(redis: Redis, job_id: str) -> Job | None:
     try:
-        return Job.fetch(job_id, connection=redis).get_status(refresh=True)
+        return Job.fetch(job_id, connection=redis)
     except NoSuchJobError:
         return None
+
+
+def _status(redis: Redis, job_id: str) -> JobStatus | None:
+    job = _fetch(redis, job_id)
+    return job.get_status(refresh=False) if job else None
 
 
 def job_lock(redis: Redis, name: str, timeout: int = LOCK_TTL_SECONDS) -> Any:

@@ -146,3 +146,22 @@ def test_env(tmp_path, **overrides: str) -> dict[str, str]:
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings.from_env(test_env(tmp_path)).with_changes(testing=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A database with no tables yet, for code that migrates it itself (the demo, a worker)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    schema = f"dunwell_empty_{_worker()}"
+    try:
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        admin.dispose()
+    except sa.exc.OperationalError:
+        if os.environ.get("DUNWELL_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip("PostgreSQL not reachable")
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
