@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 import requests
 from cryptography.fernet import Fernet
@@ -41,6 +42,7 @@ class Stack:
     workdir: Path
     sandbox_size: str = "demo"
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: list[BinaryIO] = field(default_factory=list)
 
     @property
     def web_url(self) -> str:
@@ -106,7 +108,8 @@ class Stack:
             "cron": [str(VENV_BIN / "rq"), "cron", "--url", redis_url, "connector/cron.py"],
         }  # fmt: skip
         for name, command in commands.items():
-            log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
+            log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed by stop()
+            self.logs.append(log)
             self.processes[name] = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
@@ -129,6 +132,9 @@ class Stack:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+        for log in self.logs:
+            log.close()
 
 
 def _persistent_secret(path: Path, fresh: str) -> str:

@@ -192,26 +192,35 @@ def _connect_org(db: Any, provider: str, grant: OAuthGrant, tenant: Tenant) -> O
 def disconnect(org_id: int) -> Response:
     org = web.current_org(org_id)
     db = web.db()
-    if org.grant_id is not None:
-        sharing = db.scalar(
-            select(func.count(Organization.id)).where(
-                Organization.grant_id == org.grant_id,
-                Organization.id != org.id,
-                Organization.status != OrgStatus.DISCONNECTED,
-            )
-        )
-        _revoke_at_provider(org, revoke_grant=not sharing)
-        grant_id = org.grant_id
-        org.grant_id = None
-        if not sharing:
-            db.flush()
-            db.execute(delete(OAuthGrant).where(OAuthGrant.id == grant_id))
+    grant_id = org.grant_id
+    shared = grant_id is not None and _grant_shared(db, org)
+    # End this request's transaction before the provider call: the call reads the grant in a
+    # session of its own, and SQLite admits one writer at a time.
+    db.commit()
+    if grant_id is not None:
+        _revoke_at_provider(org, revoke_grant=not shared)
+    org.grant_id = None
     org.status = OrgStatus.DISCONNECTED
     org.status_detail = "Disconnected by an admin. The mirrored data is kept until purged."
     org.disconnected_at = utcnow()
+    db.flush()
+    if grant_id is not None and not shared:
+        db.execute(delete(OAuthGrant).where(OAuthGrant.id == grant_id))
     db.commit()
     flash(f"Disconnected {org.name}. Its data stays here until you purge it.", "success")
     return redirect(url_for("admin.home"))
+
+
+def _grant_shared(db: Any, org: Organization) -> bool:
+    """Does another connected organization use this organization's grant (one Xero login)?"""
+    others = db.scalar(
+        select(func.count(Organization.id)).where(
+            Organization.grant_id == org.grant_id,
+            Organization.id != org.id,
+            Organization.status != OrgStatus.DISCONNECTED,
+        )
+    )
+    return bool(others)
 
 
 def _revoke_at_provider(org: Organization, *, revoke_grant: bool) -> None:
