@@ -123,7 +123,7 @@ def redis_url(redis: Redis) -> str:
     return REDIS_URL
 
 
-def test_env(tmp_path, **overrides: str) -> dict[str, str]:
+def dunwell_env(tmp_path, **overrides: str) -> dict[str, str]:
     """The environment of a test Dunwell; `overrides` win."""
     env = {
         "SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
@@ -145,7 +145,7 @@ def test_env(tmp_path, **overrides: str) -> dict[str, str]:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings.from_env(test_env(tmp_path)).with_changes(testing=True)
+    return Settings.from_env(dunwell_env(tmp_path)).with_changes(testing=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,177 @@
+"""Rule sets are validated with precise errors and round-trip through export and import."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from rules.defaults import starter
+from rules.schemas import RuleSetInvalid
+from rules.schemas import validate_document
+from rules.spec import compile_book
+from tests.rules.factories import simple_rules
+
+
+def errors(doc) -> dict[str, str]:
+    with pytest.raises(RuleSetInvalid) as caught:
+        validate_document(doc)
+    return caught.value.errors
+
+
+def test_the_starter_rule_set_is_valid_and_normalised() -> None:
+    doc = validate_document(starter())
+    assert validate_document(doc) == doc
+    book = compile_book(doc)
+    assert [s.offset for s in book.policies["standard"].steps] == [-3, 0, 7, 30]
+    assert [i.offset for i in book.policies["standard"].schedule][-3:] == [44, 58, 72]
+
+
+def test_a_round_trip_keeps_every_detail() -> None:
+    doc = simple_rules(
+        credit_hold={
+            "place_when_any": [{"fact": "customer_total_overdue", "op": "gt", "value": 1000}]
+        },
+        discounts={"early_payment": {"percent": "2.5", "days": 10}},
+    )
+    once = validate_document(doc)
+    assert once["credit_hold"]["place_when_any"][0]["value"] == "1000"
+    assert once["discounts"]["early_payment"]["percent"] == "2.5"
+    assert validate_document(copy.deepcopy(once)) == once
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        (lambda d: d.pop("name"), "name", "required"),
+        (lambda d: d.update(colour="red"), "colour", "not a known field"),
+        (
+            lambda d: d["policies"][0]["steps"][1].update(offset_days="7"),
+            "policies[0].steps[1].offset_days",
+            "integer",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][1].update(offset_days=-2),
+            "policies[0].steps[1].offset_days",
+            "in order",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][0].update(repeat={"every_days": 7, "limit": 2}),
+            "policies[0].steps[0].repeat",
+            "last step",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][0].update(key="S 0"),
+            "policies[0].steps[0].key",
+            "lowercase",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][1].update(key="s0"),
+            "policies[0].steps[1].key",
+            "already used",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][0]["actions"][0].update(template="nope"),
+            "policies[0].steps[0].actions[0].template",
+            "'nope'",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][0]["actions"].append(
+                {"type": "task", "text": "call"}
+            ),
+            "policies[0].steps[0].actions[1].assignee",
+            "named person",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][0].update(
+                conditions=[{"fact": "invoice_balance", "op": "in", "value": "5"}]
+            ),
+            "policies[0].steps[0].conditions[0].op",
+            "not an operator",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][0].update(
+                conditions=[{"fact": "currency", "op": "eq", "value": "usd"}]
+            ),
+            "policies[0].steps[0].conditions[0].value",
+            "currency codes",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][0].update(
+                conditions=[{"fact": "invoice_amount", "op": "gt", "value": "-1"}]
+            ),
+            "policies[0].steps[0].conditions[0].value",
+            "zero or more",
+        ),
+        (lambda d: d.update(default_policy="missing"), "default_policy", "not defined"),
+        (
+            lambda d: d["templates"]["t"].update(body="{% for i in invoices %}"),
+            "templates.t.body",
+            "syntax error",
+        ),
+        (
+            lambda d: d["templates"]["t"].update(subject="{{ customer.nmae }}"),
+            "templates.t.subject",
+            "nmae",
+        ),
+        (
+            lambda d: d["templates"]["t"].update(body="{{ ''.__class__.__mro__ }}"),
+            "templates.t.body",
+            "unsafe",
+        ),
+        (
+            lambda d: d.update(
+                limits={"caps": [{"messages": 1, "days": 3}, {"messages": 2, "days": 3}]}
+            ),
+            "limits.caps[1].days",
+            "3 days",
+        ),
+        (
+            lambda d: d.update(limits={"quiet_hours": {"start": "25:00", "end": "08:00"}}),
+            "limits.quiet_hours.start",
+            "HH:MM",
+        ),
+        (
+            lambda d: d.update(
+                credit_hold={
+                    "place_when_any": [{"fact": "invoice_balance", "op": "gt", "value": "1"}]
+                }
+            ),
+            "credit_hold.place_when_any[0].fact",
+            "tests the customer",
+        ),
+        (
+            lambda d: d.update(discounts={"early_payment": {"percent": "2"}}),
+            "discounts.early_payment.days",
+            "go together",
+        ),
+        (
+            lambda d: d.update(discounts={"early_payment": {"percent": "120", "days": 3}}),
+            "discounts.early_payment.percent",
+            "",
+        ),
+        (
+            lambda d: d.update(
+                segments=[
+                    {
+                        "key": "x",
+                        "policy": "std",
+                        "match": {"billed_12m_min": "10", "billed_12m_max": "5"},
+                    }
+                ]
+            ),
+            "segments[0].match.billed_12m_max",
+            "less than",
+        ),
+    ],
+)
+def test_invalid_input_names_the_field_and_the_problem(change, path, words) -> None:
+    doc = simple_rules()
+    change(doc)
+    found = errors(doc)
+    assert path in found, found
+    assert words in found[path]
+
+
+def test_a_document_must_be_an_object() -> None:
+    assert errors(["not", "a", "rule set"]) == {"": "a rule set must be a JSON object"}
