@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint
 from flask import flash
@@ -74,6 +76,12 @@ def sync_now(org_id: int) -> Response:
     return redirect(url_for("admin.home"))
 
 
+def _local_label(org: Organization, instant: datetime | None) -> str:
+    if instant is None:
+        return "never"
+    return instant.astimezone(ZoneInfo(org.timezone or "UTC")).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def summary(org: Organization) -> dict[str, Any]:
     db = web.db()
     status = org.status
@@ -90,6 +98,7 @@ def summary(org: Organization) -> dict[str, Any]:
         "timezone": org.timezone,
         "currency": org.currency,
         "last_synced_at": org.last_synced_at.isoformat() if org.last_synced_at else None,
+        "last_synced_label": _local_label(org, org.last_synced_at),
         "last_sync_error": org.last_sync_error,
         "counts": reports.counts(db, org.id),
         "aging": reports.aging(db, org),

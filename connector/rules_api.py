@@ -8,6 +8,7 @@ its problem.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from datetime import timedelta
 from typing import Any
@@ -82,7 +83,7 @@ def _reevaluate(org_id: int, customer: str) -> None:
         "rules.jobs.evaluate_customers",
         org_id,
         [customer],
-        job_id=f"rules:customer:{org_id}:{customer}",
+        job_id=f"rules-customer-{org_id}-{hashlib.sha1(customer.encode()).hexdigest()[:16]}",
     )
 
 
@@ -140,14 +141,14 @@ def save(org_id: int):  # type: ignore[no-untyped-def]
         created_by=str(data.get("created_by", ""))[:200],
     )
     web.db().commit()
-    return jsonify(version_head(version), document=version.document), 201
+    return jsonify({**version_head(version), "document": version.document}), 201
 
 
 @bp.get("/rules/versions/<int:number>")
 def version(org_id: int, number: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     found = store.get_version(web.db(), org_id, number)
-    return jsonify(version_head(found), document=found.document)
+    return jsonify({**version_head(found), "document": found.document})
 
 
 @bp.post("/rules/versions/<int:number>/activate")
@@ -155,7 +156,7 @@ def activate(org_id: int, number: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     found = store.activate_version(web.db(), org_id, number)
     web.db().commit()
-    return jsonify(version_head(found), active=number)
+    return jsonify({**version_head(found), "active": number})
 
 
 @bp.get("/rules/export")
@@ -178,7 +179,7 @@ def import_rules(org_id: int):  # type: ignore[no-untyped-def]
     activate_now = request.args.get("activate", "0") in ("1", "true", "yes")
     found = store.import_document(web.db(), org_id, _body(), activate=activate_now)
     web.db().commit()
-    return jsonify(version_head(found), document=found.document), 201
+    return jsonify({**version_head(found), "document": found.document}), 201
 
 
 def _book(org_id: int, data: dict[str, Any]) -> RuleBook:
@@ -268,7 +269,7 @@ def evaluate_now(org_id: int):  # type: ignore[no-untyped-def]
         queues.RULES,
         "rules.jobs.evaluate_organization",
         org_id,
-        job_id=f"rules:manual:{org_id}",
+        job_id=f"rules-manual-{org_id}",
     )
     return jsonify(queued=result), 202
 

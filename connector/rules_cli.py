@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
@@ -33,10 +34,8 @@ from rules.schemas import RuleSetInvalid
 from rules.spec import RuleBook
 from rules.timing import local_date
 
-
-@click.group("rules")
-def rules_cli() -> None:
-    """Rule sets: validate, import, export, preview, backtest."""
+# An AppGroup (a click.Group) runs each command inside the application context.
+rules_cli = AppGroup("rules", help="Rule sets: validate, import, export, preview, backtest.")
 
 
 @contextmanager

@@ -7,7 +7,7 @@
   function render(card, data) {
     card.querySelector('[data-field="status"]').textContent = data.status.replace("_", " ");
     card.querySelector('[data-field="status"]').className = "status status-" + data.status;
-    card.querySelector('[data-field="last_synced_at"]').textContent = data.last_synced_at || "never";
+    card.querySelector('[data-field="last_synced_at"]').textContent = data.last_synced_label;
     const err = card.querySelector('[data-field="last_sync_error"]');
     err.textContent = data.last_sync_error || "";
     err.hidden = !data.last_sync_error;
