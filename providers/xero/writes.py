@@ -88,7 +88,15 @@ class Writer:
 
     def add_note(self, command: AddNote, key: str) -> WriteResult:
         self._history(command.entity, command.external_id, command.text, step_key(key, "note"))
-        return WriteResult(reference=f"history:{command.entity}:{command.external_id}")
+        # A history record bumps the target's UpdatedDateUTC; hand back the new version.
+        return WriteResult(
+            reference=f"history:{command.entity}:{command.external_id}",
+            records=self._reread(command.entity, command.external_id),
+        )
+
+    def _reread(self, entity: Entity, external_id: str) -> tuple[AnyRecord, ...]:
+        record = reads.get(self._api, entity, external_id)
+        return (record,) if record is not None else ()
 
     def _history(self, entity: Entity, external_id: str, text: str, key: str) -> None:
         if not text.strip():
@@ -116,7 +124,10 @@ class Writer:
             verb = "placed on" if command.on_hold else "released from"
             text = f"Dunwell: {verb} credit hold. {command.reason.strip()}"
             self._history(Entity.CUSTOMER, command.customer_id, text, step_key(key, "note"))
-        return WriteResult(reference=f"contact-group:{group or 'none'}")
+        return WriteResult(
+            reference=f"contact-group:{group or 'none'}",
+            records=self._reread(Entity.CUSTOMER, command.customer_id),
+        )
 
     def _find_hold_group(self, *, create: bool, key: str) -> str | None:
         if self._hold_group:

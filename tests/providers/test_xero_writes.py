@@ -74,22 +74,39 @@ def test_reminder_emails_each_invoice_and_returns_fresh_versions(
     assert all(isinstance(r, InvoiceRecord) for r in result.records)
 
 
+def reread_invoice(rsps: responses.RequestsMock, invoice_id: str) -> None:
+    invoice = fixture("invoices.json")["Invoices"][0] | {"InvoiceID": invoice_id}
+    match = [matchers.query_param_matcher({"IDs": invoice_id}, strict_match=False)]
+    rsps.get(f"{API}/Invoices", json={"Invoices": [invoice]}, match=match)
+
+
+def reread_contact(rsps: responses.RequestsMock, contact_id: str) -> None:
+    contact = fixture("contacts.json")["Contacts"][0] | {"ContactID": contact_id}
+    match = [matchers.query_param_matcher({"IDs": contact_id}, strict_match=False)]
+    rsps.get(f"{API}/Contacts", json={"Contacts": [contact]}, match=match)
+
+
 def test_note_on_an_invoice(xero: Xero, rsps: responses.RequestsMock) -> None:
     rsps.put(
         f"{API}/Invoices/{INV1}/History",
         json=fixture("history_added.json"),
         match=key("act-2:note"),
     )
+    reread_invoice(rsps, INV1)
     result = xero.write(
         AddNote(Entity.INVOICE, INV1, "Promised to pay Friday"), idempotency_key="act-2"
     )
     assert sent(rsps.calls[0]) == {"HistoryRecords": [{"Details": "Promised to pay Friday"}]}
     assert result.reference == f"history:invoice:{INV1}"
+    # The note bumped the invoice's version: the fresh record comes back for the mirror.
+    assert [r.external_id for r in result.records] == [INV1]
 
 
 def test_note_on_a_customer_and_an_overpayment(xero: Xero, rsps: responses.RequestsMock) -> None:
     rsps.put(f"{API}/Contacts/{KIWI}/History", json=fixture("history_added.json"))
     rsps.put(f"{API}/Overpayments/o1/History", json=fixture("history_added.json"))
+    reread_contact(rsps, KIWI)
+    rsps.get(f"{API}/Overpayments/o1", json=fixture("overpayments.json"))
     xero.write(AddNote(Entity.CUSTOMER, KIWI, "Called"), idempotency_key="k")
     xero.write(AddNote(Entity.CREDIT_NOTE, "overpayment:o1", "Refund asked"), idempotency_key="k2")
 
@@ -106,7 +123,9 @@ def test_credit_hold_joins_the_existing_group(xero: Xero, rsps: responses.Reques
         json=fixture("history_added.json"),
         match=key("act-3:note"),
     )
+    reread_contact(rsps, KIWI)
     result = xero.write(SetCreditHold(KIWI, True, "90 days overdue"), idempotency_key="act-3")
+    assert [r.external_id for r in result.records] == [KIWI]
     assert sent(rsps.calls[1]) == {"Contacts": [{"ContactID": KIWI}]}
     assert "90 days overdue" in sent(rsps.calls[2])["HistoryRecords"][0]["Details"]
     assert result.reference == f"contact-group:{HOLD}"
@@ -121,6 +140,7 @@ def test_credit_hold_creates_the_group_when_missing(
         f"{API}/ContactGroups", json=fixture("contact_group_created.json"), match=key("act-4:group")
     )
     rsps.put(f"{API}/ContactGroups/{created}/Contacts", json=fixture("contact_group_members.json"))
+    reread_contact(rsps, KIWI)
     xero.write(SetCreditHold(KIWI, True), idempotency_key="act-4")
     assert sent(rsps.calls[1]) == {"ContactGroups": [{"Name": "Credit hold"}]}
 
@@ -129,17 +149,19 @@ def test_release_leaves_the_group(xero: Xero, rsps: responses.RequestsMock) -> N
     rsps.get(f"{API}/ContactGroups", json=fixture("contact_groups.json"))
     rsps.delete(f"{API}/ContactGroups/{HOLD}/Contacts/{KIWI}", status=204)
     rsps.delete(f"{API}/ContactGroups/{HOLD}/Contacts/{KIWI}", status=404)
+    reread_contact(rsps, KIWI)
     xero.write(SetCreditHold(KIWI, False), idempotency_key="act-5")
     # Releasing twice is harmless; the group id is remembered.
     xero.write(SetCreditHold(KIWI, False), idempotency_key="act-6")
-    assert len(rsps.calls) == 3
+    assert len(rsps.calls) == 5  # group list, two releases, two re-reads
 
 
 def test_release_without_a_group_does_nothing(xero: Xero, rsps: responses.RequestsMock) -> None:
     rsps.get(f"{API}/ContactGroups", json={"ContactGroups": []})
+    reread_contact(rsps, KIWI)
     result = xero.write(SetCreditHold(KIWI, False), idempotency_key="act-7")
     assert result.reference == "contact-group:none"
-    assert len(rsps.calls) == 1
+    assert len(rsps.calls) == 2
 
 
 def test_settle_discount(xero: Xero, rsps: responses.RequestsMock) -> None:
