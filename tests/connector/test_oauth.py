@@ -144,7 +144,9 @@ def test_disconnecting_one_of_two_xero_organisations_keeps_the_other(
     assert thistle.status == "connected" and thistle.grant_id is not None
     with session_scope(session_factory) as session:
         assert session.get(OAuthGrant, thistle.grant_id).status == "active"
-    connections = requests.get(f"{sandbox}/_sandbox/xero/connections", timeout=10).json()["connections"]
+    connections = requests.get(f"{sandbox}/_sandbox/xero/connections", timeout=10).json()[
+        "connections"
+    ]
     by_id = {c["id"]: c for c in connections}
     assert kiwi.connection_id not in by_id
     assert by_id[thistle.connection_id]["grantRevoked"] is False
