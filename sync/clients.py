@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from core.ratelimit import RedisLimiter
 from redis import Redis
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from core.models import Organization
+from core.ratelimit import RedisLimiter
 from core.settings import Settings
 from core.tokens import GrantCredentials
 from core.tokens import GrantDead
