@@ -1,0 +1,103 @@
+"""Fresh, empty Dunwell databases for the ingest benchmark.
+
+SQLite: a file in a temporary directory, through `core.db.make_engine` (WAL, synchronous=NORMAL,
+BEGIN IMMEDIATE, foreign keys on), as Dunwell runs it. PostgreSQL: a schema of its own
+(`bench_ingest`; `bench_ingest_<provider>` for the memory runs, which run two at a time),
+created empty for every run and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from core.db import Base
+from core.db import make_engine
+from core.db import make_session_factory
+from core.db import session_scope
+from core.models import Organization
+
+PG_URL = os.environ.get("DUNWELL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_SCHEMA = "bench_ingest"
+
+
+def load_models() -> None:
+    import core.models  # noqa: F401
+
+    try:
+        import rules.models  # noqa: F401
+    except ImportError:
+        pass
+
+
+@contextmanager
+def fresh_database(kind: str, schema: str = PG_SCHEMA) -> Iterator[Engine]:
+    """An engine on an empty database with every Dunwell table; removed afterwards."""
+    load_models()
+    if kind == "sqlite":
+        with _sqlite() as engine:
+            yield engine
+    elif kind == "postgresql":
+        with _postgresql(schema) as engine:
+            yield engine
+    else:
+        raise ValueError(f"unknown database {kind!r}")
+
+
+@contextmanager
+def _sqlite() -> Iterator[Engine]:
+    folder = Path(tempfile.mkdtemp(prefix="dunwell-bench-"))
+    engine = make_engine(f"sqlite:///{folder / 'bench.sqlite3'}")
+    try:
+        Base.metadata.create_all(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _postgresql(schema: str) -> Iterator[Engine]:
+    _recreate_schema(schema, drop_only=False)
+    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        Base.metadata.create_all(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        _recreate_schema(schema, drop_only=True)
+
+
+def _recreate_schema(schema: str, *, drop_only: bool) -> None:
+    admin = make_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            if not drop_only:
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    finally:
+        admin.dispose()
+
+
+def add_organization(engine: Engine, provider: str, external_id: str) -> int:
+    with session_scope(make_session_factory(engine)) as session:
+        org = Organization(provider=provider, external_id=external_id, name="Bench Co")
+        session.add(org)
+        session.flush()
+        return org.id
+
+
+def postgres_version() -> str:
+    """The server's version string; raises when PostgreSQL does not answer."""
+    engine = make_engine(PG_URL)
+    try:
+        with engine.connect() as conn:
+            return str(conn.exec_driver_sql("SHOW server_version").scalar())
+    finally:
+        engine.dispose()

@@ -1,0 +1,339 @@
+"""Invoices per second from recorded provider pages into the mirror, beside the local limit.
+
+For QuickBooks and Xero, on SQLite and PostgreSQL: a first backfill of N invoices through the
+real client (HTTP response bytes -> JSON with Decimal -> mapping) and `sync.engine.sync_entity`
+(set-based upsert and cursor advance, one transaction per 1000-invoice page); next to it, a bare
+DB-API executemany of the same rows (see bench/ingest_raw.py). Then a larger backfill, in a
+process of its own, reports peak memory every quarter of the way to show that pages stream.
+
+Pages are generated on the fly (bench/ingest_pages.py); the time spent generating them is
+measured and taken out. No rate limiter: the figures are what Dunwell itself can take.
+
+    .venv/bin/python bench/sync_ingest.py [--invoices 50000] [--memory-invoices 200000]
+        [--databases sqlite,postgresql] [--providers quickbooks,xero] [--repeat 1] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import sqlite3
+import subprocess
+import sys
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script (as `make bench` does): make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+import sqlalchemy
+from sqlalchemy import Engine
+from sqlalchemy import func
+from sqlalchemy import select
+
+from bench.ingest_db import PG_SCHEMA
+from bench.ingest_db import add_organization
+from bench.ingest_db import fresh_database
+from bench.ingest_db import postgres_version
+from bench.ingest_pages import PAGE_SIZE
+from bench.ingest_raw import check_raw
+from bench.ingest_raw import raw_insert
+from bench.ingest_transport import Observed
+from bench.ingest_transport import build_provider
+from core.db import make_session_factory
+from core.models import Invoice
+from core.models import SyncCursor
+from providers.base import Entity
+from sync.engine import sync_entity
+
+TARGET = 25_000  # invoices/s: 3 x QuickBooks' per-company ceiling (500 requests/min x 1000 rows)
+CHECKPOINTS = 4
+
+
+@dataclass
+class IngestResult:
+    provider: str
+    database: str
+    invoices: int
+    seconds: float  # wall time of sync_entity
+    generating: float  # of which making page bodies (excluded)
+    client: float  # of which inside the client (HTTP machinery, JSON, mapping), generation included
+    pages: int
+    calls: int  # HTTP requests the client made (pages, the empty last one, Terms)
+
+    @property
+    def net(self) -> float:
+        return self.seconds - self.generating
+
+    @property
+    def per_second(self) -> float:
+        return self.invoices / self.net
+
+    def micros(self, seconds: float) -> float:
+        return seconds / self.invoices * 1e6
+
+
+def run_ingest(provider_name: str, database: str, invoices: int, profile: bool) -> IngestResult:
+    with fresh_database(database) as engine:
+        org_id = add_organization(engine, provider_name, "bench")
+        provider, adapter = build_provider(provider_name, invoices)
+        observed = Observed(provider)
+        sessions = make_session_factory(engine)
+        profiler = cProfile.Profile() if profile else None
+        started = perf_counter()
+        if profiler:
+            profiler.enable()
+        report, _ = sync_entity(sessions, org_id, observed, Entity.INVOICE)
+        if profiler:
+            profiler.disable()
+        seconds = perf_counter() - started
+        check_mirror(engine, org_id, invoices, report.written)
+    if profiler:
+        print_profile(profiler, f"{provider_name} on {database}")
+    return IngestResult(
+        provider_name,
+        database,
+        invoices,
+        seconds,
+        adapter.generating,
+        observed.client_seconds,
+        report.pages,
+        adapter.calls,
+    )
+
+
+def check_mirror(engine: Engine, org_id: int, invoices: int, written: int) -> None:
+    """Every invoice is in the mirror and the cursor counted them all."""
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        count = session.scalar(
+            select(func.count()).select_from(Invoice).where(Invoice.organization_id == org_id)
+        )
+        seen = session.scalar(select(SyncCursor.records_seen).where(SyncCursor.entity == "invoice"))
+    if not count == seen == written == invoices:
+        raise AssertionError(f"mirror has {count}, cursor saw {seen}, wrote {written}/{invoices}")
+
+
+def run_raw(provider_name: str, database: str, invoices: int) -> float:
+    """Invoices/s of the bare executemany of the same rows."""
+    with fresh_database(database) as engine:
+        org_id = add_organization(engine, provider_name, "bench")
+        provider, _ = build_provider(provider_name, invoices)
+        sample: list[Any] = []
+
+        def pages() -> Any:
+            for page in provider.list_changed(Entity.INVOICE, None):
+                sample[:] = page[-1:]
+                yield page
+
+        result, table = raw_insert(engine, org_id, pages())
+        check_raw(engine, table, invoices, sample[0])
+    return result.per_second
+
+
+def print_profile(profiler: cProfile.Profile, title: str) -> None:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(25)
+    print(f"\n--- cProfile, {title}: top functions by own time ---\n{out.getvalue()}")
+
+
+# ---------------------------------------------------------------- memory
+
+
+class MemoryProbe:
+    """RSS at every quarter of a backfill, and the traced heap peak of the page that reaches
+    it (tracemalloc runs for that one page only: tracing all of them would be 5x slower)."""
+
+    def __init__(self, invoices: int) -> None:
+        self.step = invoices // CHECKPOINTS
+        self.next = self.step
+        self.base_rss = current_rss_mib()
+        self.points: list[dict[str, float]] = []
+        if self.step <= PAGE_SIZE:
+            tracemalloc.start()
+
+    def __call__(self, done: int) -> None:
+        if done >= self.next:
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            self.points.append(
+                {
+                    "invoices": done,
+                    "page_peak": peak / 2**20,
+                    "rss": current_rss_mib(),
+                    "max_rss": max_rss_mib(),
+                    "blocks": sys.getallocatedblocks(),
+                }
+            )
+            self.next += self.step
+        if done + PAGE_SIZE >= self.next and not tracemalloc.is_tracing():
+            tracemalloc.start()
+
+
+def memory_child(provider_name: str, database: str, invoices: int) -> dict[str, Any]:
+    """One backfill, probed at every quarter of the way."""
+    with fresh_database(database, f"{PG_SCHEMA}_{provider_name}") as engine:
+        org_id = add_organization(engine, provider_name, "bench")
+        provider, adapter = build_provider(provider_name, invoices)
+        probe = MemoryProbe(invoices)
+        started = perf_counter()
+        report, _ = sync_entity(
+            make_session_factory(engine), org_id, Observed(provider, probe), Entity.INVOICE
+        )
+        seconds = perf_counter() - started - adapter.generating
+        check_mirror(engine, org_id, invoices, report.written)
+    return {"points": probe.points, "per_second": invoices / seconds, "base_rss": probe.base_rss}
+
+
+def current_rss_mib() -> float:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return max_rss_mib()
+    return pages * resource.getpagesize() / 2**20
+
+
+def max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_memory(provider_name: str, database: str, invoices: int) -> dict[str, Any]:
+    """memory_child in a fresh interpreter, so that RSS starts from nothing of ours."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--memory-child"]
+    command += [provider_name, database, str(invoices)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory run failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_memories(
+    providers: list[str], databases: list[str], invoices: int
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every memory run, two at a time (they measure memory, not speed)."""
+    pairs = [(p, d) for p in providers for d in databases]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = pool.map(lambda pair: run_memory(*pair, invoices), pairs)
+        return [(p, d, result) for (p, d), result in zip(pairs, results, strict=True)]
+
+
+# ---------------------------------------------------------------- report
+
+
+def print_throughput(rows: list[tuple[IngestResult, float]]) -> None:
+    print(
+        "\n| provider | database | invoices | end-to-end inv/s | client µs/inv | DB µs/inv "
+        "| generating µs/inv (excluded) | raw executemany inv/s | end-to-end ÷ raw | ≥ 25,000/s |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r, raw in rows:
+        client = r.micros(r.client - r.generating)
+        db = r.micros(r.seconds - r.client)
+        print(
+            f"| {r.provider} | {r.database} | {r.invoices:,} | {r.per_second:,.0f} "
+            f"| {client:.1f} | {db:.1f} | {r.micros(r.generating):.1f} | {raw:,.0f} "
+            f"| {r.per_second / raw:.0%} | {'yes' if r.per_second >= TARGET else 'NO'} |"
+        )
+
+
+def print_memory(rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+    print(
+        "\n| provider | database | after | RSS now (MiB) | max RSS so far (MiB) "
+        "| heap peak of that page (MiB) | live Python blocks |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for provider_name, database, result in rows:
+        for p in result["points"]:
+            print(
+                f"| {provider_name} | {database} | {p['invoices']:,} | {p['rss']:.1f} "
+                f"| {p['max_rss']:.1f} | {p['page_peak']:.1f} | {p['blocks']:,} |"
+            )
+    for provider_name, database, result in rows:
+        print(
+            f"{provider_name}/{database}: RSS before the backfill {result['base_rss']:.0f} MiB"
+            f" ({result['per_second']:,.0f} invoices/s, two runs sharing the machine)"
+        )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=50_000)
+    parser.add_argument("--memory-invoices", type=int, default=200_000, help="0 to skip")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--providers", default="quickbooks,xero")
+    parser.add_argument("--repeat", type=int, default=1, help="best of N throughput runs")
+    parser.add_argument("--profile", action="store_true", help="cProfile each backfill")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if 0 < args.memory_invoices < PAGE_SIZE * CHECKPOINTS:
+        raise SystemExit(f"--memory-invoices: 0, or at least {PAGE_SIZE * CHECKPOINTS}")
+    if args.memory_child:
+        provider_name, database, invoices = args.memory_child
+        print(json.dumps(memory_child(provider_name, database, int(invoices))))
+        return 0
+    databases = _databases(args.databases.split(","))
+    providers = args.providers.split(",")
+    print(f"load average before: {_load()}")
+    throughput = []
+    for provider_name in providers:
+        for database in databases:
+            throughput.append(best_of(args, provider_name, database))
+    print_throughput(throughput)
+    if args.memory_invoices:
+        print_memory(run_memories(providers, databases, args.memory_invoices))
+    print(f"\nload average after: {_load()}")
+    missed = [r for r, _ in throughput if r.per_second < TARGET]
+    print(f"\nTarget {TARGET:,} invoices/s on one worker: {'MISSED' if missed else 'met'}")
+    return 0
+
+
+def best_of(
+    args: argparse.Namespace, provider_name: str, database: str
+) -> tuple[IngestResult, float]:
+    """The fastest of `--repeat` runs, end-to-end and raw (the machine may be shared)."""
+    runs, raw = [], 0.0
+    for _ in range(max(1, args.repeat)):
+        runs.append(run_ingest(provider_name, database, args.invoices, args.profile))
+        raw = max(raw, run_raw(provider_name, database, args.invoices))
+        print(f"{provider_name}/{database}: {json.dumps(asdict(runs[-1]))}", flush=True)
+    return max(runs, key=lambda r: r.per_second), raw
+
+
+def _load() -> str:
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def _databases(wanted: list[str]) -> list[str]:
+    print(
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs,"
+        f" SQLite {sqlite3.sqlite_version}, SQLAlchemy {sqlalchemy.__version__},"
+        f" psycopg {psycopg.__version__}"
+    )
+    if "postgresql" in wanted:
+        try:
+            print(f"PostgreSQL {postgres_version()}")
+        except Exception as exc:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+            print(f"!!! PostgreSQL not reachable, skipped: {str(exc).splitlines()[0]}")
+            wanted = [d for d in wanted if d != "postgresql"]
+    return wanted
+
+
+if __name__ == "__main__":
+    sys.exit(main())
