@@ -34,6 +34,7 @@ from providers.base import ProviderError
 from providers.base import RateLimited
 from providers.base import Reauthorize
 from providers.base import Unavailable
+from providers.jsonbody import decode_json
 from providers.quickbooks.faults import error_for
 from providers.quickbooks.faults import is_throttle
 from providers.quickbooks.faults import json_fault
@@ -242,7 +243,7 @@ def _enter_slot(stack: ExitStack, limiter: Limiter, limit: Limit) -> None:
 
 def _decode(response: requests.Response) -> dict[str, Any]:
     try:
-        data = json.loads(response.content, parse_float=Decimal)
+        data = decode_json(response.content)
     except ValueError as exc:
         raise Unavailable(
             f"QuickBooks answered HTTP {response.status_code} with a body that is not JSON",

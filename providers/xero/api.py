@@ -37,6 +37,7 @@ from providers.base import RateLimited
 from providers.base import Reauthorize
 from providers.base import Rejected
 from providers.base import Unavailable
+from providers.jsonbody import decode_json
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ def decode(response: requests.Response) -> Any:
     if not response.content.strip():
         return None
     try:
-        return json.loads(response.content, parse_float=Decimal)
+        return decode_json(response.content)
     except ValueError as exc:
         raise Unavailable(
             f"Xero sent a body that is not JSON (HTTP {response.status_code})",
@@ -343,7 +344,7 @@ def _field(doc: Any, name: str) -> str | None:
 
 def _decode_quietly(response: requests.Response) -> Any:
     try:
-        return json.loads(response.content, parse_float=Decimal)
+        return decode_json(response.content)
     except ValueError:
         return None
 
