@@ -349,7 +349,7 @@ def measure(
     scan, rows = bare_scan(url, kind)
     print(f"[{kind}] bare scan: {rows} rows in {scan:.2f} s", flush=True)
     org_ids = list(range(1, orgs + 1))
-    db_workers = workers
+    db_workers = 1 if kind == "sqlite" else workers  # SQLite: one writer at a time
     first, first_created = daily_run(url, org_ids, FIRST, db_workers)
     print(f"[{kind}] first run: {first:.1f} s, {first_created} actions", flush=True)
     _written_back(url)

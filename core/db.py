@@ -55,7 +55,7 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return (Decimal(int(value)) / _SCALE).quantize(Decimal(1).scaleb(-MONEY_SCALE))
+            return Decimal(int(value)).scaleb(-MONEY_SCALE)
         return Decimal(value)
 
 

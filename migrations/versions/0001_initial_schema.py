@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 06:59:12.837631
+Create Date: 2026-11-23 07:58:56.700955
 """
 
 from collections.abc import Sequence

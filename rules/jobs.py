@@ -1,0 +1,265 @@
+"""RQ entrypoints of the rules package. Each takes ids, builds its runtime from the environment,
+and calls a function below that takes the runtime explicitly (which tests call directly).
+
+- evaluate_customers(org_id, customer_external_ids): after a sync, for the customers it touched.
+- evaluate_organization(org_id): the daily run, at the organization's local morning.
+- run_due_daily_evaluations(): cron, every 15 minutes; enqueues the daily runs that are due.
+- perform_action(action_id) / perform_due_for_organization(org_id): take planned actions
+  through rules.actions.perform.
+- perform_due_actions(): cron, every 5 minutes; a safety net for actions scheduled for later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextlib import nullcontext
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from typing import Any
+
+from rq import Retry
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import queues
+from core.context import JobContext
+from core.context import job_context
+from core.db import session_scope
+from core.db import utcnow
+from core.models import Organization
+from core.models import OrgStatus
+from rules.actions import Performed
+from rules.actions import perform
+from rules.evaluate import evaluate
+from rules.load import load_facts
+from rules.models import Action
+from rules.models import ActionStatus
+from rules.models import OrgEvaluation
+from rules.outbox import insert_ignore
+from rules.outbox import store
+from rules.store import active_book
+from rules.timing import local_date
+from rules.timing import zone
+
+DAILY_AT = time(8, 0)
+STALE_RETRY_SECONDS = 300
+STALE_MAX_ATTEMPTS = 6
+SELF = "rules.jobs"
+SYNC_JOB_ID = "sync-{org_id}"  # the id sync.jobs.request_sync uses, so the two coalesce
+
+
+# ---------------------------------------------------------------- entrypoints
+
+
+def evaluate_customers(org_id: int, customer_external_ids: list[str]) -> dict[str, Any]:
+    return run_evaluation(job_context(), org_id, list(customer_external_ids))
+
+
+def evaluate_organization(org_id: int, attempt: int = 0) -> dict[str, Any]:
+    return run_evaluation(job_context(), org_id, None, attempt=attempt)
+
+
+def run_due_daily_evaluations() -> list[int]:
+    return enqueue_due_daily(job_context(), utcnow())
+
+
+def perform_action(action_id: int) -> str | None:
+    result = perform_one(job_context(), action_id, utcnow())
+    return result.status if result else None
+
+
+def perform_due_for_organization(org_id: int) -> int:
+    return perform_due(job_context(), org_id, utcnow())
+
+
+def perform_due_actions() -> list[int]:
+    return enqueue_due_actions(job_context(), utcnow())
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@contextmanager
+def _org_lock(rt: JobContext, org_id: int) -> Iterator[None]:
+    lock = (
+        queues.job_lock(rt.redis, f"rules:org:{org_id}") if rt.redis is not None else nullcontext()
+    )
+    with lock:
+        yield
+
+
+def is_stale(org: Organization, now: datetime, freshness_minutes: int) -> bool:
+    synced = org.last_synced_at
+    return synced is None or now - synced > timedelta(minutes=freshness_minutes)
+
+
+def run_evaluation(
+    rt: JobContext,
+    org_id: int,
+    customer_ids: list[str] | None,
+    *,
+    now: datetime | None = None,
+    attempt: int = 0,
+) -> dict[str, Any]:
+    """Evaluate `org_id` (every customer when `customer_ids` is None, which is the daily run)."""
+    now = now or utcnow()
+    with _org_lock(rt, org_id), session_scope(rt.sessions) as session:
+        org = session.get(Organization, org_id)
+        if org is None or org.status != OrgStatus.CONNECTED:
+            return {"skipped": "organization is not connected"}
+        if is_stale(org, now, rt.settings.mirror_freshness_minutes):
+            return _sync_first(rt, org_id, customer_ids, attempt)
+        active = active_book(session, org_id)
+        if active is None:
+            return {"skipped": "no active rule set"}
+        book, first_activated = active
+        as_of = local_date(now, org.timezone)
+        since = local_date(first_activated, org.timezone) if first_activated else None
+        facts = load_facts(session, org, as_of, now, book, customer_ids, since)
+        # Read and write in two short transactions, so that no lock is held while evaluating
+        # (SQLite takes its write lock when a transaction begins). Storing stays exactly-once
+        # however stale the read: see rules.outbox.
+        session.commit()
+        evaluation = evaluate(book, facts, as_of, now, customer_ids)
+        stored = store(session, org_id, evaluation, book.version_id)
+        if customer_ids is None:
+            _mark_daily(session, org_id, as_of, len(stored.created))
+    if stored.created or stored.merged:
+        _enqueue_performs(rt, org_id)
+    return {
+        "as_of": as_of.isoformat(),
+        "created": len(stored.created),
+        "merged": len(stored.merged),
+        "cancelled": len(stored.cancelled),
+        "suppressed": len(evaluation.suppressed),
+    }
+
+
+def _sync_first(
+    rt: JobContext, org_id: int, customer_ids: list[str] | None, attempt: int
+) -> dict[str, Any]:
+    """The mirror is too old to act on: sync it, and come back after a while."""
+    if rt.redis is None:
+        return {"stale": True, "retry": False}
+    queues.enqueue_once(
+        rt.redis,
+        queues.SYNC,
+        "sync.jobs.sync_organization",
+        org_id,
+        job_id=SYNC_JOB_ID.format(org_id=org_id),
+        retry=Retry(max=4, interval=[15, 60, 300, 900]),
+    )
+    if attempt + 1 >= STALE_MAX_ATTEMPTS:
+        return {"stale": True, "retry": False}
+    if customer_ids is None:
+        func, args, name = f"{SELF}.evaluate_organization", (org_id, attempt + 1), "daily"
+    else:
+        func, args = f"{SELF}.evaluate_customers", (org_id, customer_ids)
+        name = (
+            "customers-" + hashlib.sha1("\n".join(sorted(customer_ids)).encode()).hexdigest()[:16]
+        )
+    try:
+        queues.queue(rt.redis, queues.RULES).enqueue_in(
+            timedelta(seconds=STALE_RETRY_SECONDS),
+            func,
+            *args,
+            job_id=f"rules-wait-{org_id}-{name}-{attempt + 1}",
+            unique=True,
+            result_ttl=0,
+        )
+    except DuplicateJobError:
+        pass
+    return {"stale": True, "retry": True}
+
+
+def _mark_daily(session: Session, org_id: int, as_of: date, decisions: int) -> None:
+    row = {
+        "organization_id": org_id,
+        "local_date": as_of,
+        "finished_at": utcnow(),
+        "decisions": decisions,
+    }
+    insert_ignore(session, OrgEvaluation.__table__, [row], (OrgEvaluation.id,))
+
+
+def enqueue_due_daily(rt: JobContext, now: datetime) -> list[int]:
+    """Enqueue the daily run of each connected organization whose local time has passed
+    DAILY_AT and that has not been evaluated for its local date yet."""
+    assert rt.redis is not None
+    with session_scope(rt.sessions) as session:
+        orgs = session.execute(
+            select(Organization.id, Organization.timezone).where(
+                Organization.status == OrgStatus.CONNECTED
+            )
+        ).all()
+        recent = now.date() - timedelta(days=2)
+        done = set(
+            session.execute(
+                select(OrgEvaluation.organization_id, OrgEvaluation.local_date).where(
+                    OrgEvaluation.local_date >= recent
+                )
+            ).all()
+        )
+    due = []
+    for org_id, tz in orgs:
+        local = now.astimezone(zone(tz))
+        if local.time() >= DAILY_AT and (org_id, local.date()) not in done:
+            job_id = f"rules-daily-{org_id}-{local.date().isoformat()}"
+            queues.enqueue_once(
+                rt.redis, queues.RULES, f"{SELF}.evaluate_organization", org_id, job_id=job_id
+            )
+            due.append(org_id)
+    return due
+
+
+# ---------------------------------------------------------------- performing
+
+
+def _enqueue_performs(rt: JobContext, org_id: int) -> None:
+    if rt.redis is not None:
+        queues.enqueue_once(
+            rt.redis,
+            queues.ACTIONS,
+            f"{SELF}.perform_due_for_organization",
+            org_id,
+            job_id=f"actions-{org_id}",
+        )
+
+
+def perform_one(rt: JobContext, action_id: int, now: datetime) -> Performed | None:
+    with session_scope(rt.sessions) as session:
+        return perform(session, action_id, now)
+
+
+def perform_due(rt: JobContext, org_id: int, now: datetime) -> int:
+    """Perform every planned action of `org_id` that is due, each in its own transaction."""
+    with session_scope(rt.sessions) as session:
+        ids = session.scalars(
+            select(Action.id)
+            .where(
+                Action.organization_id == org_id,
+                Action.status == ActionStatus.PLANNED,
+                Action.scheduled_for <= now,
+            )
+            .order_by(Action.scheduled_for, Action.id)
+        ).all()
+    for action_id in ids:
+        perform_one(rt, action_id, now)
+    return len(ids)
+
+
+def enqueue_due_actions(rt: JobContext, now: datetime) -> list[int]:
+    with session_scope(rt.sessions) as session:
+        org_ids = session.scalars(
+            select(Action.organization_id)
+            .where(Action.status == ActionStatus.PLANNED, Action.scheduled_for <= now)
+            .distinct()
+        ).all()
+    for org_id in org_ids:
+        _enqueue_performs(rt, org_id)
+    return sorted(org_ids)

@@ -1,0 +1,274 @@
+"""The tables the rules package owns, on the shared `core.db.Base`.
+
+- RuleSet / RuleSetVersion: one rule set per organization; saving creates a new numbered version
+  (a JSON document validated by rules.schemas); one version is active.
+- CustomerProfile: Dunwell's own state of a customer (tags, do-not-contact, credit hold).
+- Dispute, PromiseToPay, PaymentPlan (+ instalments and covered invoices): the pauses.
+- StepFiring: the exactly-once ledger of "this target reached this step in this period".
+- Action: the outbox, one row per decision, unique on (organization, rule, step, target, period).
+- OrgEvaluation: one row per organization and local date on which the daily run happened.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import Date
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from core.db import Base
+from core.db import Money
+from core.db import UTCDateTime
+from core.db import utcnow
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+_ORG_FK = "organization.id"
+
+
+class ActionStatus:
+    """Outbox states; rules.outbox.TRANSITIONS lists the allowed moves."""
+
+    PLANNED = "planned"
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    ALL = (PLANNED, PENDING, SENT, FAILED, SKIPPED, CANCELLED)
+    LIVE = (PLANNED, PENDING, SENT)
+
+
+class RuleSet(Base):
+    __tablename__ = "rule_set"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey(_ORG_FK, ondelete="CASCADE"), unique=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    active_number: Mapped[int | None] = mapped_column(Integer)
+    first_activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    versions: Mapped[list[RuleSetVersion]] = relationship(
+        back_populates="rule_set", order_by="RuleSetVersion.number"
+    )
+
+
+class RuleSetVersion(Base):
+    __tablename__ = "rule_set_version"
+    __table_args__ = (UniqueConstraint("rule_set_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_set_id: Mapped[int] = mapped_column(ForeignKey("rule_set.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(Json)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rule_set: Mapped[RuleSet] = relationship(back_populates="versions")
+
+
+class CustomerProfile(Base):
+    """What Dunwell knows of a customer beyond the mirror."""
+
+    __tablename__ = "customer_profile"
+    __table_args__ = (UniqueConstraint("organization_id", "customer_external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(Json, default=list)
+    do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    do_not_contact_reason: Mapped[str] = mapped_column(Text, default="")
+    credit_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    credit_hold_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    credit_hold_reason: Mapped[str] = mapped_column(Text, default="")
+    credit_hold_source: Mapped[str] = mapped_column(String(10), default="manual")  # or "rule"
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DisputeReason:
+    ALL = ("pricing", "quality", "not_received", "duplicate", "already_paid", "other")
+
+
+class Dispute(Base):
+    """An invoice the customer disputes; it is not chased from `opened_on` until `closed_on`."""
+
+    __tablename__ = "dispute"
+    __table_args__ = (Index("ix_dispute_org_invoice", "organization_id", "invoice_external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
+    invoice_external_id: Mapped[str] = mapped_column(String(64))
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    opened_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PromiseToPay(Base):
+    """The customer promised to pay by `until`; dunning of the covered invoices resumes by
+    itself the day after, unless the promise was kept."""
+
+    __tablename__ = "promise_to_pay"
+    __table_args__ = (Index("ix_promise_org_customer", "organization_id", "customer_external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    invoice_external_ids: Mapped[list[str]] = mapped_column(Json, default=list)
+    promised_on: Mapped[date] = mapped_column(Date)
+    until: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    balance_at_promise: Mapped[Decimal] = mapped_column(Money)
+    cancelled_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaymentPlan(Base):
+    """Instalments over chosen invoices; while they are met, those invoices are not chased."""
+
+    __tablename__ = "payment_plan"
+    __table_args__ = (Index("ix_plan_org_customer", "organization_id", "customer_external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    created_on: Mapped[date] = mapped_column(Date)
+    start_balance: Mapped[Decimal] = mapped_column(Money)
+    cancelled_on: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    invoices: Mapped[list[PlanInvoice]] = relationship(
+        cascade="all, delete-orphan", order_by="PlanInvoice.id"
+    )
+    instalments: Mapped[list[PlanInstalment]] = relationship(
+        cascade="all, delete-orphan", order_by="PlanInstalment.number"
+    )
+
+
+class PlanInvoice(Base):
+    __tablename__ = "payment_plan_invoice"
+    __table_args__ = (UniqueConstraint("plan_id", "invoice_external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plan.id", ondelete="CASCADE"))
+    invoice_external_id: Mapped[str] = mapped_column(String(64))
+
+
+class PlanInstalment(Base):
+    __tablename__ = "payment_plan_instalment"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plan.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class StepFiring(Base):
+    """One target (an invoice, or `plan:<id>`) reached one step of one rule in one period.
+
+    Inserted before the action it causes, with ON CONFLICT DO NOTHING: the evaluation that
+    wins the row is the only one that acts on it, however many run at once.
+    """
+
+    __tablename__ = "step_firing"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "rule", "step", "target", "period"),
+        Index("ix_step_firing_org_customer", "organization_id", "customer_external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(80))
+    step: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(String(80))
+    period: Mapped[str] = mapped_column(String(40))
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    fired_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal | None] = mapped_column(Money)  # the balance the step saw
+
+
+class Action(Base):
+    """The outbox: one decision, what it would write, and where it stands."""
+
+    __tablename__ = "action"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "rule", "step", "target", "period"),
+        Index("ix_action_org_customer", "organization_id", "customer_external_id"),
+        Index("ix_action_status_scheduled", "status", "scheduled_for"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(80))
+    step: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(String(80))
+    period: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    rule_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rule_set_version.id", ondelete="SET NULL")
+    )
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default=ActionStatus.PLANNED)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_on: Mapped[date] = mapped_column(Date)
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    explanation: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    rendered_subject: Mapped[str | None] = mapped_column(Text)
+    rendered_body: Mapped[str | None] = mapped_column(Text)
+    command: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    provider_reference: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    performed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def key(self) -> str:
+        """The idempotency key handed to the provider (QBO requestid, Xero Idempotency-Key)."""
+        return f"dw-{self.organization_id}-{self.id}"
+
+
+class OrgEvaluation(Base):
+    """The daily evaluation of one organization for one local date (at most one row)."""
+
+    __tablename__ = "org_evaluation"
+    __table_args__ = (UniqueConstraint("organization_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
+    local_date: Mapped[date] = mapped_column(Date)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decisions: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,146 @@
+"""Recording pauses and customer state, from validated input (rules.schemas_pauses).
+
+Promises and plans remember the balance they started from, so a partial payment counts towards
+them; disputes name the invoice's customer from the mirror.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import Invoice
+from rules.models import CustomerProfile
+from rules.models import Dispute
+from rules.models import PaymentPlan
+from rules.models import PlanInstalment
+from rules.models import PlanInvoice
+from rules.models import PromiseToPay
+from rules.schemas import RuleSetInvalid
+
+
+def _invoice(session: Session, org_id: int, external_id: str) -> Invoice:
+    row = session.scalar(
+        select(Invoice).where(Invoice.organization_id == org_id, Invoice.external_id == external_id)
+    )
+    if row is None:
+        raise RuleSetInvalid({"invoice": f"no invoice '{external_id}' in this organization"})
+    return row
+
+
+def _open_balance(session: Session, org_id: int, customer: str, invoices: list[str]) -> Decimal:
+    query = select(Invoice.balance).where(
+        Invoice.organization_id == org_id,
+        Invoice.customer_external_id == customer,
+        Invoice.status == "open",
+        Invoice.deleted.is_(False),
+    )
+    if invoices:
+        query = query.where(Invoice.external_id.in_(invoices))
+    return sum(session.scalars(query).all(), Decimal(0))
+
+
+def open_dispute(session: Session, org_id: int, data: dict[str, Any], today: date) -> Dispute:
+    invoice = _invoice(session, org_id, data["invoice"])
+    dispute = Dispute(
+        organization_id=org_id,
+        invoice_external_id=invoice.external_id,
+        customer_external_id=invoice.customer_external_id,
+        reason=data["reason"],
+        note=data["note"],
+        opened_on=data["opened_on"] or today,
+    )
+    session.add(dispute)
+    session.flush()
+    return dispute
+
+
+def close_dispute(dispute: Dispute, data: dict[str, Any], today: date) -> None:
+    if dispute.closed_on is not None:
+        raise RuleSetInvalid({"": f"dispute {dispute.id} is already closed"})
+    closed_on = data["closed_on"] or today
+    if closed_on < dispute.opened_on:
+        raise RuleSetInvalid({"closed_on": "must not be before the day it was opened"})
+    dispute.closed_on = closed_on
+    dispute.resolution = data["resolution"]
+
+
+def add_promise(session: Session, org_id: int, data: dict[str, Any], today: date) -> PromiseToPay:
+    for invoice_id in data["invoices"]:
+        if _invoice(session, org_id, invoice_id).customer_external_id != data["customer"]:
+            raise RuleSetInvalid({"invoices": f"invoice {invoice_id} is not {data['customer']}'s"})
+    if data["until"] < today:
+        raise RuleSetInvalid({"until": "must not be in the past"})
+    promise = PromiseToPay(
+        organization_id=org_id,
+        customer_external_id=data["customer"],
+        invoice_external_ids=list(data["invoices"]),
+        promised_on=today,
+        until=data["until"],
+        amount=data["amount"],
+        balance_at_promise=_open_balance(session, org_id, data["customer"], data["invoices"]),
+        note=data["note"],
+    )
+    session.add(promise)
+    session.flush()
+    return promise
+
+
+def add_plan(session: Session, org_id: int, data: dict[str, Any], today: date) -> PaymentPlan:
+    currencies = set()
+    for invoice_id in data["invoices"]:
+        row = _invoice(session, org_id, invoice_id)
+        if row.customer_external_id != data["customer"]:
+            raise RuleSetInvalid({"invoices": f"invoice {invoice_id} is not {data['customer']}'s"})
+        currencies.add(row.currency)
+    if len(currencies) > 1:
+        raise RuleSetInvalid({"invoices": "a plan covers invoices in one currency"})
+    plan = PaymentPlan(
+        organization_id=org_id,
+        customer_external_id=data["customer"],
+        currency=currencies.pop() if currencies else "",
+        created_on=today,
+        start_balance=_open_balance(session, org_id, data["customer"], data["invoices"]),
+        note=data["note"],
+    )
+    plan.invoices = [PlanInvoice(invoice_external_id=i) for i in data["invoices"]]
+    plan.instalments = [
+        PlanInstalment(number=n, due_on=i["due_on"], amount=i["amount"])
+        for n, i in enumerate(data["instalments"], start=1)
+    ]
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def profile(session: Session, org_id: int, customer: str) -> CustomerProfile:
+    row = session.scalar(
+        select(CustomerProfile).where(
+            CustomerProfile.organization_id == org_id,
+            CustomerProfile.customer_external_id == customer,
+        )
+    )
+    if row is None:
+        row = CustomerProfile(organization_id=org_id, customer_external_id=customer, tags=[])
+        session.add(row)
+    return row
+
+
+def update_profile(
+    session: Session, org_id: int, customer: str, data: dict[str, Any]
+) -> CustomerProfile:
+    row = profile(session, org_id, customer)
+    for key, value in data.items():
+        if value is not None:
+            setattr(row, key, sorted(set(value)) if key == "tags" else value)
+    if data.get("credit_hold") is not None:
+        row.credit_hold_source = "manual"
+        row.credit_hold_since = utcnow() if data["credit_hold"] else None
+    row.updated_at = utcnow()
+    session.flush()
+    return row

@@ -1,0 +1,27 @@
+"""RQ cron registration for the rules package.
+
+`register(cron)` accepts the `rq.cron` module (inside a config file for `rq cron <file>`) or a
+`CronScheduler`; both offer `register(func, queue_name, cron=...)`. Nothing registers on import.
+
+    # cron_config.py
+    from rq import cron
+    from rules import schedule
+    schedule.register(cron)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.queues import ACTIONS
+from core.queues import RULES
+
+DAILY_CHECK = "*/15 * * * *"  # catches each organization's local 08:00, half-hour zones too
+ACTIONS_SWEEP = "*/5 * * * *"
+
+
+def register(cron: Any) -> None:
+    from rules import jobs
+
+    cron.register(jobs.run_due_daily_evaluations, RULES, cron=DAILY_CHECK, job_timeout=600)
+    cron.register(jobs.perform_due_actions, ACTIONS, cron=ACTIONS_SWEEP, job_timeout=600)
