@@ -53,6 +53,13 @@ def summary_json(org_id: int) -> Response:
         for row in data["aging"]
     ]
     data.pop("org")
+    data["outbox"] = {
+        "per_status": data["outbox"]["per_status"],
+        "newest": [
+            {"id": a.id, "kind": a.kind, "customer": a.customer_external_id, "status": a.status}
+            for a in data["outbox"]["newest"]
+        ],
+    }
     data["events"] = [
         {
             "entity": e.entity,
@@ -103,4 +110,5 @@ def summary(org: Organization) -> dict[str, Any]:
         "counts": reports.counts(db, org.id),
         "aging": reports.aging(db, org),
         "events": reports.recent_events(db, org.id),
+        "outbox": reports.outbox(db, org.id),
     }

@@ -238,7 +238,11 @@ def wait_for(browser: FormBrowser, org_id: int, done, timeout: float, stack: Sta
         if done(current):
             return current
         time.sleep(0.5)
-    raise SystemExit(f"organization {org_id} did not reach the expected state in {timeout:.0f}s")
+    deliveries = requests.get(f"{stack.sandbox_url}/_sandbox/webhooks", timeout=10).json()
+    raise SystemExit(
+        f"organization {org_id} did not reach the expected state in {timeout:.0f}s;\n"
+        f"its summary: {json.dumps(current)[:1500]}\nwebhook deliveries: {deliveries[-10:]}"
+    )
 
 
 def make_sandbox_payment(stack: Stack, provider: str, summary: dict) -> dict:

@@ -25,6 +25,7 @@ from core.models import Invoice
 from core.models import Organization
 from core.models import Payment
 from core.models import WebhookEvent
+from rules.models import Action
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
@@ -108,3 +109,21 @@ def recent_events(session: Session, org_id: int, limit: int = 10) -> list[Webhoo
             .limit(limit)
         )
     )
+
+
+def outbox(session: Session, org_id: int, limit: int = 8) -> dict[str, object]:
+    """The outbox at a glance: actions per status, and the newest few with their reasons."""
+    per_status = dict(
+        session.execute(
+            select(Action.status, func.count())
+            .where(Action.organization_id == org_id)
+            .group_by(Action.status)
+        ).all()
+    )
+    newest = session.scalars(
+        select(Action)
+        .where(Action.organization_id == org_id)
+        .order_by(Action.id.desc())
+        .limit(limit)
+    )
+    return {"per_status": per_status, "newest": list(newest)}
