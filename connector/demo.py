@@ -206,6 +206,7 @@ def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
         )
         summary[f"{provider}:{org_id}"].update(
             {
+                "rules": switch_on_starter_rules(browser, org_id, timeout, stack),
                 "payment": payment,
                 "mirror_open_after_payment": open_balances(after),
                 "sandbox_open_after_payment": sandbox_open_balances(stack, provider, after["name"]),
@@ -213,6 +214,26 @@ def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
             }
         )
     return summary
+
+
+def switch_on_starter_rules(
+    browser: FormBrowser, org_id: int, timeout: float, stack: Stack
+) -> dict[str, object]:
+    """Activate the starter rule set, evaluate, and report what landed in the outbox."""
+    starter = browser.api("GET", org_id, "rules/starter")
+    version = browser.api("POST", org_id, "rules/versions", {"document": starter, "activate": True})
+    browser.api("POST", org_id, "evaluate")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        actions = browser.api("GET", org_id, "actions?limit=500")["actions"]
+        if actions:
+            kinds: dict[str, int] = {}
+            for action in actions:
+                kinds[action["kind"]] = kinds.get(action["kind"], 0) + 1
+            return {"version": version["number"], "actions": len(actions), "by_kind": kinds}
+        time.sleep(0.5)
+    raise SystemExit(f"evaluation of organization {org_id} put nothing in the outbox")
 
 
 def open_balances(summary: dict) -> dict[str, str]:

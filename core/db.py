@@ -100,7 +100,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _postgresql_session)
+    return engine
+
+
+def _postgresql_session(dbapi_connection: Any, _record: Any) -> None:
+    """Plan each statement for its own values.
+
+    psycopg prepares a statement once it has run a few times, and PostgreSQL then switches to a
+    generic plan. For the sync's "which of these 1,000 ids do we hold" query that generic plan
+    scans the organization's rows once per id: a backfill slowed from 50 ms to 800 ms a page
+    past 15,000 invoices. A custom plan looks the ids up in the unique index.
+    """
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
