@@ -37,18 +37,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from connector import admin
     from connector import oauth
+    from connector import rules_api
+    from connector import rules_page
     from connector import webhooks
 
     app.register_blueprint(oauth.bp)
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)
     app.register_blueprint(admin.bp)
-    for name in ("connector.rules_api",):
-        try:
-            module = __import__(name, fromlist=["bp"])
-        except ModuleNotFoundError:
-            continue
-        app.register_blueprint(module.bp)
+    app.register_blueprint(rules_page.bp)
+    app.register_blueprint(rules_api.bp)
 
 
 def _register_error_handlers(app: Flask) -> None:

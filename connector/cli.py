@@ -12,6 +12,7 @@ from flask import Flask
 from flask import current_app
 from sqlalchemy import select
 
+from connector.rules_cli import rules_cli
 from core.context import JobContext
 from core.db import session_scope
 from core.models import Organization
@@ -54,8 +55,4 @@ def init_app(app: Flask) -> None:
         """Sync one organization now, in this process."""
         click.echo(json.dumps(run_sync(_context(), org_id), indent=2, default=str))
 
-    try:
-        from connector.rules_cli import rules_cli
-    except ModuleNotFoundError:
-        return
     app.cli.add_command(rules_cli, "rules")

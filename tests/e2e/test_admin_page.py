@@ -50,6 +50,15 @@ def test_connect_watch_a_payment_arrive_disconnect_and_purge(stack, browser, tmp
     expect(usd_total).to_have_text(f"{float(after_payment):,.2f}")
     page.screenshot(path=str(tmp_path / "after-payment.png"), full_page=True)
 
+    card.get_by_role("link", name="Rules").click()
+    expect(page.locator("h1")).to_contain_text("Collection rules for Larkspur Landscaping")
+    page.get_by_role("button", name="Preview today").click()
+    expect(page.locator("section.preview h2")).to_contain_text("What it would do today")
+    page.screenshot(path=str(tmp_path / "rules-preview.png"), full_page=True)
+    page.get_by_role("button", name="Save as a new version").click()
+    expect(page.locator(".flash")).to_contain_text("Version 1 saved and active")
+    page.get_by_role("link", name="← Connections").click()
+
     card.get_by_role("button", name="Disconnect").click()
     expect(page.locator(".flash")).to_contain_text("Disconnected Larkspur Landscaping")
     expect(card.locator('[data-field="status"]')).to_have_text("disconnected")

@@ -1,0 +1,117 @@
+"""The rules page: the organization's written collection policy, edited as a JSON document.
+
+Check it, preview what it would do today, and save it as a new version (optionally active).
+Every problem is shown against the field it concerns; nothing is saved unless it is valid.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from connector import web
+from core.db import utcnow
+from core.models import Customer
+from rules import store
+from rules.defaults import starter
+from rules.preview import preview
+from rules.schemas import RuleSetInvalid
+from rules.timing import local_date
+
+bp = Blueprint("rules_page", __name__)
+
+PREVIEW_ROWS = 25
+
+
+@bp.get("/orgs/<int:org_id>/rules")
+def page(org_id: int) -> str:
+    org = web.current_org(org_id)
+    active = store.active_version(web.db(), org_id)
+    document = active.document if active is not None else starter()
+    return _render(org, _pretty(document))
+
+
+@bp.post("/orgs/<int:org_id>/rules")
+def submit(org_id: int) -> Any:
+    org = web.current_org(org_id)
+    text = request.form.get("document", "")
+    action = request.form.get("action", "check")
+    try:
+        document = _parse(text)
+        if action == "save":
+            return _save(org_id, document)
+        if action == "preview":
+            return _render(org, text, result=_preview(org, document))
+        store.validate_document(document)
+    except RuleSetInvalid as exc:
+        return _render(org, text, errors=exc.errors), 422
+    flash("The rule set is valid.", "success")
+    return _render(org, text)
+
+
+def _parse(text: str) -> Any:
+    try:
+        return store.unwrap(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise RuleSetInvalid(
+            {"document": f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"}
+        ) from None
+
+
+def _save(org_id: int, document: Any) -> Response:
+    activate = request.form.get("activate") == "on"
+    note = request.form.get("note", "")[:2000]
+    version = store.save_version(web.db(), org_id, document, activate=activate, note=note)
+    web.db().commit()
+    state = "saved and active" if activate else "saved (not active yet)"
+    flash(f"Version {version.number} {state}.", "success")
+    return redirect(url_for("rules_page.page", org_id=org_id))
+
+
+def _preview(org: Any, document: Any) -> dict[str, Any]:
+    book = store.draft_book(document)
+    owner = store.rule_set(web.db(), org.id)
+    since = None
+    if owner is not None and owner.first_activated_at is not None:
+        since = local_date(owner.first_activated_at, org.timezone)
+    return preview(web.db(), org, book, utcnow(), since)
+
+
+def _customer_names(org_id: int, result: Any) -> dict[str, str]:
+    if not result:
+        return {}
+    ids = {d["customer"] for d in result["decisions"][:PREVIEW_ROWS]}
+    rows = web.db().execute(
+        select(Customer.external_id, Customer.name).where(
+            Customer.organization_id == org_id, Customer.external_id.in_(ids)
+        )
+    )
+    return dict(rows.all())
+
+
+def _render(org: Any, text: str, errors: dict[str, str] | None = None, result: Any = None) -> str:
+    owner = store.rule_set(web.db(), org.id)
+    return render_template(
+        "rules.html",
+        org=org,
+        document=text,
+        errors=sorted((errors or {}).items()),
+        versions=list(owner.versions) if owner else [],
+        active=owner.active_number if owner else None,
+        result=result,
+        names=_customer_names(org.id, result),
+        preview_rows=PREVIEW_ROWS,
+    )
+
+
+def _pretty(document: Any) -> str:
+    return json.dumps(document, indent=2, default=str)
