@@ -54,6 +54,7 @@ def summary_json(org_id: int) -> Response:
     ]
     data.pop("org")
     data["outbox"] = {
+        "active_version": data["outbox"]["active_version"],
         "per_status": data["outbox"]["per_status"],
         "newest": [
             {"id": a.id, "kind": a.kind, "customer": a.customer_external_id, "status": a.status}

@@ -99,6 +99,7 @@ class Stack:
             ],
             "web": [
                 str(VENV_BIN / "gunicorn"), "--workers", "2", "--threads", "4",
+                "--graceful-timeout", "5", "--control-socket", str(self.workdir / "gunicorn.ctl"),
                 "--bind", f"127.0.0.1:{self.web_port}", "connector:create_app()",
             ],
             "worker": [

@@ -112,7 +112,9 @@ def callback(provider: str) -> Response:
     if not secrets.compare_digest(str(pending.get("state")), request.args.get("state", "")):
         abort(400, "The sign-in could not be verified (state mismatch). Start again with Connect.")
     if request.args.get("error"):
-        flash(f"{DISPLAY_NAMES[provider]} did not connect: {request.args['error']}.", "warning")
+        error = request.args["error"]
+        reason = "access was declined on the consent page" if error == "access_denied" else error
+        flash(f"{DISPLAY_NAMES[provider]} did not connect: {reason}.", "warning")
         return redirect(url_for("admin.home"))
     token = _exchange_code(provider, config)
     tenants = _identify(provider, config, token)
@@ -161,9 +163,31 @@ def _save_connection(provider: str, token: dict[str, Any], tenants: list[Tenant]
     store_token(grant, token, TokenCipher(web.settings().token_encryption_keys))
     db.add(grant)
     db.flush()
+    previous = {
+        org.grant_id
+        for org in db.scalars(
+            select(Organization).where(
+                Organization.provider == provider,
+                Organization.external_id.in_([t.external_id for t in tenants]),
+            )
+        )
+        if org.grant_id is not None
+    }
     ids = [_connect_org(db, provider, grant, tenant).id for tenant in tenants]
+    db.flush()
+    _forget_unused_grants(db, previous)
     db.commit()
     return ids
+
+
+def _forget_unused_grants(db: Any, grant_ids: set[int]) -> None:
+    """A reconnect supersedes the old grant; once no organization uses it, its tokens go."""
+    for grant_id in grant_ids:
+        in_use = db.scalar(
+            select(func.count(Organization.id)).where(Organization.grant_id == grant_id)
+        )
+        if not in_use:
+            db.execute(delete(OAuthGrant).where(OAuthGrant.id == grant_id))
 
 
 def _connect_org(db: Any, provider: str, grant: OAuthGrant, tenant: Tenant) -> Organization:

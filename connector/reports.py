@@ -26,6 +26,7 @@ from core.models import Organization
 from core.models import Payment
 from core.models import WebhookEvent
 from rules.models import Action
+from rules.models import RuleSet
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
@@ -120,10 +121,21 @@ def outbox(session: Session, org_id: int, limit: int = 8) -> dict[str, object]:
             .group_by(Action.status)
         ).all()
     )
-    newest = session.scalars(
-        select(Action)
-        .where(Action.organization_id == org_id)
-        .order_by(Action.id.desc())
-        .limit(limit)
+    newest = list(
+        session.scalars(
+            select(Action)
+            .where(Action.organization_id == org_id)
+            .order_by(Action.id.desc())
+            .limit(limit)
+        )
     )
-    return {"per_status": per_status, "newest": list(newest)}
+    ids = {a.customer_external_id for a in newest}
+    names = dict(
+        session.execute(
+            select(Customer.external_id, Customer.name).where(
+                Customer.organization_id == org_id, Customer.external_id.in_(ids)
+            )
+        ).all()
+    )
+    active = session.scalar(select(RuleSet.active_number).where(RuleSet.organization_id == org_id))
+    return {"per_status": per_status, "newest": newest, "names": names, "active_version": active}

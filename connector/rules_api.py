@@ -247,7 +247,7 @@ def actions(org_id: int):  # type: ignore[no-untyped-def]
     before = request.args.get("before", type=int)
     if before:
         query = query.where(Action.id < before)
-    limit = min(request.args.get("limit", 50, type=int), 500)
+    limit = max(1, min(request.args.get("limit", 50, type=int), 500))
     rows = web.db().scalars(query.order_by(Action.id.desc()).limit(limit)).all()
     return jsonify(actions=[action_json(a, full=False) for a in rows])
 

@@ -55,7 +55,7 @@ STARTER: dict[str, Any] = {
                     "offset_days": 30,
                     "actions": [
                         {"type": "reminder", "template": "firm"},
-                        {"type": "note", "text": "Final reminder sent on {{ as_of }}."},
+                        {"type": "note", "text": "Reached the final-reminder step on {{ as_of }}."},
                     ],
                     "repeat": {"every_days": 14, "limit": 3},
                 },

@@ -177,6 +177,9 @@ def test_reconnecting_an_organization_that_needs_it(client, session_factory):
     connect(client, "quickbooks")
     [again] = orgs(session_factory)
     assert again.id == org.id and again.status == "connected" and again.grant_id != org.grant_id
+    with session_scope(session_factory) as session:
+        grants = session.scalars(select(OAuthGrant.id)).all()
+    assert grants == [again.grant_id]  # the superseded grant and its tokens are gone
 
 
 def test_a_callback_with_the_wrong_state_is_refused(client, session_factory):

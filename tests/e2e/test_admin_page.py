@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 def test_connect_watch_a_payment_arrive_disconnect_and_purge(stack, browser, tmp_path):
     page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # "Disconnect …?" and "Delete …?"
     page.goto(stack.web_url + "/")
     page.get_by_role("button", name="Connect to QuickBooks Online").click()
 
@@ -50,7 +51,7 @@ def test_connect_watch_a_payment_arrive_disconnect_and_purge(stack, browser, tmp
     expect(usd_total).to_have_text(f"{float(after_payment):,.2f}")
     page.screenshot(path=str(tmp_path / "after-payment.png"), full_page=True)
 
-    card.get_by_role("link", name="Rules").click()
+    card.locator("a.button", has_text="Rules").click()
     expect(page.locator("h1")).to_contain_text("Collection rules for Larkspur Landscaping")
     page.get_by_role("button", name="Preview today").click()
     expect(page.locator("section.preview h2")).to_contain_text("What it would do today")
