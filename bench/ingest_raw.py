@@ -27,6 +27,8 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.models import Invoice
 from providers.base import InvoiceRecord
+from sync.upsert import _head
+from sync.upsert import _invoice_row
 
 RAW_TABLE = "bench_raw_invoice"
 
@@ -60,26 +62,7 @@ def scratch_table() -> Table:
 
 def invoice_row(org_id: int, r: InvoiceRecord, now: Any) -> dict[str, Any]:
     """The row sync.upsert writes for `r` (the same keys and values)."""
-    return {
-        "organization_id": org_id,
-        "external_id": r.external_id,
-        "version": r.version,
-        "updated_at": r.updated_at,
-        "deleted": r.deleted,
-        "synced_at": now,
-        "customer_external_id": r.customer_id,
-        "number": r.number,
-        "issue_date": r.issue_date,
-        "due_date": r.due_date,
-        "currency": r.currency,
-        "total": r.total,
-        "balance": r.balance,
-        "status": str(r.status),
-        "email": r.email,
-        "discount_percent": r.discount_percent,
-        "discount_days": r.discount_days,
-        "link": r.link,
-    }
+    return _invoice_row(r) | _head(org_id, r, now)
 
 
 class RowBuilder:
