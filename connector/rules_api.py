@@ -327,12 +327,7 @@ def add_promise(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/promises/<int:promise_id>/cancel")
 def cancel_promise(org_id: int, promise_id: int):  # type: ignore[no-untyped-def]
-    org = web.current_org(org_id)
-    promise = _owned(PromiseToPay, promise_id, org_id)
-    promise.cancelled_on = promise.cancelled_on or _today(org)
-    web.db().commit()
-    _reevaluate(org_id, promise.customer_external_id)
-    return jsonify(id=promise.id, cancelled_on=promise.cancelled_on.isoformat())
+    return _cancel(PromiseToPay, promise_id, org_id)
 
 
 @bp.post("/payment-plans")
@@ -349,12 +344,17 @@ def add_plan(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/payment-plans/<int:plan_id>/cancel")
 def cancel_plan(org_id: int, plan_id: int):  # type: ignore[no-untyped-def]
+    return _cancel(PaymentPlan, plan_id, org_id)
+
+
+def _cancel(model: Any, row_id: int, org_id: int):  # type: ignore[no-untyped-def]
+    """Cancel a promise or a plan (idempotent) and let dunning look at the customer again."""
     org = web.current_org(org_id)
-    plan = _owned(PaymentPlan, plan_id, org_id)
-    plan.cancelled_on = plan.cancelled_on or _today(org)
+    row = _owned(model, row_id, org_id)
+    row.cancelled_on = row.cancelled_on or _today(org)
     web.db().commit()
-    _reevaluate(org_id, plan.customer_external_id)
-    return jsonify(id=plan.id, cancelled_on=plan.cancelled_on.isoformat())
+    _reevaluate(org_id, row.customer_external_id)
+    return jsonify(id=row.id, cancelled_on=row.cancelled_on.isoformat())
 
 
 @bp.put("/customers/<customer>/profile")

@@ -285,6 +285,11 @@ class OAuthSpec:
     scopes: tuple[str, ...]
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def from_settings(cls, settings: Any, scopes: tuple[str, ...]) -> OAuthSpec:
+        """The endpoints configured for a provider, with the scopes it asks for."""
+        return cls(settings.authorize_url, settings.token_url, settings.revoke_url, scopes)
+
 
 class Provider(Protocol):
     """One accounting system, bound to one organization once constructed."""

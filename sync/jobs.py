@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from rq import Retry
+from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 from sqlalchemy import update
 
@@ -96,7 +97,7 @@ def _run_sync_locked(ctx: JobContext, org_id: int) -> dict[str, Any]:
         if org is None or org.status != OrgStatus.CONNECTED:
             return {"skipped": "not connected"}
         org.sync_started_at = started
-        merged = _take_merges(session, org_id, started)
+        merged = _take_merges(session, org_id)
         touched = apply_merges(session, org_id, merged)
     try:
         provider = open_provider(org, ctx.settings, ctx.sessions, ctx.redis)
@@ -108,9 +109,7 @@ def _run_sync_locked(ctx: JobContext, org_id: int) -> dict[str, Any]:
         _record_error(
             ctx, org_id, f"Rate limited by the provider; retrying in {exc.retry_after:.0f}s"
         )
-        queue(ctx.redis, SYNC).enqueue_in(
-            timedelta(seconds=max(exc.retry_after, 1)), "sync.jobs.sync_organization", org_id
-        )
+        _retry_later(ctx, org_id, exc.retry_after)
         return {"rate_limited": exc.retry_after}
     except ProviderError as exc:
         _record_error(ctx, org_id, exc.message)
@@ -123,6 +122,21 @@ def _run_sync_locked(ctx: JobContext, org_id: int) -> dict[str, Any]:
         "entities": {name: vars(r) for name, r in report.entities.items()},
         "customers_changed": len(customers),
     }
+
+
+def _retry_later(ctx: JobContext, org_id: int, seconds: float) -> None:
+    """One scheduled re-run per organization, however many runs were rate limited."""
+    try:
+        queue(ctx.redis, SYNC).enqueue_in(
+            timedelta(seconds=max(seconds, 1)),
+            "sync.jobs.sync_organization",
+            org_id,
+            job_id=f"{sync_job_id(org_id)}-later",
+            unique=True,
+            result_ttl=0,
+        )
+    except DuplicateJobError:
+        pass  # a re-run is already scheduled
 
 
 def request_evaluation(ctx: JobContext, org_id: int, customers: set[str]) -> None:
@@ -138,7 +152,7 @@ def request_evaluation(ctx: JobContext, org_id: int, customers: set[str]) -> Non
     )
 
 
-def _take_merges(session: Any, org_id: int, started: Any) -> list[tuple[str, str]]:
+def _take_merges(session: Any, org_id: int) -> list[tuple[str, str]]:
     rows = session.execute(
         select(WebhookEvent.merged_from, WebhookEvent.external_id).where(
             WebhookEvent.organization_id == org_id,

@@ -90,12 +90,7 @@ class QuickBooks:
 
     @classmethod
     def oauth(cls, settings: Any) -> OAuthSpec:
-        return OAuthSpec(
-            authorize_url=settings.authorize_url,
-            token_url=settings.token_url,
-            revoke_url=settings.revoke_url,
-            scopes=SCOPES,
-        )
+        return OAuthSpec.from_settings(settings, SCOPES)
 
     @classmethod
     def identify(
