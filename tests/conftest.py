@@ -26,8 +26,13 @@ from core.db import make_session_factory
 from core.settings import Settings
 
 PG_URL = os.environ.get("DUNWELL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# Two checkouts can run their suites at once: each sets DUNWELL_TEST_SLOT to a number of its own,
+# which gives it Redis databases on a server of its own port (6379 + slot, started by
+# .ci/services --slot) and PostgreSQL schemas with the slot in their names.
+SLOT = os.environ.get("DUNWELL_TEST_SLOT", "")
+REDIS_SERVER = f"redis://127.0.0.1:{6379 + int(SLOT or 0)}"
 _WORKER_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-REDIS_URL = os.environ.get("DUNWELL_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _WORKER_INDEX}")
+REDIS_URL = os.environ.get("DUNWELL_TEST_REDIS_URL", f"{REDIS_SERVER}/{15 - _WORKER_INDEX}")
 
 
 def _load_all_models() -> None:
@@ -40,7 +45,8 @@ def _load_all_models() -> None:
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"s{SLOT}_{worker}" if SLOT else worker
 
 
 @pytest.fixture(scope="session")

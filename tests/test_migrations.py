@@ -11,21 +11,23 @@ from connector.cli import migrate
 from core.db import Base
 from core.db import make_engine
 from tests.conftest import PG_URL
+from tests.conftest import _worker
 
 
 def _fresh_database(kind: str, tmp_path) -> str:
+    schema = f"dunwell_migrations_{_worker()}"
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
     admin = make_engine(PG_URL)
     try:
         with admin.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS dunwell_migrations CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA dunwell_migrations")
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     except sa.exc.OperationalError:
         pytest.skip("PostgreSQL not reachable")
     finally:
         admin.dispose()
-    return f"{PG_URL}?options=-csearch_path%3Ddunwell_migrations"
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

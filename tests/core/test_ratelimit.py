@@ -17,8 +17,9 @@ from core.ratelimit import LimitWaitExceeded
 from core.ratelimit import RedisLimiter
 from providers.base import RateLimited
 from providers.quickbooks.api import QuickBooksApi
+from tests.conftest import REDIS_SERVER
 
-REDIS_URL = os.environ.get("DUNWELL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("DUNWELL_TEST_REDIS_URL", f"{REDIS_SERVER}/15")
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,14 @@ from core.context import JobContext
 from core.db import Base
 from core.db import make_engine
 from tests.conftest import PG_URL
+from tests.conftest import REDIS_SERVER
 from tests.conftest import _load_all_models
+from tests.conftest import _worker
 
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-_INDEX = int(_WORKER.removeprefix("gw") or 0) if _WORKER.startswith("gw") else 0
-SCHEMA = f"dunwell_test_rules_{_WORKER}"
-REDIS_URL = os.environ.get("DUNWELL_TEST_RULES_REDIS_URL", f"redis://127.0.0.1:6379/{5 - _INDEX}")
+_XDIST = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_INDEX = int(_XDIST.removeprefix("gw") or 0) if _XDIST.startswith("gw") else 0
+SCHEMA = f"dunwell_test_rules_{_worker()}"
+REDIS_URL = os.environ.get("DUNWELL_TEST_RULES_REDIS_URL", f"{REDIS_SERVER}/{5 - _INDEX}")
 
 
 @pytest.fixture(scope="session")
