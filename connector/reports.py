@@ -25,7 +25,7 @@ from core.models import Invoice
 from core.models import Organization
 from core.models import Payment
 from core.models import WebhookEvent
-from rules.models import Action
+from outbox.models import Action
 from rules.models import RuleSet
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")

@@ -24,12 +24,12 @@ from connector import web
 from core import queues
 from core.db import utcnow
 from core.models import Organization
+from outbox.models import Action
 from rules import pauses_store
 from rules import schemas_pauses as shapes
 from rules import store
 from rules.backtest import backtest
 from rules.defaults import starter
-from rules.models import Action
 from rules.models import Dispute
 from rules.models import PaymentPlan
 from rules.models import PromiseToPay

@@ -6,19 +6,24 @@ DATABASE_URL names it. Nothing connects at import time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy import BigInteger
 from sqlalchemy import DateTime
 from sqlalchemy import Engine
 from sqlalchemy import Numeric
+from sqlalchemy import Table
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -150,3 +155,56 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_ignore(
+    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple
+) -> list[Any]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING for many rows; the rows actually inserted."""
+    if not rows:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _pg_insert_ignore(session, table, rows, returning)
+    from sqlalchemy.dialects.sqlite import insert
+
+    stmt = insert(table).on_conflict_do_nothing().returning(*returning)
+    if len(rows) == 1:
+        return session.connection().execute(stmt.values(rows[0])).all()
+    return session.connection().execute(stmt, rows).all()
+
+
+def _pg_insert_ignore(
+    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple
+) -> list[Any]:
+    """One statement whatever the number of rows: a column of values per array, unnested, and
+    each JSON column as one JSON array, zipped back by ordinality.
+
+    A multi-row VALUES list is a new statement text for every row count, which psycopg parses
+    and PostgreSQL plans each time; this text is fixed, so both are cached.
+    """
+    names = list(rows[0])
+    plain = [n for n in names if not isinstance(table.c[n].type, JSON)]
+    documents = [n for n in names if isinstance(table.c[n].type, JSON)]
+    arrays = ", ".join(f"CAST(:{n} AS {_pg_type(table.c[n].type)}[])" for n in plain)
+    sources = [f"unnest({arrays}) WITH ORDINALITY AS u({', '.join(plain)}, n)"]
+    sources += [
+        f"JOIN jsonb_array_elements(CAST(:{n} AS jsonb)) WITH ORDINALITY AS j_{n}(v, n) "
+        f"ON j_{n}.n = u.n"
+        for n in documents
+    ]
+    picks = [f"u.{n}" if n in plain else f"j_{n}.v" for n in names]
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(picks)} "
+        f"FROM {' '.join(sources)} "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(c.name for c in returning)}"
+    )
+    values: dict[str, Any] = {n: [row[n] for row in rows] for n in plain}
+    values.update({n: json.dumps([row[n] for row in rows]) for n in documents})
+    return session.connection().execute(text(sql), values).all()
+
+
+@lru_cache(maxsize=64)
+def _pg_type(column_type: Any) -> str:
+    from sqlalchemy.dialects import postgresql
+
+    return column_type.compile(dialect=postgresql.dialect())

@@ -68,6 +68,8 @@ class Settings:
     webhook_max_bytes: int = 1_000_000
     mirror_freshness_minutes: int = 180
     safety_sync_minutes: int = 60
+    # Seconds between a write's retries after an outage; one more failure makes it a dead letter.
+    delivery_retry_seconds: tuple[int, ...] = (30, 120, 600, 1800, 3600)
     testing: bool = False
 
     @classmethod
@@ -96,6 +98,11 @@ class Settings:
                 ints[name] = int(env.get(name, default))
             except ValueError:
                 problems.append(f"{name} must be a whole number")
+        retry_seconds = _seconds_list(env.get("DELIVERY_RETRY_SECONDS", "30,120,600,1800,3600"))
+        if retry_seconds is None:
+            problems.append(
+                "DELIVERY_RETRY_SECONDS must be whole numbers of seconds, comma-separated"
+            )
         if problems:
             raise SettingsError("Dunwell cannot start:\n  - " + "\n  - ".join(problems))
         return cls(
@@ -110,6 +117,7 @@ class Settings:
             webhook_max_bytes=ints["WEBHOOK_MAX_BYTES"],
             mirror_freshness_minutes=ints["MIRROR_FRESHNESS_MINUTES"],
             safety_sync_minutes=ints["SAFETY_SYNC_MINUTES"],
+            delivery_retry_seconds=retry_seconds or (),
         )
 
     @staticmethod
@@ -123,6 +131,14 @@ class Settings:
 
     def provider(self, name: str) -> ProviderSettings:
         return {"quickbooks": self.quickbooks, "xero": self.xero}[name]
+
+
+def _seconds_list(text: str) -> tuple[int, ...] | None:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        return None
+    return values if values and all(v >= 0 for v in values) else None
 
 
 def default_database_url() -> str:

@@ -14,10 +14,8 @@ from core.settings import Settings
 if context.config.config_file_name is not None:
     fileConfig(context.config.config_file_name, disable_existing_loggers=False)
 
-try:
-    import rules.models  # noqa: F401
-except ImportError:
-    pass
+import outbox.models  # noqa: E402, F401
+import rules.models  # noqa: E402, F401
 
 target_metadata = Base.metadata
 

@@ -184,7 +184,15 @@ class SettleDiscount:
     memo: str = ""
 
 
-WriteCommand = SendReminder | AddNote | SetCreditHold | SettleDiscount
+@dataclass(frozen=True)
+class SendInvoice:
+    """Send an invoice the business has not sent yet, through the provider's own invoice email."""
+
+    invoice_id: str
+    to: str | None = None
+
+
+WriteCommand = SendReminder | SendInvoice | AddNote | SetCreditHold | SettleDiscount
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ TASK = "task"
 CREDIT_HOLD = "credit_hold"
 RELEASE_HOLD = "release_hold"
 SETTLE = "settle_discount"
+SEND_INVOICE = "send_invoice"
+MESSAGE_KINDS = (REMINDER, SEND_INVOICE)  # what reaches the customer, and counts toward caps
 KINDS = (REMINDER, NOTE, TASK, CREDIT_HOLD, RELEASE_HOLD, SETTLE)
 MESSAGE_KINDS = (REMINDER,)
 

@@ -4,14 +4,14 @@ and calls a function below that takes the runtime explicitly (which tests call d
 - evaluate_customers(org_id, customer_external_ids): after a sync, for the customers it touched.
 - evaluate_organization(org_id): the daily run, at the organization's local morning.
 - run_due_daily_evaluations(): cron, every 15 minutes; enqueues the daily runs that are due.
-- perform_action(action_id) / perform_due_for_organization(org_id): take planned actions
-  through rules.actions.perform.
-- perform_due_actions(): cron, every 5 minutes; a safety net for actions scheduled for later.
+
+What an evaluation decides goes into the outbox (outbox.intake), whose own jobs deliver it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextlib import nullcontext
@@ -29,19 +29,18 @@ from sqlalchemy.orm import Session
 from core import queues
 from core.context import JobContext
 from core.context import job_context
+from core.db import insert_ignore
 from core.db import session_scope
 from core.db import utcnow
 from core.models import Organization
 from core.models import OrgStatus
-from rules.actions import Performed
-from rules.actions import perform
+from outbox.intake import Gate
+from outbox.intake import store
+from outbox.jobs import request_delivery
 from rules.evaluate import evaluate
 from rules.load import load_facts
-from rules.models import Action
-from rules.models import ActionStatus
 from rules.models import OrgEvaluation
-from rules.outbox import insert_ignore
-from rules.outbox import store
+from rules.models import RuleSetVersion
 from rules.store import active_book
 from rules.timing import local_date
 from rules.timing import zone
@@ -66,19 +65,6 @@ def evaluate_organization(org_id: int, attempt: int = 0) -> dict[str, Any]:
 
 def run_due_daily_evaluations() -> list[int]:
     return enqueue_due_daily(job_context(), utcnow())
-
-
-def perform_action(action_id: int) -> str | None:
-    result = perform_one(job_context(), action_id, utcnow())
-    return result.status if result else None
-
-
-def perform_due_for_organization(org_id: int) -> int:
-    return perform_due(job_context(), org_id, utcnow())
-
-
-def perform_due_actions() -> list[int]:
-    return enqueue_due_actions(job_context(), utcnow())
 
 
 # ---------------------------------------------------------------- evaluation
@@ -123,14 +109,16 @@ def run_evaluation(
         facts = load_facts(session, org, as_of, now, book, customer_ids, since)
         # Read and write in two short transactions, so that no lock is held while evaluating
         # (SQLite takes its write lock when a transaction begins). Storing stays exactly-once
-        # however stale the read: see rules.outbox.
+        # however stale the read: see outbox.intake.
         session.commit()
         evaluation = evaluate(book, facts, as_of, now, customer_ids)
-        stored = store(session, org_id, evaluation, book.version_id)
+        gate = _gate(session, book.version_id, book.limits.approve_runs_over)
+        batch = f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
+        stored = store(session, org_id, evaluation, book.version_id, gate, batch)
         if customer_ids is None:
             _mark_daily(session, org_id, as_of, len(stored.created))
     if stored.created or stored.merged:
-        _enqueue_performs(rt, org_id)
+        request_delivery(rt, org_id)
     return {
         "as_of": as_of.isoformat(),
         "created": len(stored.created),
@@ -138,6 +126,12 @@ def run_evaluation(
         "cancelled": len(stored.cancelled),
         "suppressed": len(evaluation.suppressed),
     }
+
+
+def _gate(session: Session, version_id: int | None, approve_over: int | None) -> Gate:
+    version = session.get(RuleSetVersion, version_id) if version_id is not None else None
+    first_run = version is not None and version.first_run_approved_at is None
+    return Gate(first_run=first_run, approve_over=approve_over)
 
 
 def _sync_first(
@@ -215,51 +209,3 @@ def enqueue_due_daily(rt: JobContext, now: datetime) -> list[int]:
             )
             due.append(org_id)
     return due
-
-
-# ---------------------------------------------------------------- performing
-
-
-def _enqueue_performs(rt: JobContext, org_id: int) -> None:
-    if rt.redis is not None:
-        queues.enqueue_once(
-            rt.redis,
-            queues.ACTIONS,
-            f"{SELF}.perform_due_for_organization",
-            org_id,
-            job_id=f"actions-{org_id}",
-        )
-
-
-def perform_one(rt: JobContext, action_id: int, now: datetime) -> Performed | None:
-    with session_scope(rt.sessions) as session:
-        return perform(session, action_id, now)
-
-
-def perform_due(rt: JobContext, org_id: int, now: datetime) -> int:
-    """Perform every planned action of `org_id` that is due, each in its own transaction."""
-    with session_scope(rt.sessions) as session:
-        ids = session.scalars(
-            select(Action.id)
-            .where(
-                Action.organization_id == org_id,
-                Action.status == ActionStatus.PLANNED,
-                Action.scheduled_for <= now,
-            )
-            .order_by(Action.scheduled_for, Action.id)
-        ).all()
-    for action_id in ids:
-        perform_one(rt, action_id, now)
-    return len(ids)
-
-
-def enqueue_due_actions(rt: JobContext, now: datetime) -> list[int]:
-    with session_scope(rt.sessions) as session:
-        org_ids = session.scalars(
-            select(Action.organization_id)
-            .where(Action.status == ActionStatus.PLANNED, Action.scheduled_for <= now)
-            .distinct()
-        ).all()
-    for org_id in org_ids:
-        _enqueue_performs(rt, org_id)
-    return sorted(org_ids)

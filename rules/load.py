@@ -22,6 +22,7 @@ from core.models import Invoice
 from core.models import Organization
 from core.models import Payment
 from core.models import PaymentAllocation
+from outbox.models import ActionStatus
 from rules import load_queries as q
 from rules.facts import OPEN
 from rules.facts import CustomerFact
@@ -30,7 +31,6 @@ from rules.facts import History
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
 from rules.load_pauses import load_pauses
-from rules.models import ActionStatus
 from rules.spec import RuleBook
 
 
@@ -198,7 +198,7 @@ def _history(
     for cid, action_id, kind, status, scheduled_for, performed_at, created_at in actions:
         if kind == "reminder":
             history.messages.setdefault(cid, []).append(performed_at or scheduled_for)
-            if status == ActionStatus.PLANNED:
+            if status in ActionStatus.unsent():
                 history.planned_reminders[cid] = (action_id, scheduled_for)
         else:
             latest_hold[cid] = (action_id, kind, status, created_at)
@@ -226,5 +226,5 @@ def _holds(latest: dict[str, tuple], customers: dict[str, CustomerFact], history
             continue
         customer.on_hold = kind == "credit_hold"
         customer.hold_by_rule = customer.on_hold
-        if status == ActionStatus.PLANNED:
+        if status in ActionStatus.unsent():
             history.planned_holds[cid] = (action_id, kind)

@@ -28,8 +28,8 @@ from core.models import Customer
 from core.models import Invoice
 from core.models import Payment
 from core.models import PaymentAllocation
-from rules.models import Action
-from rules.models import ActionStatus
+from outbox.models import Action
+from outbox.models import ActionStatus
 from rules.models import CustomerProfile
 from rules.models import StepFiring
 
@@ -199,7 +199,7 @@ def live_actions(scoped: bool) -> Select:
         )
         .where(
             Action.organization_id == bindparam("org"),
-            Action.status.in_(ActionStatus.LIVE),
+            Action.status.in_(ActionStatus.live()),
             or_(recent_reminder, Action.kind.in_(HOLD_KINDS)),
             _scope(Action.customer_external_id, scoped),
         )

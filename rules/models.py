@@ -5,7 +5,6 @@
 - CustomerProfile: Dunwell's own state of a customer (tags, do-not-contact, credit hold).
 - Dispute, PromiseToPay, PaymentPlan (+ instalments and covered invoices): the pauses.
 - StepFiring: the exactly-once ledger of "this target reached this step in this period".
-- Action: the outbox, one row per decision, unique on (organization, rule, step, target, period).
 - OrgEvaluation: one row per organization and local date on which the daily run happened.
 """
 
@@ -40,19 +39,6 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 _ORG_FK = "organization.id"
 
 
-class ActionStatus:
-    """Outbox states; rules.outbox.TRANSITIONS lists the allowed moves."""
-
-    PLANNED = "planned"
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-    ALL = (PLANNED, PENDING, SENT, FAILED, SKIPPED, CANCELLED)
-    LIVE = (PLANNED, PENDING, SENT)
-
-
 class RuleSet(Base):
     __tablename__ = "rule_set"
 
@@ -84,6 +70,8 @@ class RuleSetVersion(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first run after activation waits for an admin's approval; set when it is given.
+    first_run_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rule_set: Mapped[RuleSet] = relationship(back_populates="versions")
 
@@ -215,50 +203,6 @@ class StepFiring(Base):
     customer_external_id: Mapped[str] = mapped_column(String(64))
     fired_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal | None] = mapped_column(Money)  # the balance the step saw
-
-
-class Action(Base):
-    """The outbox: one decision, what it would write, and where it stands."""
-
-    __tablename__ = "action"
-    __table_args__ = (
-        UniqueConstraint("organization_id", "rule", "step", "target", "period"),
-        Index("ix_action_org_customer", "organization_id", "customer_external_id"),
-        Index("ix_action_status_scheduled", "status", "scheduled_for"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
-    rule: Mapped[str] = mapped_column(String(80))
-    step: Mapped[str] = mapped_column(String(80))
-    target: Mapped[str] = mapped_column(String(80))
-    period: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(20))
-    customer_external_id: Mapped[str] = mapped_column(String(64))
-    rule_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("rule_set_version.id", ondelete="SET NULL")
-    )
-    rule_version: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(12), default=ActionStatus.PLANNED)
-    reason: Mapped[str] = mapped_column(Text, default="")
-    decided_on: Mapped[date] = mapped_column(Date)
-    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
-    payload: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
-    explanation: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
-    rendered_subject: Mapped[str | None] = mapped_column(Text)
-    rendered_body: Mapped[str | None] = mapped_column(Text)
-    command: Mapped[dict[str, Any] | None] = mapped_column(Json)
-    provider_reference: Mapped[str | None] = mapped_column(String(200))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    performed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def key(self) -> str:
-        """The idempotency key handed to the provider (QBO requestid, Xero Idempotency-Key)."""
-        return f"dw-{self.organization_id}-{self.id}"
 
 
 class OrgEvaluation(Base):

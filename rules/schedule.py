@@ -17,11 +17,12 @@ from core.queues import ACTIONS
 from core.queues import RULES
 
 DAILY_CHECK = "*/15 * * * *"  # catches each organization's local 08:00, half-hour zones too
-ACTIONS_SWEEP = "*/5 * * * *"
+ACTIONS_SWEEP = "* * * * *"  # scheduled, retried and resumed deliveries
 
 
 def register(cron: Any) -> None:
+    from outbox import jobs as outbox_jobs
     from rules import jobs
 
     cron.register(jobs.run_due_daily_evaluations, RULES, cron=DAILY_CHECK, job_timeout=600)
-    cron.register(jobs.perform_due_actions, ACTIONS, cron=ACTIONS_SWEEP, job_timeout=600)
+    cron.register(outbox_jobs.deliver_due_actions, ACTIONS, cron=ACTIONS_SWEEP, job_timeout=600)

@@ -249,6 +249,13 @@ class LimitsSchema(_Strict):
     timezone_from = fields.String(
         load_default="customer", validate=validate.OneOf(("customer", "organization"))
     )
+    approve_runs_over = fields.Integer(
+        load_default=25,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=0, max=100_000),
+        metadata={"description": "a run that would send more messages waits for approval"},
+    )
 
 
 class RuleSetSchema(_Strict):

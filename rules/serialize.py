@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.models import Action
+from outbox.models import Action
 from rules.models import Dispute
 
 

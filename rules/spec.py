@@ -110,6 +110,7 @@ class Limits:
     quiet_end: time | None
     business_days: frozenset[int]  # date.weekday() numbers
     use_customer_timezone: bool
+    approve_runs_over: int | None = None  # a run sending more messages waits for approval
 
     @property
     def longest_cap_days(self) -> int:
@@ -247,4 +248,5 @@ def _limits(lim: dict[str, Any]) -> Limits:
         quiet_end=time.fromisoformat(quiet["end"]) if quiet else None,
         business_days=frozenset(WEEKDAYS.index(d) for d in lim["business_days"]),
         use_customer_timezone=lim["timezone_from"] == "customer",
+        approve_runs_over=lim.get("approve_runs_over", 25),
     )

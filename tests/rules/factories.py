@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.db import session_scope
 from core.models import Customer
 from core.models import Invoice
 from core.models import Organization
@@ -224,8 +225,23 @@ def payment_row(
 def activate(
     db: Session, org: Organization, doc: dict[str, Any] | None = None, at: datetime | None = None
 ):
+    """Save and activate `doc`, its first run approved (tests of the approval gate clear
+    `first_run_approved_at` themselves)."""
     version = save_version(db, org.id, doc or starter(), activate=True)
+    version.first_run_approved_at = at or version.activated_at
     if at is not None:
         version.rule_set.first_activated_at = at
     db.flush()
     return version
+
+
+def take_due(ctx, org_id: int, now: datetime) -> int:
+    """Take every due action of `org_id` as a delivery would, without writing it anywhere."""
+    from outbox.jobs import due_ids
+    from outbox.perform import take
+
+    ids = due_ids(ctx, org_id, now)
+    for action_id in ids:
+        with session_scope(ctx.sessions) as db:
+            take(db, action_id, now)
+    return len(ids)

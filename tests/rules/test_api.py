@@ -138,9 +138,10 @@ def test_the_outbox_lists_decisions_with_explanations(
     from core.context import JobContext
 
     run_evaluation(JobContext(settings, session_factory, None), org_id, None)  # type: ignore[arg-type]
-    listing = client.get(f"/api/orgs/{org_id}/actions?status=planned").json["actions"]
+    # The first run of a rule set activated through the API waits for approval.
+    listing = client.get(f"/api/orgs/{org_id}/actions?status=awaiting_approval").json["actions"]
     assert [(a["kind"], a["target"], a["status"]) for a in listing] == [
-        ("reminder", "customer:C1", "planned")
+        ("reminder", "customer:C1", "awaiting_approval")
     ]
     detail = client.get(f"/api/orgs/{org_id}/actions/{listing[0]['id']}").json
     assert detail["explanation"]["rule_set"] == "Test rules"

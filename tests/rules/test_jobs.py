@@ -15,18 +15,18 @@ from sqlalchemy import select
 
 from core.db import session_scope
 from core.models import Organization
+from outbox.jobs import enqueue_due_actions
+from outbox.models import Action
 from rules import schedule
-from rules.jobs import enqueue_due_actions
 from rules.jobs import enqueue_due_daily
-from rules.jobs import perform_due
 from rules.jobs import run_evaluation
-from rules.models import Action
 from rules.models import OrgEvaluation
 from tests.rules.factories import activate
 from tests.rules.factories import customer_row
 from tests.rules.factories import invoice_row
 from tests.rules.factories import org_row
 from tests.rules.factories import simple_rules
+from tests.rules.factories import take_due
 
 NOW = datetime(2025, 3, 12, 14, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -94,7 +94,7 @@ def test_evaluation_after_a_sync_touches_only_the_named_customers(
         assert db.scalars(select(OrgEvaluation)).all() == []  # not the daily run
     assert (
         Job.fetch(f"actions-{org_id}", connection=redis).func_name
-        == "rules.jobs.perform_due_for_organization"
+        == "outbox.jobs.deliver_due_for_organization"
     )
 
 
@@ -126,12 +126,12 @@ def test_a_missed_daily_run_catches_up_without_skipping_or_doubling_steps(
     org_id = seed(session_factory, invoices=[("I1", "C1", NOW.date())])
     day0 = NOW
     run_evaluation(ctx, org_id, None, now=day0)
-    perform_due(ctx, org_id, day0)
+    take_due(ctx, org_id, day0)
     # The worker was down for 15 days: both s7 (day 7) and s14 (day 14) are now due.
     day15 = day0 + 15 * DAY
     synced(session_factory, org_id, day15)
     run_evaluation(ctx, org_id, None, now=day15)
-    perform_due(ctx, org_id, day15)
+    take_due(ctx, org_id, day15)
     run_evaluation(ctx, org_id, ["C1"], now=day15 + timedelta(hours=3))  # a sync the same day
     day16 = day15 + DAY
     synced(session_factory, org_id, day16)
@@ -159,5 +159,5 @@ def test_cron_registration(redis) -> None:
     schedule.register(cron)
     assert [(j.func_name, j.queue_name, j.cron) for j in cron.get_jobs()] == [
         ("rules.jobs.run_due_daily_evaluations", "rules", "*/15 * * * *"),
-        ("rules.jobs.perform_due_actions", "actions", "*/5 * * * *"),
+        ("outbox.jobs.deliver_due_actions", "actions", "* * * * *"),
     ]

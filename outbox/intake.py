@@ -7,56 +7,51 @@ none). Then the actions are inserted, again ignoring conflicts on their unique k
 (organization, rule, step, target, period). A customer's new reminder items join a reminder
 still planned for them instead of making a second message.
 
-Status moves are explicit (TRANSITIONS) and go through `transition`.
+The first run of a newly activated rule-set version, and any run that would send more messages
+than the rule set allows in one go, store their new actions as `awaiting_approval`: an admin sees
+what would go out and approves all, some or none (outbox.approval).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON
-from sqlalchemy import Table
 from sqlalchemy import select
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.db import insert_ignore
 from core.db import utcnow
+from outbox.lifecycle import transition
+from outbox.models import Action
+from outbox.models import ActionEvent
+from outbox.models import ActionStatus as S
+from rules.decisions import MESSAGE_KINDS
 from rules.decisions import REMINDER
 from rules.decisions import Decision
 from rules.decisions import Evaluation
-from rules.models import Action
-from rules.models import ActionStatus as S
 from rules.models import StepFiring
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.PLANNED: frozenset({S.PLANNED, S.PENDING, S.CANCELLED, S.SKIPPED, S.FAILED}),
-    S.PENDING: frozenset({S.SENT, S.FAILED, S.CANCELLED}),
-    S.FAILED: frozenset({S.PLANNED, S.CANCELLED}),
-    S.SENT: frozenset(),
-    S.SKIPPED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
 
+@dataclass(frozen=True)
+class Gate:
+    """Whether a run's new actions wait for approval: always on the first run of a version,
+    and when the run would send more than `approve_over` messages."""
 
-class InvalidTransition(ValueError):
-    pass
+    first_run: bool = False
+    approve_over: int | None = None
 
-
-def transition(action: Action, to: str, reason: str = "", now: datetime | None = None) -> None:
-    """Move `action` to status `to`, or raise InvalidTransition."""
-    if to not in TRANSITIONS.get(action.status, frozenset()):
-        raise InvalidTransition(f"action {action.id}: {action.status} -> {to} is not allowed")
-    now = now or utcnow()
-    action.status = to
-    action.reason = reason
-    action.updated_at = now
-    if to in (S.SENT, S.FAILED, S.SKIPPED, S.CANCELLED):
-        action.finished_at = now
+    def holds(self, messages: int) -> str:
+        """Why the run waits ("" when it does not)."""
+        if self.first_run and messages:
+            return "waiting for approval: the first run of a newly activated rule set"
+        if self.approve_over is not None and messages > self.approve_over:
+            return (
+                f"waiting for approval: this run would send {messages} messages, "
+                f"more than the {self.approve_over} the rule set allows without approval"
+            )
+        return ""
 
 
 @dataclass
@@ -68,7 +63,14 @@ class Stored:
     claims_lost: int = 0
 
 
-def store(session: Session, org_id: int, evaluation: Evaluation, version_id: int | None) -> Stored:
+def store(
+    session: Session,
+    org_id: int,
+    evaluation: Evaluation,
+    version_id: int | None,
+    gate: Gate | None = None,
+    batch: str | None = None,
+) -> Stored:
     """Write `evaluation` into the outbox; the caller commits."""
     result = Stored()
     won = _claim(session, org_id, evaluation, result)
@@ -82,21 +84,29 @@ def store(session: Session, org_id: int, evaluation: Evaluation, version_id: int
             reminders.append((decision, kept))
         else:
             rows.append(_row(org_id, decision, kept, evaluation, version_id))
-    result.created += _insert_actions(session, rows)
     targets = _merge_targets(session, [d.merge_into for d, _ in reminders if d.merge_into])
     fresh: list[tuple[Decision, dict[str, Any]]] = []
     for decision, payload in reminders:
         action = targets.get(decision.merge_into) if decision.merge_into else None
-        if action is not None and action.status == S.PLANNED:
+        if action is not None and action.status in S.unsent():
             _merge(action, decision, payload)
             result.merged.append(action.id)
         else:
             fresh.append((decision, payload))
-    _store_reminders(session, org_id, fresh, evaluation, version_id, result)
+    messages = len(fresh) + sum(1 for row in rows if row["kind"] in MESSAGE_KINDS)
+    held = (gate or Gate()).holds(messages)
+    fresh_rows = [_row(org_id, d, p, evaluation, version_id) for d, p in fresh]
+    for row in (*rows, *fresh_rows):
+        row["batch"] = batch
+        if held:
+            row["status"], row["reason"] = S.AWAITING_APPROVAL, held
+    result.created += _insert_actions(session, rows)
+    _store_reminders(session, org_id, fresh_rows, evaluation, result)
+    _record_creation(session, org_id, result.created, evaluation, held)
     for action_id, reason in evaluation.cancellations:
         action = session.get(Action, action_id, with_for_update=True)
-        if action is not None and action.status == S.PLANNED:
-            transition(action, S.CANCELLED, reason)
+        if action is not None and action.status in S.unsent():
+            transition(action, S.CANCELLED, reason, actor="rules")
             result.cancelled.append(action_id)
     session.flush()
     return result
@@ -174,14 +184,12 @@ def _insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 def _store_reminders(
     session: Session,
     org_id: int,
-    reminders: list[tuple[Decision, dict[str, Any]]],
+    rows: list[dict[str, Any]],
     evaluation: Evaluation,
-    version_id: int | None,
     result: Stored,
 ) -> None:
     """Insert new reminders; one that meets an earlier reminder of the same day (already on
     its way, so it could not absorb the items) takes the next free period, "<date>#2"..."""
-    rows = [_row(org_id, d, p, evaluation, version_id) for d, p in reminders]
     cols = (Action.id, Action.target)
     inserted = {target: i for i, target in insert_ignore(session, Action.__table__, rows, cols)}
     result.created += list(inserted.values())
@@ -194,6 +202,28 @@ def _store_reminders(
             if ids:
                 result.created += ids
                 break
+
+
+def _record_creation(
+    session: Session, org_id: int, ids: list[int], evaluation: Evaluation, held: str
+) -> None:
+    """The first line of each new action's history."""
+    now = utcnow()
+    actor = f"rules v{evaluation.version}" if evaluation.version else "rules (draft)"
+    rows = [
+        {
+            "action_id": action_id,
+            "organization_id": org_id,
+            "at": now,
+            "from_status": "",
+            "to_status": S.AWAITING_APPROVAL if held else S.PLANNED,
+            "actor": actor,
+            "reason": held or f"decided on {evaluation.as_of.isoformat()}",
+        }
+        for action_id in ids
+    ]
+    if rows:
+        session.execute(ActionEvent.__table__.insert(), rows)
 
 
 def _merge_targets(session: Session, ids: list[int]) -> dict[int, Action]:
@@ -220,56 +250,3 @@ def _merge(action: Action, decision: Decision, payload: dict[str, Any]) -> None:
     action.payload = old
     action.explanation = explanation
     action.updated_at = utcnow()
-
-
-def insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple
-) -> list[Any]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING for many rows; the rows actually inserted."""
-    if not rows:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return _pg_insert_ignore(session, table, rows, returning)
-    from sqlalchemy.dialects.sqlite import insert
-
-    stmt = insert(table).on_conflict_do_nothing().returning(*returning)
-    if len(rows) == 1:
-        return session.connection().execute(stmt.values(rows[0])).all()
-    return session.connection().execute(stmt, rows).all()
-
-
-def _pg_insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple
-) -> list[Any]:
-    """One statement whatever the number of rows: a column of values per array, unnested, and
-    each JSON column as one JSON array, zipped back by ordinality.
-
-    A multi-row VALUES list is a new statement text for every row count, which psycopg parses
-    and PostgreSQL plans each time; this text is fixed, so both are cached.
-    """
-    names = list(rows[0])
-    plain = [n for n in names if not isinstance(table.c[n].type, JSON)]
-    documents = [n for n in names if isinstance(table.c[n].type, JSON)]
-    arrays = ", ".join(f"CAST(:{n} AS {_pg_type(table.c[n].type)}[])" for n in plain)
-    sources = [f"unnest({arrays}) WITH ORDINALITY AS u({', '.join(plain)}, n)"]
-    sources += [
-        f"JOIN jsonb_array_elements(CAST(:{n} AS jsonb)) WITH ORDINALITY AS j_{n}(v, n) "
-        f"ON j_{n}.n = u.n"
-        for n in documents
-    ]
-    picks = [f"u.{n}" if n in plain else f"j_{n}.v" for n in names]
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(picks)} "
-        f"FROM {' '.join(sources)} "
-        f"ON CONFLICT DO NOTHING RETURNING {', '.join(c.name for c in returning)}"
-    )
-    values: dict[str, Any] = {n: [row[n] for row in rows] for n in plain}
-    values.update({n: json.dumps([row[n] for row in rows]) for n in documents})
-    return session.connection().execute(text(sql), values).all()
-
-
-@lru_cache(maxsize=64)
-def _pg_type(column_type: Any) -> str:
-    from sqlalchemy.dialects import postgresql
-
-    return column_type.compile(dialect=postgresql.dialect())

@@ -1,4 +1,6 @@
-"""Performing an action: facts re-checked, limits respected, the write command recorded."""
+"""Taking an action: facts re-checked, limits respected, the command fixed and the action leased.
+
+What happens next (the write and its outcome) is tested in test_deliver.py."""
 
 from __future__ import annotations
 
@@ -11,11 +13,10 @@ from sqlalchemy import select
 
 from core.db import session_scope
 from core.models import Invoice
-from rules.jobs import perform_due
-from rules.jobs import perform_one
+from outbox.models import Action
+from outbox.models import ActionStatus as S
+from outbox.perform import take
 from rules.jobs import run_evaluation
-from rules.models import Action
-from rules.models import ActionStatus as S
 from rules.models import CustomerProfile
 from tests.rules.factories import activate
 from tests.rules.factories import customer_row
@@ -23,6 +24,7 @@ from tests.rules.factories import invoice_row
 from tests.rules.factories import org_row
 from tests.rules.factories import payment_row
 from tests.rules.factories import simple_rules
+from tests.rules.factories import take_due
 
 NOW = datetime(2025, 3, 12, 14, 0, tzinfo=UTC)  # Wednesday
 TODAY = NOW.date()
@@ -38,6 +40,11 @@ def seed(session_factory, rules=None, email="c1@example.test", invoices=None, tz
         return org.id
 
 
+def perform_one(ctx, action_id: int, now: datetime):
+    with session_scope(ctx.sessions) as db:
+        return take(db, action_id, now)
+
+
 def only(session_factory, kind="reminder") -> Action:
     with session_scope(session_factory) as db:
         return db.scalars(select(Action).where(Action.kind == kind)).one()
@@ -51,22 +58,23 @@ def set_invoice(session_factory, ext: str, **values) -> None:
 def test_a_due_reminder_is_rendered_and_its_command_recorded(ctx, session_factory) -> None:
     org_id = seed(session_factory)
     run_evaluation(ctx, org_id, None, now=NOW)
-    assert perform_due(ctx, org_id, NOW) == 1
+    assert take_due(ctx, org_id, NOW) == 1
     action = only(session_factory)
-    assert (action.status, action.reason, action.attempts) == (S.PENDING, "ready to write back", 1)
+    assert (action.status, action.reason) == (S.PENDING, "ready to send")
     assert action.performed_at == NOW
     assert action.rendered_subject == "Reminder"
     assert action.rendered_body == "I1 I2 "
-    assert action.command == {
-        "type": "SendReminder",
+    assert action.command["type"] == "SendEmail"
+    assert {k: action.command[k] for k in ("customer_id", "to", "subject", "text")} == {
         "customer_id": "C1",
-        "invoice_ids": ["I1", "I2"],
         "to": "c1@example.test",
         "subject": "Reminder",
-        "body": "I1 I2 ",
+        "text": "I1 I2 ",
     }
+    assert [line["external_id"] for line in action.command["invoices"]] == ["I1", "I2"]
+    assert action.lease_until == NOW + timedelta(minutes=2)
     again = perform_one(ctx, action.id, NOW)
-    assert (again.status, again.reason) == (S.PENDING, "already pending")
+    assert (again.status, again.reason) == (S.PENDING, "being written by another worker")
 
 
 def test_paid_meanwhile_is_cancelled_with_the_reason(ctx, session_factory) -> None:
@@ -74,7 +82,7 @@ def test_paid_meanwhile_is_cancelled_with_the_reason(ctx, session_factory) -> No
     run_evaluation(ctx, org_id, None, now=NOW)
     set_invoice(session_factory, "I1", balance=0, status="paid")
     set_invoice(session_factory, "I2", status="voided")
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     action = only(session_factory)
     assert action.status == S.CANCELLED
     gone = "was paid, voided or deleted meanwhile"
@@ -87,10 +95,10 @@ def test_a_reminder_keeps_what_is_still_owed_with_todays_balance(ctx, session_fa
     run_evaluation(ctx, org_id, None, now=NOW)
     set_invoice(session_factory, "I1", balance=0, status="paid")
     set_invoice(session_factory, "I2", balance=15)
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     action = only(session_factory)
     assert action.status == S.PENDING
-    assert action.command["invoice_ids"] == ["I2"]
+    assert [line["external_id"] for line in action.command["invoices"]] == ["I2"]
     assert [line["balance"] for line in action.payload["invoices"]] == ["15.0000"]
     assert "invoice I1 was paid" in action.reason and "invoice I2 balance now 15" in action.reason
 
@@ -100,14 +108,14 @@ def test_quiet_hours_reschedule_instead_of_dropping(ctx, session_factory) -> Non
     org_id = seed(session_factory, rules, tz="Europe/London")
     run_evaluation(ctx, org_id, None, now=NOW)
     late = datetime(2025, 3, 12, 19, 0, tzinfo=UTC)
-    perform_due(ctx, org_id, late)
+    take_due(ctx, org_id, late)
     action = only(session_factory)
     assert action.status == S.PLANNED
     assert action.scheduled_for == datetime(2025, 3, 13, 9, 0, tzinfo=UTC)
     assert action.reason.startswith(
         "rescheduled to 2025-03-13T09:00:00+00:00: waiting for quiet hours"
     )
-    perform_due(ctx, org_id, datetime(2025, 3, 13, 9, 0, tzinfo=UTC))
+    take_due(ctx, org_id, datetime(2025, 3, 13, 9, 0, tzinfo=UTC))
     assert only(session_factory).status == S.PENDING
 
 
@@ -133,7 +141,7 @@ def test_the_cap_reschedules_after_another_message_went(ctx, session_factory) ->
                 explanation={},
             )
         )
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     with session_scope(session_factory) as db:
         action = db.scalars(select(Action).where(Action.rule == "policy:std")).one()
     assert action.status == S.PLANNED
@@ -145,7 +153,7 @@ def test_the_cap_reschedules_after_another_message_went(ctx, session_factory) ->
 def test_no_email_address_is_skipped(ctx, session_factory) -> None:
     org_id = seed(session_factory, email=None)
     run_evaluation(ctx, org_id, None, now=NOW)
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     action = only(session_factory)
     assert (action.status, action.reason) == (
         S.SKIPPED,
@@ -162,7 +170,7 @@ def test_do_not_contact_set_meanwhile_cancels(ctx, session_factory) -> None:
                 organization_id=org_id, customer_external_id="C1", do_not_contact=True, tags=[]
             )
         )
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     action = only(session_factory)
     assert (action.status, action.reason) == (S.CANCELLED, "the customer was marked do-not-contact")
 
@@ -174,7 +182,7 @@ def test_a_note_becomes_an_add_note_command(ctx, session_factory) -> None:
     ]
     org_id = seed(session_factory, rules, invoices=[("I1", TODAY, 100)])
     run_evaluation(ctx, org_id, None, now=NOW)
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     action = only(session_factory, "note")
     assert action.command == {
         "type": "AddNote",
@@ -214,7 +222,7 @@ def test_a_settlement_is_cancelled_when_the_balance_moved(ctx, session_factory) 
         org_id = org.id
     run_evaluation(ctx, org_id, None, now=NOW)
     set_invoice(session_factory, "I2", balance=0, status="paid")
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     with session_scope(session_factory) as db:
         rows = {
             a.target: a for a in db.scalars(select(Action).where(Action.kind == "settle_discount"))
@@ -240,7 +248,7 @@ def test_a_hold_whose_condition_cleared_is_cancelled_at_perform(ctx, session_fac
     org_id = seed(session_factory, rules, invoices=[("I1", date(2024, 12, 1), 100)])
     run_evaluation(ctx, org_id, None, now=NOW)
     set_invoice(session_factory, "I1", balance=0, status="paid")
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     hold = only(session_factory, "credit_hold")
     assert hold.status == S.CANCELLED
     assert hold.reason == "the hold condition cleared before the hold was performed"
@@ -255,7 +263,7 @@ def test_a_hold_that_still_applies_records_set_credit_hold(ctx, session_factory)
     )
     org_id = seed(session_factory, rules, invoices=[("I1", date(2024, 12, 1), 100)])
     run_evaluation(ctx, org_id, None, now=NOW)
-    perform_due(ctx, org_id, NOW)
+    take_due(ctx, org_id, NOW)
     hold = only(session_factory, "credit_hold")
     assert hold.status == S.PENDING
     assert hold.command == {

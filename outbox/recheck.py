@@ -15,13 +15,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from outbox.models import Action
 from rules.discounts import CENT
 from rules.discounts import settlement_for
 from rules.evaluate import evaluate
 from rules.facts import CustomerFact
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
-from rules.models import Action
 from rules.pauses import HONOURED
 from rules.pauses import invoice_pause
 from rules.pauses import plan_state
@@ -53,6 +53,13 @@ def recheck(
         return Recheck("the customer was deleted")
     open_invoices = {i.external_id: i for i in customer.invoices if i.is_open}
     kind = action.kind
+    if action.payload.get("record_of"):
+        return Recheck()  # the ledger's record of a message that went out: always written
+    if kind == "send_invoice":
+        invoice_id = action.payload.get("invoice")
+        if invoice_id not in open_invoices:
+            return Recheck(f"invoice {_number(action.payload, invoice_id)} {GONE}")
+        return Recheck()
     if kind == "reminder":
         if customer.do_not_contact:
             return Recheck("the customer was marked do-not-contact")

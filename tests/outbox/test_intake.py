@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from core.db import session_scope
 from core.models import Organization
+from outbox.lifecycle import TRANSITIONS
+from outbox.lifecycle import InvalidTransition
+from outbox.lifecycle import transition
+from outbox.models import Action
+from outbox.models import ActionStatus as S
 from rules.jobs import run_evaluation
-from rules.models import Action
-from rules.models import ActionStatus as S
 from rules.models import StepFiring
-from rules.outbox import TRANSITIONS
-from rules.outbox import InvalidTransition
-from rules.outbox import transition
 from tests.rules.factories import activate
 from tests.rules.factories import customer_row
 from tests.rules.factories import invoice_row
@@ -180,9 +180,27 @@ def test_a_planned_hold_is_cancelled_when_its_condition_clears(ctx, session_fact
 
 
 def test_status_transitions_are_explicit() -> None:
-    assert TRANSITIONS[S.PLANNED] == {S.PLANNED, S.PENDING, S.CANCELLED, S.SKIPPED, S.FAILED}
-    assert TRANSITIONS[S.PENDING] == {S.SENT, S.FAILED, S.CANCELLED}
-    assert TRANSITIONS[S.FAILED] == {S.PLANNED, S.CANCELLED}
+    assert TRANSITIONS[S.PLANNED] == {
+        S.PLANNED,
+        S.AWAITING_APPROVAL,
+        S.PENDING,
+        S.NEEDS_RECONNECT,
+        S.CANCELLED,
+        S.SKIPPED,
+        S.FAILED,
+    }
+    assert TRANSITIONS[S.AWAITING_APPROVAL] == {S.PLANNED, S.CANCELLED}
+    assert TRANSITIONS[S.PENDING] == {
+        S.PENDING,
+        S.SENT,
+        S.FAILED,
+        S.DEAD,
+        S.NEEDS_RECONNECT,
+        S.CANCELLED,
+        S.SKIPPED,
+    }
+    for stuck in (S.FAILED, S.DEAD, S.NEEDS_RECONNECT):
+        assert TRANSITIONS[stuck] == {S.PLANNED, S.CANCELLED}
     for final in (S.SENT, S.SKIPPED, S.CANCELLED):
         assert TRANSITIONS[final] == frozenset()
     action = Action(id=1, status=S.PLANNED)

@@ -1,0 +1,153 @@
+"""The outbox's JSON API, under /api/orgs/<org_id>/: approvals, retry and cancel of one action,
+an action's history, and "run now".
+
+Like the rules API: scoped through current_org(), POSTs need the CSRF token in X-CSRFToken, and
+bad input answers 4xx with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import jsonify
+from flask import request
+from sqlalchemy import select
+
+from connector import web
+from core import queues
+from outbox import approval
+from outbox import jobs as outbox_jobs
+from outbox.models import Action
+from outbox.models import ActionEvent
+from outbox.rendering import rendered
+from rules.serialize import action_json
+
+bp = Blueprint("outbox_api", __name__, url_prefix="/api/orgs/<int:org_id>")
+
+ACTOR = "an admin"
+
+
+@bp.errorhandler(approval.NotFoundInOrganization)
+def _not_found(exc: approval.NotFoundInOrganization):  # type: ignore[no-untyped-def]
+    return web.error_response(404, str(exc))
+
+
+def _ids(org_id: int, data: dict[str, Any], field: str) -> list[int] | None:
+    """A list of action ids, "all", or nothing; anything else is a 422 naming the field."""
+    value = data.get(field)
+    if value is None:
+        return None
+    if value == "all":
+        return approval.all_waiting(web.db(), org_id)
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise _Invalid(field, 'a list of action ids, or "all"')
+    return value
+
+
+class _Invalid(ValueError):
+    def __init__(self, field: str, expected: str):
+        super().__init__(f"{field}: expected {expected}")
+        self.field, self.expected = field, expected
+
+
+@bp.errorhandler(_Invalid)
+def _invalid(exc: _Invalid):  # type: ignore[no-untyped-def]
+    return jsonify(error="The input is not valid.", errors={exc.field: exc.expected}), 422
+
+
+@bp.get("/approvals")
+def waiting(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    db = web.db()
+    out = []
+    for action in approval.waiting(db, org_id):
+        item = action_json(action, full=True)
+        message = rendered(db, action)
+        if message is not None:
+            item["message"] = vars(message)
+        out.append(item)
+    return jsonify(actions=out)
+
+
+@bp.post("/approvals")
+def decide(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise _Invalid("", 'a JSON object such as {"approve": "all"} or {"reject": [12, 13]}')
+    approve, reject = _ids(org_id, data, "approve"), _ids(org_id, data, "reject")
+    if approve is None and reject is None:
+        raise _Invalid("approve", 'a list of action ids or "all" (or "reject")')
+    try:
+        result = approval.decide(web.db(), org_id, approve, reject, ACTOR)
+    except ValueError as exc:
+        if isinstance(exc, approval.NotFoundInOrganization):
+            raise
+        raise _Invalid("reject", str(exc)) from exc
+    web.db().commit()
+    if result["approved"]:
+        outbox_jobs.request_delivery(web.job_context(), org_id)
+    return jsonify(result)
+
+
+@bp.post("/actions/<int:action_id>/retry")
+def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    action = approval.retry(web.db(), org_id, action_id, ACTOR)
+    web.db().commit()
+    outbox_jobs.request_delivery(web.job_context(), org_id)
+    return jsonify(action_json(action, full=False))
+
+
+@bp.post("/actions/<int:action_id>/cancel")
+def cancel(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    action = approval.cancel(web.db(), org_id, action_id, ACTOR)
+    web.db().commit()
+    return jsonify(action_json(action, full=False))
+
+
+@bp.get("/actions/<int:action_id>/history")
+def history(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    db = web.db()
+    action = db.get(Action, action_id)
+    if action is None or action.organization_id != org_id:
+        return web.error_response(404, f"no action {action_id} in this organization")
+    events = db.scalars(
+        select(ActionEvent).where(ActionEvent.action_id == action_id).order_by(ActionEvent.id)
+    )
+    return jsonify(
+        action=action_json(action, full=True),
+        history=[
+            {
+                "at": e.at.isoformat(),
+                "from": e.from_status,
+                "to": e.to_status,
+                "actor": e.actor,
+                "reason": e.reason,
+            }
+            for e in events
+        ],
+    )
+
+
+@bp.post("/run-now")
+def run_now(org_id: int):  # type: ignore[no-untyped-def]
+    web.current_org(org_id)
+    state = request_run(org_id)
+    return jsonify(queued=state), 202
+
+
+def request_run(org_id: int) -> str:
+    """Evaluate the whole organization now instead of at its next local morning."""
+    return queues.enqueue_once(
+        web.redis(),
+        queues.RULES,
+        "rules.jobs.evaluate_organization",
+        org_id,
+        job_id=f"rules-now-{org_id}",
+    )

@@ -1,0 +1,228 @@
+"""Delivering one action: take it (outbox.perform), write it (outbox.channels), record the outcome.
+
+The write happens outside any database transaction, between two short ones, so a slow provider
+holds no lock. Outcomes, by the kind of answer:
+- written: `sent` with the provider's or mail server's reference; the records the provider
+  returns are upserted into the mirror at once, so the webhook that echoes our own write finds
+  nothing new and the rules do not fire again. A reminder that went out gets its record in the
+  ledger (a note on the customer) as an action of its own.
+- refused (providers.base.Rejected, Unsupported, NotFound; a permanent mail failure): `failed`
+  with the provider's own message. Not retried.
+- unavailable (5xx, timeouts, a temporary mail failure): still `pending`, retried after
+  Settings.delivery_retry_seconds; one failure more than that list allows makes it `dead`, the
+  dead letter the admin page shows.
+- rate limited: still `pending`, retried after the provider's Retry-After (not counted as an
+  attempt).
+- a dead grant: `needs_reconnect`, and the organization is marked so; it resumes after a reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.context import JobContext
+from core.db import insert_ignore
+from core.db import session_scope
+from core.db import utcnow
+from core.models import Organization
+from core.tokens import GrantDead
+from core.tokens import mark_grant_dead
+from outbox import channels
+from outbox.commands import SendEmail
+from outbox.email.errors import PermanentFailure
+from outbox.email.errors import TemporaryFailure
+from outbox.lifecycle import transition
+from outbox.models import Action
+from outbox.models import ActionEvent
+from outbox.models import ActionStatus as S
+from outbox.perform import Performed
+from outbox.perform import Taken
+from outbox.perform import take
+from providers.base import AnyRecord
+from providers.base import CreditNoteRecord
+from providers.base import CustomerRecord
+from providers.base import Entity
+from providers.base import InvoiceRecord
+from providers.base import NotFound
+from providers.base import PaymentRecord
+from providers.base import ProviderError
+from providers.base import RateLimited
+from providers.base import Reauthorize
+from providers.base import Rejected
+from providers.base import SendReminder
+from providers.base import Unsupported
+from sync.upsert import upsert_page
+
+log = logging.getLogger(__name__)
+
+REFUSED = (Rejected, Unsupported, NotFound, PermanentFailure)
+_ENTITY = {
+    CustomerRecord: Entity.CUSTOMER,
+    InvoiceRecord: Entity.INVOICE,
+    PaymentRecord: Entity.PAYMENT,
+    CreditNoteRecord: Entity.CREDIT_NOTE,
+}
+
+
+@dataclass(frozen=True)
+class Delivered(Performed):
+    """The outcome of one delivery; `outage` and `rate_limited` tell the caller to hold off
+    writing to this organization for a while."""
+
+    outage: bool = False
+    rate_limited: bool = False
+    follow_up: int | None = None  # the ledger note recording a reminder that went out
+
+
+def deliver(rt: JobContext, action_id: int, now: datetime | None = None) -> Performed | None:
+    """Take `action_id`, write it, and record what happened."""
+    now = now or utcnow()
+    with session_scope(rt.sessions) as session:
+        taken = take(session, action_id, now)
+    if not isinstance(taken, Taken):
+        return taken
+    try:
+        written = channels.write(rt, taken)
+    except (GrantDead, Reauthorize) as exc:
+        _mark_needs_reconnect(rt, taken.organization_id, str(exc))
+        return _record(rt, taken, S.NEEDS_RECONNECT, f"the connection needs renewing: {exc}")
+    except RateLimited as exc:
+        return _later(rt, taken, exc.retry_after, f"rate limited: {exc.message}", counted=False)
+    except REFUSED as exc:
+        return _record(rt, taken, S.FAILED, f"refused: {_message(exc)}", attempted=True)
+    except (ProviderError, TemporaryFailure) as exc:
+        return _outage(rt, taken, _message(exc))
+    except Exception as exc:  # a bug or an unexpected transport error: retried, then dead
+        log.exception("writing action %s failed", taken.action_id)
+        return _outage(rt, taken, f"unexpected error: {type(exc).__name__}")
+    return _sent(rt, taken, written)
+
+
+def _message(exc: Exception) -> str:
+    return getattr(exc, "message", None) or str(exc)
+
+
+def _sent(rt: JobContext, taken: Taken, written: channels.Written) -> Delivered:
+    with session_scope(rt.sessions) as session:
+        action = session.get_one(Action, taken.action_id, with_for_update=True)
+        _upsert(session, taken.organization_id, written.records)
+        action.provider_reference = written.reference[:200]
+        action.attempts += 1
+        transition(action, S.SENT, f"sent: {written.reference}"[:2000], actor="worker")
+        follow_up = _ledger_note(session, action, taken)
+        return Delivered(S.SENT, action.reason, follow_up=follow_up)
+
+
+def _record(
+    rt: JobContext, taken: Taken, status: str, reason: str, attempted: bool = False
+) -> Delivered:
+    with session_scope(rt.sessions) as session:
+        action = session.get_one(Action, taken.action_id, with_for_update=True)
+        action.attempts += int(attempted)
+        transition(action, status, reason, actor="worker")
+        return Delivered(status, reason)
+
+
+def _outage(rt: JobContext, taken: Taken, message: str) -> Delivered:
+    retries = rt.settings.delivery_retry_seconds
+    with session_scope(rt.sessions) as session:
+        action = session.get_one(Action, taken.action_id, with_for_update=True)
+        action.attempts += 1
+        if action.attempts > len(retries):
+            reason = f"gave up after {action.attempts} attempts: {message}"
+            transition(action, S.DEAD, reason, actor="worker")
+            return Delivered(S.DEAD, reason, outage=True)
+        wait = retries[action.attempts - 1]
+        return _reschedule(action, wait, f"unavailable: {message}", outage=True)
+
+
+def _later(rt: JobContext, taken: Taken, seconds: float, message: str, counted: bool) -> Delivered:
+    with session_scope(rt.sessions) as session:
+        action = session.get_one(Action, taken.action_id, with_for_update=True)
+        action.attempts += int(counted)
+        return _reschedule(action, seconds, message, rate_limited=True)
+
+
+def _reschedule(action: Action, seconds: float, message: str, **flags: bool) -> Delivered:
+    now = utcnow()
+    retry_at = now + timedelta(seconds=max(seconds, 0))
+    action.scheduled_for = retry_at
+    action.lease_until = None
+    reason = f"{message}; retrying at {retry_at.isoformat(timespec='seconds')}"
+    transition(action, S.PENDING, reason, now, actor="worker")
+    return Delivered(S.PENDING, reason, retry_at, **flags)
+
+
+def _upsert(session: Session, org_id: int, records: tuple[AnyRecord, ...]) -> None:
+    by_entity: dict[Entity, list[AnyRecord]] = defaultdict(list)
+    for record in records:
+        by_entity[_ENTITY[type(record)]].append(record)
+    for entity, found in by_entity.items():
+        upsert_page(session, org_id, entity, found)
+
+
+def _ledger_note(session: Session, action: Action, taken: Taken) -> int | None:
+    """Record a reminder that went out as a note on the customer in the accounting system, so
+    sales and finance see it there. An action of its own: retried and kept like any other."""
+    command = taken.command
+    if not isinstance(command, (SendEmail, SendReminder)):
+        return None
+    numbers = ", ".join(
+        str(line.get("number") or line.get("external_id"))
+        for line in action.payload.get("invoices", []) + action.payload.get("offers", [])
+    )
+    when = utcnow().date().isoformat()
+    text = f'Dunwell reminder emailed to {command.to} on {when}: "{command.subject}"'
+    if numbers:
+        text += f" (invoices {numbers})"
+    now = utcnow()
+    row: dict[str, Any] = {
+        "organization_id": action.organization_id,
+        "rule": action.rule,
+        "step": f"{action.step}:logged"[:80],
+        "target": f"action:{action.id}",
+        "period": action.period,
+        "kind": "note",
+        "customer_external_id": action.customer_external_id,
+        "rule_version_id": action.rule_version_id,
+        "rule_version": action.rule_version,
+        "status": S.PLANNED,
+        "reason": "records the reminder in the ledger",
+        "decided_on": action.decided_on,
+        "scheduled_for": now,
+        "batch": action.batch,
+        "payload": {"on": "customer", "text": text[:1900], "record_of": action.id},
+        "explanation": {"summary": f"the record of reminder {action.id}"},
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    ids = [r[0] for r in insert_ignore(session, Action.__table__, [row], (Action.id,))]
+    for note_id in ids:
+        session.add(
+            ActionEvent(
+                action_id=note_id,
+                organization_id=action.organization_id,
+                at=now,
+                from_status="",
+                to_status=S.PLANNED,
+                actor="worker",
+                reason=f"records reminder {action.id} in the ledger",
+            )
+        )
+    return ids[0] if ids else None
+
+
+def _mark_needs_reconnect(rt: JobContext, org_id: int, detail: str) -> None:
+    with session_scope(rt.sessions) as session:
+        org = session.get(Organization, org_id)
+        grant_id = org.grant_id if org is not None else None
+    if grant_id is not None:
+        mark_grant_dead(rt.sessions, grant_id, detail)

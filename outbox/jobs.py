@@ -1,0 +1,170 @@
+"""RQ entrypoints of the outbox. Each takes ids, builds its runtime from the environment, and calls
+a function below that takes the runtime explicitly (which tests call directly).
+
+- deliver_due_for_organization(org_id): every action of one organization that is due, in order,
+  each in transactions of its own; an outage or a rate limit stops the run and hands the rest to
+  a later one.
+- deliver_action(action_id): one action, enqueued with RQ's Retry for outages.
+- deliver_due_actions(): cron, every minute; the safety net for actions scheduled for later,
+  resumed after a crash (their lease ran out), or waiting for a reconnect that happened.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timedelta
+
+from rq import Retry
+from rq.exceptions import DuplicateJobError
+from sqlalchemy import or_
+from sqlalchemy import select
+
+from core import queues
+from core.context import JobContext
+from core.context import job_context
+from core.db import session_scope
+from core.db import utcnow
+from core.models import Organization
+from core.models import OrgStatus
+from outbox.deliver import Delivered
+from outbox.deliver import deliver
+from outbox.lifecycle import transition
+from outbox.models import Action
+from outbox.models import ActionStatus as S
+from outbox.perform import Performed
+
+SELF = "outbox.jobs"
+
+
+class StillUnavailable(Exception):
+    """Raised by deliver_action so that RQ's Retry tries it again after its interval."""
+
+
+# ---------------------------------------------------------------- entrypoints
+
+
+def deliver_due_for_organization(org_id: int) -> int:
+    return deliver_due(job_context(), org_id, utcnow())
+
+
+def deliver_action(action_id: int) -> str | None:
+    result = deliver(job_context(), action_id)
+    if isinstance(result, Delivered) and result.outage and result.status == S.PENDING:
+        raise StillUnavailable(result.reason)
+    return result.status if result else None
+
+
+def deliver_due_actions() -> list[int]:
+    return enqueue_due_actions(job_context(), utcnow())
+
+
+# ---------------------------------------------------------------- delivering
+
+
+def request_delivery(rt: JobContext, org_id: int) -> None:
+    """Start (or join) the delivery run of `org_id` (nothing without a Redis, as in unit tests)."""
+    if rt.redis is None:
+        return
+    queues.enqueue_once(
+        rt.redis,
+        queues.ACTIONS,
+        f"{SELF}.deliver_due_for_organization",
+        org_id,
+        job_id=f"actions-{org_id}",
+    )
+
+
+def due_ids(rt: JobContext, org_id: int, now: datetime) -> list[int]:
+    with session_scope(rt.sessions) as session:
+        return list(
+            session.scalars(
+                select(Action.id)
+                .where(
+                    Action.organization_id == org_id,
+                    Action.status.in_((S.PLANNED, S.PENDING)),
+                    Action.scheduled_for <= now,
+                    or_(Action.lease_until.is_(None), Action.lease_until <= now),
+                )
+                .order_by(Action.scheduled_for, Action.id)
+            )
+        )
+
+
+def deliver_due(rt: JobContext, org_id: int, now: datetime) -> int:
+    """Deliver every due action of `org_id`; returns how many were taken up."""
+    ids = due_ids(rt, org_id, now)
+    done = 0
+    queue = list(ids)
+    while queue:
+        action_id = queue.pop(0)
+        result = deliver(rt, action_id, max(now, utcnow()))
+        done += 1
+        if isinstance(result, Delivered):
+            if result.follow_up is not None:
+                queue.insert(0, result.follow_up)
+            if result.outage or result.rate_limited:
+                _hold_off(rt, org_id, action_id, result)
+                break
+    return done
+
+
+def _hold_off(rt: JobContext, org_id: int, action_id: int, result: Performed) -> None:
+    """The provider or mail server is down or limiting us: retry this action with RQ's Retry
+    (outages) and come back for the rest when it is due."""
+    retry_at = result.retry_at or utcnow() + timedelta(seconds=30)
+    delay = max(retry_at - utcnow(), timedelta(0))
+    if isinstance(result, Delivered) and result.outage and result.status == S.PENDING:
+        intervals = list(rt.settings.delivery_retry_seconds) or [30]
+        try:
+            queues.queue(rt.redis, queues.ACTIONS).enqueue_in(
+                delay,
+                f"{SELF}.deliver_action",
+                action_id,
+                job_id=f"deliver-{action_id}",
+                unique=True,
+                retry=Retry(max=len(intervals), interval=intervals),
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+            )
+        except DuplicateJobError:
+            pass
+    try:
+        queues.queue(rt.redis, queues.ACTIONS).enqueue_in(
+            delay + timedelta(seconds=1),
+            f"{SELF}.deliver_due_for_organization",
+            org_id,
+            job_id=f"actions-{org_id}-at-{int(retry_at.timestamp())}",
+            unique=True,
+            result_ttl=0,
+        )
+    except DuplicateJobError:
+        pass
+
+
+def enqueue_due_actions(rt: JobContext, now: datetime) -> list[int]:
+    """Start a delivery run for each organization with something due, after bringing back the
+    actions that waited for a reconnect of an organization connected again."""
+    with session_scope(rt.sessions) as session:
+        reconnected = select(Organization.id).where(Organization.status == OrgStatus.CONNECTED)
+        waiting = session.scalars(
+            select(Action)
+            .where(Action.status == S.NEEDS_RECONNECT, Action.organization_id.in_(reconnected))
+            .with_for_update()
+        )
+        for action in waiting:
+            action.scheduled_for = now
+            transition(action, S.PLANNED, "the connection was renewed", now)
+        org_ids = session.scalars(
+            select(Action.organization_id)
+            .join(Organization, Organization.id == Action.organization_id)
+            .where(
+                Organization.status == OrgStatus.CONNECTED,
+                Action.status.in_((S.PLANNED, S.PENDING)),
+                Action.scheduled_for <= now,
+                or_(Action.lease_until.is_(None), Action.lease_until <= now),
+            )
+            .distinct()
+        ).all()
+    for org_id in org_ids:
+        request_delivery(rt, org_id)
+    return sorted(org_ids)

@@ -1,0 +1,138 @@
+"""The outbox's tables: Action (one decision and its delivery) and ActionEvent (its history).
+
+Action rows are written by the rules (outbox.intake stores an evaluation) and read by them (what
+was already decided, what went out recently, for caps); everything after that, from approval to
+`sent`, belongs to this package. The allowed status moves are in outbox.lifecycle.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import Date
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from core.db import Base
+from core.db import UTCDateTime
+from core.db import utcnow
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class ActionStatus(StrEnum):
+    """Where an action stands; outbox.lifecycle.TRANSITIONS lists the allowed moves."""
+
+    PLANNED = "planned"  # decided, waiting for its time
+    AWAITING_APPROVAL = "awaiting_approval"  # held until an admin approves it
+    PENDING = "pending"  # checked and rendered; being written (or waiting to retry)
+    SENT = "sent"  # written; provider_reference says where
+    FAILED = "failed"  # refused (the provider's or mail server's own message); not retried
+    DEAD = "dead"  # still failing after every retry: the dead letter an admin sees
+    NEEDS_RECONNECT = "needs_reconnect"  # the grant is dead; resumes after a reconnect
+    SKIPPED = "skipped"  # nothing to do (no one to write to)
+    CANCELLED = "cancelled"  # the reason is gone (paid, disputed...) or not approved
+
+    @classmethod
+    def live(cls) -> tuple[ActionStatus, ...]:
+        """Decided and not abandoned: what counts as already done or on its way."""
+        return (
+            cls.PLANNED,
+            cls.AWAITING_APPROVAL,
+            cls.PENDING,
+            cls.SENT,
+            cls.NEEDS_RECONNECT,
+        )
+
+    @classmethod
+    def unsent(cls) -> tuple[ActionStatus, ...]:
+        """Decided and not yet on its way: may still absorb new items or be cancelled."""
+        return (cls.PLANNED, cls.AWAITING_APPROVAL)
+
+    @classmethod
+    def finished(cls) -> tuple[ActionStatus, ...]:
+        return (cls.SENT, cls.FAILED, cls.DEAD, cls.SKIPPED, cls.CANCELLED)
+
+
+class Action(Base):
+    """The outbox: one decision, what it writes, and where it stands."""
+
+    __tablename__ = "action"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "rule", "step", "target", "period"),
+        Index("ix_action_org_customer", "organization_id", "customer_external_id"),
+        Index("ix_action_status_scheduled", "status", "scheduled_for"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(80))
+    step: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(String(80))
+    period: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    customer_external_id: Mapped[str] = mapped_column(String(64))
+    rule_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rule_set_version.id", ondelete="SET NULL")
+    )
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=ActionStatus.PLANNED)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_on: Mapped[date] = mapped_column(Date)
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
+    batch: Mapped[str | None] = mapped_column(String(40))  # the evaluation run that decided it
+    payload: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    explanation: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    rendered_subject: Mapped[str | None] = mapped_column(Text)
+    rendered_body: Mapped[str | None] = mapped_column(Text)
+    command: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    provider_reference: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    performed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    events: Mapped[list[ActionEvent]] = relationship(
+        back_populates="action",
+        cascade="all, delete-orphan",
+        order_by="ActionEvent.id",
+        passive_deletes=True,
+    )
+
+    @property
+    def key(self) -> str:
+        """The idempotency key handed to the provider (QBO requestid, Xero Idempotency-Key) and
+        the local part of the email's Message-ID."""
+        return f"dw-{self.organization_id}-{self.id}"
+
+
+class ActionEvent(Base):
+    """One status change of an action: who or what moved it, when, and why."""
+
+    __tablename__ = "action_event"
+    __table_args__ = (Index("ix_action_event_action", "action_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200), default="system")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    action: Mapped[Action] = relationship(back_populates="events")

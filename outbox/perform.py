@@ -1,0 +1,213 @@
+"""Taking an action: re-check it against the mirror right before writing, respect quiet hours and
+caps at send time, render it, and fix the command it will write.
+
+`take` runs in a short transaction of its own and hands back what to write (`Taken`), which
+outbox.deliver then writes outside any transaction. It:
+- cancels the action, with the reason, if its facts changed (paid, voided, deleted, merged,
+  disputed, promised, do-not-contact, a settlement's balance moved, a hold's condition cleared);
+- drops from a reminder the invoices that no longer need it and refreshes the balances;
+- reschedules it (still `planned`) when quiet hours, business days or a cap forbid it now;
+- skips it when there is no one to write to;
+- otherwise stores the command, moves it to `pending` and leases it for a while, so that no other
+  worker takes it meanwhile and a worker that dies mid-write leaves it to be resumed.
+
+A `pending` action whose lease ran out (a crash) or whose retry time came (an outage) is taken
+again with the command it already has and the same idempotency key: the provider replays its
+first answer instead of writing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+
+from jinja2 import TemplateError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models import Organization
+from core.models import OrgStatus
+from outbox.commands import Command
+from outbox.commands import SendEmail
+from outbox.commands import command_for
+from outbox.commands import command_from_json
+from outbox.commands import command_json
+from outbox.lifecycle import transition
+from outbox.models import Action
+from outbox.models import ActionStatus as S
+from outbox.recheck import recheck
+from providers.base import SendReminder
+from rules.decisions import MESSAGE_KINDS
+from rules.facts import CustomerFact
+from rules.load import load_facts
+from rules.messages import render_reminder
+from rules.models import RuleSet
+from rules.models import RuleSetVersion
+from rules.spec import RuleBook
+from rules.store import active_version
+from rules.store import book_for
+from rules.timing import local_date
+from rules.timing import next_allowed
+
+LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Performed:
+    """Where an action was left, when it was not handed over for writing."""
+
+    status: str
+    reason: str
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Taken:
+    """An action leased for writing: the command and the idempotency key to write it with."""
+
+    action_id: int
+    organization_id: int
+    kind: str
+    key: str
+    command: Command
+
+
+def take(session: Session, action_id: int, now: datetime) -> Taken | Performed | None:
+    """Check and lease one action for writing. The caller commits."""
+    action = session.get(Action, action_id, with_for_update=True)
+    if action is None:
+        return None
+    if action.status not in (S.PLANNED, S.PENDING):
+        return Performed(action.status, f"already {action.status}")
+    if action.lease_until is not None and action.lease_until > now:
+        return Performed(action.status, "being written by another worker", action.lease_until)
+    if action.scheduled_for > now:
+        return Performed(action.status, "not due yet", action.scheduled_for)
+    org = session.get(Organization, action.organization_id)
+    book = _book(session, action)
+    if org is None or book is None:
+        transition(action, S.CANCELLED, "the organization or its rules are gone", now)
+        return Performed(S.CANCELLED, action.reason)
+    if org.status != OrgStatus.CONNECTED:
+        reason = f"waiting for {org.name or 'the organization'} to be connected again"
+        transition(action, S.NEEDS_RECONNECT, reason, now)
+        return Performed(S.NEEDS_RECONNECT, reason)
+    as_of = local_date(now, org.timezone)
+    facts = load_facts(
+        session, org, as_of, now, book, [action.customer_external_id], _since(session, org)
+    )
+    customer = facts.customers.get(action.customer_external_id)
+    outcome = recheck(action, facts, customer, book, as_of, now)
+    if outcome.cancel:
+        transition(action, S.CANCELLED, outcome.cancel, now)
+        return Performed(S.CANCELLED, outcome.cancel)
+    if action.status == S.PENDING and action.command is not None:
+        return _lease(action, command_from_json(action.command), now, "resumed")
+    if outcome.payload is not None:
+        action.payload = outcome.payload
+    assert customer is not None
+    if action.kind in MESSAGE_KINDS:
+        waiting = _wait_for_limits(session, action, book, org, customer, now)
+        if waiting is not None:
+            return waiting
+    if action.kind == "reminder":
+        return _reminder(action, book, org, customer, as_of, now, outcome.notes)
+    command = command_for(action)
+    return _lease(action, command, now, _notes("ready to write", outcome.notes))
+
+
+def _book(session: Session, action: Action) -> RuleBook | None:
+    version = None
+    if action.rule_version_id is not None:
+        version = session.get(RuleSetVersion, action.rule_version_id)
+    version = version or active_version(session, action.organization_id)
+    return book_for(version) if version is not None else None
+
+
+def _since(session: Session, org: Organization) -> date | None:
+    owner = session.scalar(select(RuleSet).where(RuleSet.organization_id == org.id))
+    if owner is None or owner.first_activated_at is None:
+        return None
+    return local_date(owner.first_activated_at, org.timezone)
+
+
+def _wait_for_limits(
+    session: Session,
+    action: Action,
+    book: RuleBook,
+    org: Organization,
+    customer: CustomerFact,
+    now: datetime,
+) -> Performed | None:
+    """Reschedule a message that quiet hours, business days or a cap forbid now."""
+    tz = customer.timezone if book.limits.use_customer_timezone and customer.timezone else None
+    sent = _sent(session, action, book, now) if action.kind == "reminder" else []
+    when, waited = next_allowed(now, tz or org.timezone, book.limits, sent)
+    if when <= now:
+        return None
+    action.scheduled_for = when
+    reason = f"rescheduled to {when.isoformat()}: waiting for {', '.join(waited)}"
+    transition(action, S.PLANNED, reason, now)
+    return Performed(S.PLANNED, reason, when)
+
+
+def _reminder(
+    action: Action,
+    book: RuleBook,
+    org: Organization,
+    customer: CustomerFact,
+    as_of: date,
+    now: datetime,
+    notes: list[str],
+) -> Taken | Performed:
+    to = action.payload.get("to") or customer.email
+    if not to:
+        transition(action, S.SKIPPED, "the customer has no email address to remind", now)
+        return Performed(S.SKIPPED, action.reason)
+    try:
+        subject, body = render_reminder(
+            book, action.payload, org.name, as_of, action.payload.get("step")
+        )
+    except TemplateError as exc:
+        reason = f"template {action.payload.get('template')} failed: {exc}"
+        transition(action, S.FAILED, reason, now)
+        return Performed(S.FAILED, reason)
+    action.rendered_subject, action.rendered_body = subject, body
+    lines = tuple(action.payload.get("invoices", [])) + tuple(action.payload.get("offers", []))
+    command: Command
+    if action.payload.get("channel") == "provider":
+        ids = tuple(dict.fromkeys(line["external_id"] for line in lines))
+        command = SendReminder(customer.external_id, ids, to, subject, body)
+    else:
+        command = SendEmail(customer.external_id, to, subject, body, tuple(lines))
+    return _lease(action, command, now, _notes("ready to send", notes))
+
+
+def _sent(session: Session, action: Action, book: RuleBook, now: datetime) -> list[datetime]:
+    """When this customer's other reminders went (or were handed over for sending)."""
+    horizon = now - timedelta(days=max(book.limits.longest_cap_days, 1))
+    rows = session.scalars(
+        select(Action.performed_at).where(
+            Action.organization_id == action.organization_id,
+            Action.customer_external_id == action.customer_external_id,
+            Action.kind == "reminder",
+            Action.status.in_((S.PENDING, S.SENT)),
+            Action.performed_at >= horizon,
+            Action.id != action.id,
+        )
+    )
+    return [r for r in rows if r is not None]
+
+
+def _notes(reason: str, notes: list[str]) -> str:
+    return f"{reason} ({'; '.join(notes)})" if notes else reason
+
+
+def _lease(action: Action, command: Command, now: datetime, reason: str) -> Taken:
+    action.command = command_json(command)
+    action.performed_at = action.performed_at or now
+    action.lease_until = now + LEASE
+    transition(action, S.PENDING, reason, now, actor="worker")
+    return Taken(action.id, action.organization_id, action.kind, action.key, command)
