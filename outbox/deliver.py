@@ -42,6 +42,7 @@ from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
+from outbox.models import new_key
 from outbox.perform import Performed
 from outbox.perform import Taken
 from outbox.perform import take
@@ -200,6 +201,7 @@ def _ledger_note(session: Session, action: Action, taken: Taken) -> int | None:
         "batch": action.batch,
         "payload": {"on": "customer", "text": text[:1900], "record_of": action.id},
         "explanation": {"summary": f"the record of reminder {action.id}"},
+        "key": new_key(),
         "attempts": 0,
         "created_at": now,
         "updated_at": now,

@@ -27,6 +27,7 @@ from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
+from outbox.models import new_key
 from rules.decisions import MESSAGE_KINDS
 from rules.decisions import REMINDER
 from rules.decisions import Decision
@@ -171,6 +172,7 @@ def _row(
         "scheduled_for": d.scheduled_for,
         "payload": payload,
         "explanation": d.explanation,
+        "key": new_key(),
         "attempts": 0,
         "created_at": now,
         "updated_at": now,

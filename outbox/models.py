@@ -7,6 +7,7 @@ was already decided, what went out recently, for caps); everything after that, f
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +31,10 @@ from core.db import UTCDateTime
 from core.db import utcnow
 
 Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def new_key() -> str:
+    return f"dw-{secrets.token_hex(12)}"
 
 
 class ActionStatus(StrEnum):
@@ -72,6 +77,7 @@ class Action(Base):
     __tablename__ = "action"
     __table_args__ = (
         UniqueConstraint("organization_id", "rule", "step", "target", "period"),
+        UniqueConstraint("key", name="uq_action_key"),
         Index("ix_action_org_customer", "organization_id", "customer_external_id"),
         Index("ix_action_status_scheduled", "status", "scheduled_for"),
     )
@@ -113,11 +119,10 @@ class Action(Base):
         passive_deletes=True,
     )
 
-    @property
-    def key(self) -> str:
-        """The idempotency key handed to the provider (QBO requestid, Xero Idempotency-Key) and
-        the local part of the email's Message-ID."""
-        return f"dw-{self.organization_id}-{self.id}"
+    # The idempotency key handed to the provider (QBO requestid, Xero Idempotency-Key) and the
+    # local part of the email's Message-ID. Random, not made of row ids: ids start again in a
+    # new database, and a provider remembers keys for days.
+    key: Mapped[str] = mapped_column(String(40), default=new_key)
 
 
 class ActionEvent(Base):

@@ -28,6 +28,7 @@ from rules.pauses import plan_state
 from rules.spec import RuleBook
 
 GONE = "was paid, voided or deleted meanwhile"
+MANUAL = "manual"  # the rule name of actions a person placed by hand (holds, notes)
 
 
 @dataclass
@@ -53,8 +54,8 @@ def recheck(
         return Recheck("the customer was deleted")
     open_invoices = {i.external_id: i for i in customer.invoices if i.is_open}
     kind = action.kind
-    if action.payload.get("record_of"):
-        return Recheck()  # the ledger's record of a message that went out: always written
+    if action.payload.get("record_of") or action.rule == MANUAL:
+        return Recheck()  # the ledger's record of a message that went out, or a person's order
     if kind == "send_invoice":
         invoice_id = action.payload.get("invoice")
         if invoice_id not in open_invoices:
@@ -66,7 +67,7 @@ def recheck(
         return _reminder(action, facts, customer, book, as_of, open_invoices)
     if kind in ("note", "task"):
         invoice_id = action.payload.get("invoice")
-        if invoice_id not in open_invoices:
+        if invoice_id is not None and invoice_id not in open_invoices:
             return Recheck(f"invoice {_number(action.payload, invoice_id)} {GONE}")
         return Recheck()
     if kind == "settle_discount":

@@ -1,11 +1,11 @@
-"""outbox delivery: action history, leases, batches, first-run approval
+"""outbox delivery: action history, idempotency keys, leases, batches, first-run approval
 
-Versions that were active before this migration have run already: their first run counts as
-approved, so upgrading does not hold anything back.
+Existing actions get a random idempotency key. Versions that were active before this migration
+have run already: their first run counts as approved, so upgrading holds nothing back.
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-29 22:08:36.003828
+Create Date: 2026-11-29 22:19:40.135116
 """
 
 from collections.abc import Sequence
@@ -44,12 +44,22 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("lease_until", core.db.UTCDateTime(timezone=True), nullable=True)
         )
+        batch_op.add_column(sa.Column("key", sa.String(length=40), nullable=True))
         batch_op.alter_column(
             "status",
             existing_type=sa.VARCHAR(length=12),
             type_=sa.String(length=20),
             existing_nullable=False,
         )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "UPDATE action SET key = 'dw-' || substr(md5(random()::text || id::text), 1, 24)"
+        )
+    else:
+        op.execute("UPDATE action SET key = 'dw-' || lower(hex(randomblob(12)))")
+    with op.batch_alter_table("action", schema=None) as batch_op:
+        batch_op.alter_column("key", existing_type=sa.String(length=40), nullable=False)
+        batch_op.create_unique_constraint("uq_action_key", ["key"])
 
     with op.batch_alter_table("rule_set_version", schema=None) as batch_op:
         batch_op.add_column(
@@ -66,12 +76,14 @@ def downgrade() -> None:
         batch_op.drop_column("first_run_approved_at")
 
     with op.batch_alter_table("action", schema=None) as batch_op:
+        batch_op.drop_constraint("uq_action_key", type_="unique")
         batch_op.alter_column(
             "status",
             existing_type=sa.String(length=20),
             type_=sa.VARCHAR(length=12),
             existing_nullable=False,
         )
+        batch_op.drop_column("key")
         batch_op.drop_column("lease_until")
         batch_op.drop_column("batch")
 

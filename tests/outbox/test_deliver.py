@@ -1,0 +1,215 @@
+"""Delivering actions to the sandbox over real HTTP: written once, outcomes by the kind of answer,
+a crashed write resumed with its idempotency key, the echoed change ignored by the mirror."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from core.context import JobContext
+from core.db import session_scope
+from core.db import utcnow
+from core.models import Customer
+from core.models import Organization
+from core.settings import Settings
+from outbox.channels import write
+from outbox.deliver import deliver
+from outbox.jobs import deliver_due
+from outbox.models import Action
+from outbox.models import ActionEvent
+from outbox.models import ActionStatus as S
+from outbox.perform import Taken
+from outbox.perform import take
+from sync.jobs import run_sync
+from tests.conftest import dunwell_env
+from tests.connect import connect_org
+from tests.rules.factories import activate
+from tests.rules.factories import simple_rules
+from tests.servers import provider_urls
+from tests.servers import sandbox_server
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with sandbox_server() as url:
+        yield url
+
+
+@pytest.fixture
+def live(sandbox, database_url, session_factory, redis, tmp_path) -> JobContext:
+    env = dunwell_env(
+        tmp_path,
+        DATABASE_URL=database_url,
+        DELIVERY_RETRY_SECONDS="0,0",
+        **provider_urls(sandbox),
+    )
+    return JobContext(Settings.from_env(env), session_factory, redis)
+
+
+@pytest.fixture(autouse=True)
+def clear_faults(sandbox):
+    yield
+    requests.delete(f"{sandbox}/_sandbox/faults", timeout=10)
+
+
+def arm(sandbox: str, provider: str, kind: str, count: int = 1) -> None:
+    body = {"provider": provider, "kind": kind, "count": count}
+    requests.post(f"{sandbox}/_sandbox/faults", json=body, timeout=10).raise_for_status()
+
+
+def connected(ctx: JobContext, provider: str) -> tuple[int, str]:
+    """A synced organization with active rules, and one of its customers."""
+    org_id = connect_org(ctx.settings, ctx.sessions, provider)
+    run_sync(ctx, org_id)
+    with session_scope(ctx.sessions) as db:
+        activate(db, db.get(Organization, org_id), simple_rules())
+        customer = db.scalars(
+            select(Customer.external_id)
+            .where(Customer.organization_id == org_id, Customer.deleted.is_(False))
+            .order_by(Customer.id)
+        ).first()
+    assert customer is not None
+    return org_id, customer
+
+
+def planned(ctx: JobContext, org_id: int, customer: str, kind: str, payload: dict) -> int:
+    """An action placed by hand (so the rules' re-check does not second-guess it)."""
+    now = utcnow()
+    with session_scope(ctx.sessions) as db:
+        action = Action(
+            organization_id=org_id,
+            rule="manual",
+            step=kind,
+            target=f"customer:{customer}",
+            period=now.date().isoformat(),
+            kind=kind,
+            customer_external_id=customer,
+            status=S.PLANNED,
+            decided_on=now.date(),
+            scheduled_for=now - timedelta(seconds=1),
+            payload=payload,
+            explanation={},
+        )
+        db.add(action)
+        db.flush()
+        return action.id
+
+
+def action(ctx: JobContext, action_id: int) -> Action:
+    with session_scope(ctx.sessions) as db:
+        found = db.get(Action, action_id)
+        db.expunge(found)
+        return found
+
+
+def history(ctx: JobContext, action_id: int) -> list[tuple[str, str]]:
+    with session_scope(ctx.sessions) as db:
+        rows = db.scalars(
+            select(ActionEvent).where(ActionEvent.action_id == action_id).order_by(ActionEvent.id)
+        )
+        return [(e.from_status, e.to_status) for e in rows]
+
+
+def writes(sandbox: str, key: str) -> list[dict[str, Any]]:
+    """The sandbox's log of QuickBooks requests carrying `key` as their requestid."""
+    log = requests.get(f"{sandbox}/_sandbox/quickbooks/requests?limit=2000", timeout=10).json()
+    return [r for r in log["requests"] if (r.get("requestid") or "").startswith(key)]
+
+
+def mirrored(ctx: JobContext, org_id: int, customer: str) -> tuple:
+    """The mirror's version of a customer, and when its row was last written."""
+    with session_scope(ctx.sessions) as db:
+        row = db.execute(
+            select(Customer.version, Customer.updated_at, Customer.synced_at).where(
+                Customer.organization_id == org_id, Customer.external_id == customer
+            )
+        ).one()
+        return tuple(row)
+
+
+HOLD = {"on_hold": True, "reason": "Over 60 days"}
+
+
+@pytest.mark.e2e
+def test_a_hold_is_written_once_and_its_echo_changes_nothing(live, sandbox) -> None:
+    org_id, customer = connected(live, "quickbooks")
+    action_id = planned(live, org_id, customer, "credit_hold", HOLD)
+    assert deliver_due(live, org_id, utcnow()) == 1
+    done = action(live, action_id)
+    assert done.status == S.SENT and done.provider_reference
+    assert done.attempts == 1 and done.lease_until is None
+    assert history(live, action_id) == [("planned", "pending"), ("pending", "sent")]
+    assert len(writes(sandbox, done.key)) == 1
+    # Delivering again does nothing; the sync that follows the provider's webhook finds the
+    # customer as the write left it (the returned record was upserted), so no rule runs again.
+    assert deliver(live, action_id).reason == "already sent"
+    held = mirrored(live, org_id, customer)
+    run_sync(live, org_id)
+    assert mirrored(live, org_id, customer) == held
+    assert len(writes(sandbox, done.key)) == 1
+
+
+@pytest.mark.e2e
+def test_a_write_cut_off_by_a_crash_is_resumed_with_the_same_key(live, sandbox) -> None:
+    org_id, customer = connected(live, "quickbooks")
+    action_id = planned(live, org_id, customer, "note", {"on": "customer", "text": "Called"})
+    now = utcnow()
+    with session_scope(live.sessions) as db:
+        taken = take(db, action_id, now)
+    assert isinstance(taken, Taken)
+    write(live, taken)  # the provider applied it, then the worker died before recording it
+    assert action(live, action_id).status == S.PENDING
+    assert len(writes(sandbox, taken.key)) == 1
+    # While the lease holds, no one else takes it; once it runs out, a sweep resumes it.
+    assert deliver(live, action_id, now).reason == "being written by another worker"
+    resumed = deliver(live, action_id, now + timedelta(minutes=3))
+    assert resumed is not None and resumed.status == S.SENT
+    # QuickBooks' note writer re-reads the customer and finds the note there already: nothing
+    # more is written, and the note stands once.
+    assert len(writes(sandbox, taken.key)) == 1
+    assert action(live, action_id).command["text"] == "Called"
+
+
+@pytest.mark.e2e
+def test_an_outage_is_retried_then_dead_lettered(live, sandbox) -> None:
+    org_id, customer = connected(live, "quickbooks")
+    action_id = planned(live, org_id, customer, "credit_hold", HOLD)
+    arm(sandbox, "quickbooks", "server_error", count=100)
+    first = deliver(live, action_id)
+    assert first is not None and (first.status, first.outage) == (S.PENDING, True)
+    assert action(live, action_id).attempts == 1
+    deliver(live, action_id)
+    last = deliver(live, action_id)
+    assert last is not None and last.status == S.DEAD
+    assert action(live, action_id).reason.startswith("gave up after 3 attempts")
+    requests.delete(f"{sandbox}/_sandbox/faults", timeout=10)
+    assert deliver(live, action_id).reason == "already dead"
+
+
+@pytest.mark.e2e
+def test_a_rate_limit_waits_for_retry_after_and_then_succeeds(live, sandbox) -> None:
+    org_id, customer = connected(live, "xero")
+    action_id = planned(live, org_id, customer, "credit_hold", HOLD)
+    arm(sandbox, "xero", "rate_limit", count=4)  # more than the client retries by itself
+    limited = deliver(live, action_id)
+    assert limited is not None and (limited.status, limited.rate_limited) == (S.PENDING, True)
+    waiting = action(live, action_id)
+    assert waiting.attempts == 0 and waiting.scheduled_for > utcnow()
+    assert deliver(live, action_id).reason == "not due yet"
+    done = deliver(live, action_id, waiting.scheduled_for + timedelta(seconds=1))
+    assert done is not None and done.status == S.SENT
+
+
+@pytest.mark.e2e
+def test_a_revoked_grant_waits_for_a_reconnect(live, sandbox) -> None:
+    org_id, customer = connected(live, "quickbooks")
+    action_id = planned(live, org_id, customer, "credit_hold", HOLD)
+    arm(sandbox, "quickbooks", "revoke")
+    result = deliver(live, action_id)
+    assert result is not None and result.status == S.NEEDS_RECONNECT
+    with session_scope(live.sessions) as db:
+        assert db.get(Organization, org_id).status == "needs_reconnect"
