@@ -90,6 +90,7 @@ def _customer_names(org_id: int, result: Any) -> dict[str, str]:
     if not result:
         return {}
     ids = {d["customer"] for d in result["decisions"][:PREVIEW_ROWS]}
+    ids |= {q["customer"] for q in result.get("queued", [])[:PREVIEW_ROWS]}
     rows = web.db().execute(
         select(Customer.external_id, Customer.name).where(
             Customer.organization_id == org_id, Customer.external_id.in_(ids)
