@@ -46,6 +46,8 @@ from providers.base import Provider
 from providers.base import Reauthorize
 from providers.base import Record
 from providers.base import Tenant
+from providers.xero import Xero
+from providers.xero.api import RetryPolicy
 from tests.conftest import dunwell_env
 from tests.servers import provider_urls
 from tests.servers import sandbox_server
@@ -116,8 +118,23 @@ class Sandbox:
     def expire_tokens(self) -> int:
         return int(self.call("POST", "/expire-tokens")["expired"])
 
-    def arm(self, kind: str, count: int = 1) -> None:
-        self.call("POST", "/_sandbox/faults", {"provider": self.name, "kind": kind, "count": count})
+    def arm(self, kind: str, count: int = 1, **spec: Any) -> None:
+        """Arm a fault (see sandbox.faults: tenant, paths, methods, message, retry_after)."""
+        body = {"provider": self.name, "kind": kind, "count": count, **spec}
+        self.call("POST", "/_sandbox/faults", body)
+
+    def writes(self) -> list[dict[str, Any]]:
+        """The writes this tenant's API received, oldest first (the provider-side outbox)."""
+        query = f"?provider={self.name}&tenant={self.tenant_id}"
+        return list(self.call("GET", "/_sandbox/writes" + query)["writes"])
+
+    def draft_invoice_id(self, provider: Any) -> str | None:
+        """A sales invoice in the provider's own DRAFT state (QuickBooks has none)."""
+        if self.name == "quickbooks":
+            return None
+        params = {"where": 'Type=="ACCREC"', "Statuses": "DRAFT"}
+        drafts = provider.api.get("Invoices", params)["Invoices"]
+        return str(drafts[0]["InvoiceID"]) if drafts else None
 
     def clear_faults(self) -> None:
         self.call("DELETE", "/_sandbox/faults")
@@ -290,6 +307,20 @@ class World:
         return self.cls(  # type: ignore[call-arg]
             self.config, self.tenant.external_id, self.credentials, limiter=limiter
         )
+
+    def impatient_provider(self, limiter: Limiter) -> Provider:
+        """A provider that retries as usual but does not sleep between tries (fault tests)."""
+        if self.name == "xero":
+            return Xero(
+                self.config,
+                self.tenant.external_id,
+                self.credentials,
+                limiter=limiter,
+                retry=RetryPolicy(sleep=lambda seconds: None),
+            )
+        provider = self.provider(limiter)
+        provider.api.sleep = lambda seconds: None  # type: ignore[attr-defined]
+        return provider
 
 
 @dataclass
