@@ -72,7 +72,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     @app.delete("/_sandbox/faults")
     def clear_faults():  # type: ignore[no-untyped-def]
         """Everything, or only ?provider=...[&tenant=...]."""
-        faults.clear(request.args.get("provider"), request.args.get("tenant"))
+        faults.clear(request.args.get("provider") or None, request.args.get("tenant") or None)
         return jsonify(faults.describe())
 
     @app.get("/_sandbox/webhooks")

@@ -99,6 +99,9 @@ def test_a_replayed_requestid_is_logged_as_a_replay_and_applied_once(client, tok
     assert read(client, token, invoice["Id"])["SyncToken"] == first.json["Invoice"]["SyncToken"]
     entries = writes(client)
     assert [(e["replay"], bool(e["applied"])) for e in entries] == [(False, True), (True, False)]
+    (later,) = writes(client, since=str(entries[0]["seq"]))
+    assert later["replay"] is True
+    assert client.get("/_sandbox/writes", query_string={"since": "x"}).status_code == 400
 
 
 def test_reads_are_not_writes_and_a_refused_write_is_logged_with_the_answer(client, token):
