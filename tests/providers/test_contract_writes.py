@@ -35,6 +35,7 @@ from providers.base import SetCreditHold
 from providers.base import SettleDiscount
 from providers.base import Unavailable
 from providers.base import WriteResult
+from tests.providers.contract_checks import same_id
 from tests.providers.contract_support import DEAD_GRANT
 from tests.providers.contract_support import PROVIDERS
 from tests.providers.contract_support import Capture
@@ -43,7 +44,6 @@ from tests.providers.contract_support import Delivery
 from tests.providers.contract_support import World
 from tests.providers.contract_support import capture_server
 from tests.providers.contract_support import connected
-from tests.providers.contract_support import same_id
 
 WRITE_PATHS = {"quickbooks": "/invoice", "xero": "/History"}
 
