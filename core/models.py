@@ -182,21 +182,35 @@ class CreditNote(_Mirrored, Base):
     total: Mapped[Decimal] = mapped_column(Money)
     remaining: Mapped[Decimal] = mapped_column(Money)
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    # draft (not issued yet: no usable credit), open (credit left), paid (used up), voided, deleted
+    status: Mapped[str] = mapped_column(String(10), default="open")
 
 
 class CreditAllocation(Base):
+    """Credit of one credit note applied to one invoice.
+
+    Xero lists allocations on the credit note itself (`payment_external_id` is NULL). QuickBooks
+    applies a CreditMemo through a Payment's lines; such rows name that payment and are replaced
+    whenever it changes. A payment may arrive before the credit note it applies: the row then
+    waits with `credit_note_id` NULL and is attached, by `credit_note_external_id`, when the
+    credit note arrives.
+    """
+
     __tablename__ = "credit_allocation"
     __table_args__ = (
         Index("ix_credit_allocation_invoice", "organization_id", "invoice_external_id"),
+        Index("ix_credit_allocation_payment", "organization_id", "payment_external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    credit_note_id: Mapped[int] = mapped_column(
+    credit_note_id: Mapped[int | None] = mapped_column(
         ForeignKey("credit_note.id", ondelete="CASCADE"), index=True
     )
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
     invoice_external_id: Mapped[str] = mapped_column(String(64))
     amount: Mapped[Decimal] = mapped_column(Money)
+    credit_note_external_id: Mapped[str | None] = mapped_column(String(64))
+    payment_external_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class SyncCursor(Base):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -94,18 +95,39 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class CreditApplication:
+    """Credit from one credit note applied to one invoice by a payment.
+
+    QuickBooks applies a CreditMemo this way: a Payment line linking the CreditMemo beside a line
+    linking the invoice. The CreditMemo itself never lists where its credit went.
+    """
+
+    credit_note_id: str
+    invoice_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class PaymentRecord(Record):
+    """A customer payment. `allocations` is cash only; credit the payment applied alongside is in
+    `credits`, so `sum(allocations) + unapplied == amount`."""
+
     customer_id: str = ""
     paid_on: date | None = None
     currency: str = ""
     amount: Decimal = Decimal("0")
     unapplied: Decimal = Decimal("0")
     allocations: tuple[Allocation, ...] = ()
+    credits: tuple[CreditApplication, ...] = ()
     entity: ClassVar[Entity] = Entity.PAYMENT
 
 
 @dataclass(frozen=True)
 class CreditNoteRecord(Record):
+    """Credit a customer may use. `status` uses the invoices' states: DRAFT is not usable yet
+    (its `remaining` is 0 and it is not used up), OPEN has `remaining` credit, PAID is used up.
+    `allocations` are the ones the provider lists on the credit note itself."""
+
     customer_id: str = ""
     number: str | None = None
     issue_date: date | None = None
@@ -114,6 +136,7 @@ class CreditNoteRecord(Record):
     remaining: Decimal = Decimal("0")
     voided: bool = False
     allocations: tuple[Allocation, ...] = ()
+    status: InvoiceStatus = InvoiceStatus.OPEN
     entity: ClassVar[Entity] = Entity.CREDIT_NOTE
 
 
@@ -149,13 +172,30 @@ class ChangeNotice:
 
 @dataclass(frozen=True)
 class SendReminder:
-    """Email one customer about one or more invoices, through the provider's email."""
+    """Email one customer about one or more invoices, through the provider's email.
+
+    Neither provider takes our wording: each invoice goes out in the provider's own invoice email
+    (see SendInvoice); `subject` and `body` are kept for the record.
+    """
 
     customer_id: str
     invoice_ids: tuple[str, ...]
     to: str | None
     subject: str
     body: str
+
+
+@dataclass(frozen=True)
+class SendInvoice:
+    """Send an invoice the business has not sent yet, by the provider's own invoice email.
+
+    QuickBooks sends to `to` when given, else to the invoice's BillEmail; Xero always sends to the
+    contact's addresses and ignores `to`. Where the provider refuses (a Xero DRAFT, VOIDED or
+    DELETED invoice) the write raises Rejected with the provider's message.
+    """
+
+    invoice_id: str
+    to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,19 +224,14 @@ class SettleDiscount:
     memo: str = ""
 
 
-@dataclass(frozen=True)
-class SendInvoice:
-    """Send an invoice the business has not sent yet, through the provider's own invoice email."""
-
-    invoice_id: str
-    to: str | None = None
-
-
 WriteCommand = SendReminder | SendInvoice | AddNote | SetCreditHold | SettleDiscount
 
 
 @dataclass(frozen=True)
 class WriteResult:
+    """What a write left behind: the provider's reference and every record it changed, re-read,
+    so upserting them makes the provider's echoing webhook change nothing."""
+
     reference: str
     records: tuple[AnyRecord, ...] = ()
 
@@ -329,5 +364,10 @@ class Provider(Protocol):
     def get(self, entity: Entity, external_id: str) -> AnyRecord | None: ...
 
     def write(self, command: WriteCommand, *, idempotency_key: str) -> WriteResult: ...
+
+    def invoice_links(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+        """Each invoice's online payment page, by id. Invoices without one (a draft, an unknown
+        id, no online payment) are left out; transport errors raise as usual."""
+        ...
 
     def disconnect(self, *, revoke_grant: bool) -> None: ...

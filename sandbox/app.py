@@ -11,6 +11,8 @@ from flask import request
 
 from sandbox.faults import Faults
 from sandbox.webhooks import WebhookSender
+from sandbox.writes import EXTENSION as WRITES
+from sandbox.writes import WriteLog
 
 
 @dataclass(frozen=True)
@@ -40,19 +42,27 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     sender = WebhookSender(delay_seconds=config.webhook_delay_seconds)
     app.extensions["sandbox_faults"] = faults
     app.extensions["sandbox_webhooks"] = sender
+    app.extensions[WRITES] = WriteLog()
 
     from sandbox import console
+    from sandbox import pay
     from sandbox import quickbooks
+    from sandbox import writes_page
     from sandbox import xero
 
     quickbooks.init_app(app, config, faults, sender)
     xero.init_app(app, config, faults, sender)
     app.register_blueprint(console.bp)
+    app.register_blueprint(pay.bp)
+    app.register_blueprint(writes_page.bp)
 
     @app.post("/_sandbox/faults")
     def set_faults():  # type: ignore[no-untyped-def]
-        """Body: {"provider": "quickbooks"|"xero", "kind": ..., "count": n, "seconds": s}."""
-        spec = request.get_json(force=True)
+        """Body: {"provider", "kind", "count", "seconds", "tenant", "paths", "methods",
+        "message", "retry_after"} (see sandbox.faults)."""
+        spec = request.get_json(silent=True, force=True)
+        if not isinstance(spec, dict):
+            return jsonify(error="the body must be a JSON object"), 400
         try:
             faults.arm(**spec)
         except (TypeError, ValueError) as exc:
@@ -61,7 +71,8 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
 
     @app.delete("/_sandbox/faults")
     def clear_faults():  # type: ignore[no-untyped-def]
-        faults.clear()
+        """Everything, or only ?provider=...[&tenant=...]."""
+        faults.clear(request.args.get("provider") or None, request.args.get("tenant") or None)
         return jsonify(faults.describe())
 
     @app.get("/_sandbox/webhooks")

@@ -1,69 +1,196 @@
-"""Fault switches shared by both sandbox providers.
+"""Fault switches shared by both sandbox providers, armed through `POST /_sandbox/faults`.
 
-Kinds: "rate_limit" (429 in the provider's own shape), "server_error" (503), "slow" (sleep
-`seconds` before answering), "revoke" (every token of the provider becomes invalid). Each is armed
-for `count` requests (revoke is permanent until cleared).
+A fault is armed for one provider and, optionally, one organization (`tenant`: a realm id or a
+Xero tenant id), some API paths (`paths`: substrings of the request path, e.g. "/send",
+"/History") and some methods. It answers the next `count` matching API requests the way the
+real provider answers that failure; each provider renders it in its own shape:
+
+- "rate_limit": 429 (QuickBooks' XML ThrottleExceeded fault; Xero's problem body with
+  X-Rate-Limit-Problem). `retry_after` sets Retry-After in seconds (Xero sends 1 by default;
+  QuickBooks sends none unless asked, as Intuit does not document one).
+- "server_error": 503.
+- "slow": sleep `seconds` before answering normally.
+- "reject": 400 validation error carrying `message` (QuickBooks ValidationFault code 6000, Xero
+  ValidationException). Writes only unless `methods` says otherwise.
+- "stale": QuickBooks only: 400 Stale Object Error (code 5010), as when someone else saved the
+  object first. Writes only unless `methods` says otherwise. Xero has no SyncToken.
+- "revoke": permanent until cleared. Provider-wide, every token of the provider is dead (401,
+  and refreshing answers invalid_grant). With a `tenant`: QuickBooks kills that company's grant
+  the same way; Xero removes that organisation's connection (403 on its requests) while the
+  token itself still refreshes.
+
+A "write" is any API request but a GET (and but QuickBooks' POST /query, which reads).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from dataclasses import asdict
 from dataclasses import dataclass
+from typing import Any
 
-KINDS = ("rate_limit", "server_error", "slow", "revoke")
+KINDS = ("rate_limit", "server_error", "slow", "revoke", "reject", "stale")
+WRITE_KINDS = ("reject", "stale")
 PROVIDERS = ("quickbooks", "xero")
+METHODS = ("GET", "POST", "PUT", "DELETE")
+DEFAULT_MESSAGE = "The sandbox was told to refuse this request"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The API request a fault may apply to."""
+
+    tenant: str
+    method: str
+    path: str
+    write: bool
 
 
 @dataclass
-class _Armed:
+class Armed:
+    provider: str
     kind: str
     count: int
-    seconds: float
+    seconds: float = 0.0
+    tenant: str | None = None
+    paths: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    message: str = DEFAULT_MESSAGE
+    retry_after: int | None = None
+
+    def matches(self, target: Target) -> bool:
+        if self.tenant is not None and self.tenant != target.tenant.lower():
+            return False
+        if self.paths and not any(part in target.path for part in self.paths):
+            return False
+        if self.methods:
+            return target.method.upper() in self.methods
+        return target.write or self.kind not in WRITE_KINDS
+
+    def describe(self) -> dict[str, Any]:
+        return {**asdict(self), "paths": list(self.paths), "methods": list(self.methods)}
 
 
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._armed: dict[str, list[_Armed]] = {p: [] for p in PROVIDERS}
-        self._revoked: set[str] = set()
+        self._armed: list[Armed] = []
+        self._revoked: list[Armed] = []
 
-    def arm(self, provider: str, kind: str, count: int = 1, seconds: float = 0.0) -> None:
-        if provider not in PROVIDERS:
-            raise ValueError(f"provider must be one of {PROVIDERS}")
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}")
+    def arm(
+        self,
+        provider: str,
+        kind: str,
+        count: int = 1,
+        seconds: float = 0.0,
+        tenant: str | None = None,
+        paths: Iterable[str] | None = None,
+        methods: Iterable[str] | None = None,
+        message: str | None = None,
+        retry_after: int | None = None,
+    ) -> Armed:
+        """Arm one fault; ValueError names the first bad argument."""
+        armed = Armed(
+            provider=_choice("provider", provider, PROVIDERS),
+            kind=_choice("kind", kind, KINDS),
+            count=_whole("count", count, minimum=1),
+            seconds=_seconds(seconds),
+            tenant=_tenant(tenant),
+            paths=_strings("paths", paths),
+            methods=tuple(m.upper() for m in _strings("methods", methods)),
+            message=_message(message),
+            retry_after=None if retry_after is None else _whole("retry_after", retry_after, 0),
+        )
+        if armed.kind == "stale" and armed.provider != "quickbooks":
+            raise ValueError("stale: Xero has no SyncToken, so nothing is ever stale (use reject)")
+        if any(m not in METHODS for m in armed.methods):
+            raise ValueError(f"methods must be among {METHODS}")
         with self._lock:
-            if kind == "revoke":
-                self._revoked.add(provider)
-            else:
-                self._armed[provider].append(_Armed(kind, int(count), float(seconds)))
+            (self._revoked if armed.kind == "revoke" else self._armed).append(armed)
+        return armed
 
-    def clear(self) -> None:
+    def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
+        """Disarm everything, or only what was armed for `provider` (and `tenant`)."""
+
+        def kept(armed: Armed) -> bool:
+            if provider is not None and armed.provider != provider:
+                return True
+            return tenant is not None and armed.tenant != tenant.lower()
+
         with self._lock:
-            for armed in self._armed.values():
-                armed.clear()
-            self._revoked.clear()
+            self._armed = [a for a in self._armed if kept(a)]
+            self._revoked = [a for a in self._revoked if kept(a)]
 
-    def take(self, provider: str) -> _Armed | None:
-        """The fault to apply to the next request of `provider`, if any (consumes one)."""
+    def take(self, provider: str, target: Target) -> Armed | None:
+        """The fault for this request of `provider`, if one matches (consumes one use)."""
         with self._lock:
-            armed = self._armed[provider]
-            while armed and armed[0].count <= 0:
-                armed.pop(0)
-            if not armed:
-                return None
-            armed[0].count -= 1
-            return armed[0]
+            for armed in self._armed:
+                if armed.provider == provider and armed.count > 0 and armed.matches(target):
+                    armed.count -= 1
+                    found = Armed(**{**vars(armed), "count": armed.count})
+                    self._armed = [a for a in self._armed if a.count > 0]
+                    return found
+        return None
 
-    def revoked(self, provider: str) -> bool:
-        return provider in self._revoked
+    def revoked(self, provider: str, tenant: str | None = None) -> bool:
+        """Whether `provider`'s grants are dead, everywhere or (given `tenant`) for it."""
+        with self._lock:
+            return any(
+                armed.provider == provider
+                and (
+                    armed.tenant is None or (tenant is not None and armed.tenant == tenant.lower())
+                )
+                for armed in self._revoked
+            )
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "armed": {
-                    p: [{"kind": a.kind, "count": a.count, "seconds": a.seconds} for a in armed]
-                    for p, armed in self._armed.items()
-                },
-                "revoked": sorted(self._revoked),
+                "armed": [armed.describe() for armed in self._armed],
+                "revoked": [
+                    {"provider": armed.provider, "tenant": armed.tenant} for armed in self._revoked
+                ],
             }
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}")
+    return str(value)
+
+
+def _whole(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError("seconds must be a number of at least 0")
+    return float(value)
+
+
+def _tenant(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("tenant must be a realm id or a Xero tenant id")
+    return value.strip().lower()
+
+
+def _strings(name: str, values: Any) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str) or not all(isinstance(v, str) and v for v in values):
+        raise ValueError(f"{name} must be a list of non-empty strings")
+    return tuple(values)
+
+
+def _message(value: Any) -> str:
+    if value is None:
+        return DEFAULT_MESSAGE
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("message must be a non-empty string")
+    return value.strip()

@@ -141,7 +141,7 @@ def flag_missing(session: Session, org_id: int, entity: Entity, seen: set[str]) 
     )
     missing = [external_id for external_id in known if external_id not in seen]
     values: dict[str, object] = {"deleted": True, "synced_at": utcnow()}
-    if entity == Entity.INVOICE:
+    if entity in (Entity.INVOICE, Entity.CREDIT_NOTE):
         values["status"] = "deleted"
     for start in range(0, len(missing), 500):
         chunk = missing[start : start + 500]

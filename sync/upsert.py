@@ -5,8 +5,10 @@ with one executemany of INSERT ... ON CONFLICT DO UPDATE, and the conflict claus
 version guard, so a concurrent writer can never put an older version over a newer one. A row
 changes only when the incoming `updated_at` is later, or equal with a different version marker.
 A deletion notice only flags the row; it never blanks what we knew of it. Allocations of a
-payment or credit note are replaced whole when, and only when, their parent changed. The caller
-owns the transaction.
+payment or credit note are replaced whole when, and only when, their parent changed; so is the
+credit a payment applies from credit notes (QuickBooks), which lands in `credit_allocation`
+under that payment's name and waits for a credit note not mirrored yet. The caller owns the
+transaction.
 
 The write goes to the driver directly (values converted by the columns' own SQLAlchemy types):
 the generic statement machinery costs three times the database's own work at backfill volume
@@ -28,6 +30,7 @@ from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -86,14 +89,19 @@ def upsert_page(
     if live:
         _write(session, table, live, [c for c in live[0] if c not in _KEY])
     if gone:
-        flagged = [*FLAGGED_COLUMNS, *(["status"] if entity == Entity.INVOICE else [])]
+        flagged = [*FLAGGED_COLUMNS, *(["status"] if entity in _WITH_STATUS else [])]
         _write(session, table, gone, flagged)
     if entity in (Entity.PAYMENT, Entity.CREDIT_NOTE):
         _replace_allocations(session, org_id, entity, fresh)
+    if entity == Entity.PAYMENT:
+        _replace_credit_applications(session, org_id, fresh)
+    if entity == Entity.CREDIT_NOTE:
+        _attach_waiting_applications(session, org_id, [r.external_id for r in fresh])
     return UpsertResult(written=len(fresh), customers=_customers_touched(fresh, held))
 
 
 _KEY = ("organization_id", "external_id")
+_WITH_STATUS = (Entity.INVOICE, Entity.CREDIT_NOTE)
 
 
 def _latest_per_id(records: Iterable[AnyRecord]) -> list[AnyRecord]:
@@ -190,7 +198,8 @@ def _deleted_defaults(entity: Entity) -> dict[str, Any]:
         Entity.CUSTOMER: {"name": "", "active": False},
         Entity.INVOICE: document | {"total": 0, "balance": 0, "status": "deleted"},
         Entity.PAYMENT: document | {"amount": 0, "unapplied": 0},
-        Entity.CREDIT_NOTE: document | {"total": 0, "remaining": 0, "voided": False},
+        Entity.CREDIT_NOTE: document
+        | {"total": 0, "remaining": 0, "voided": False, "status": "deleted"},
     }[entity]
 
 
@@ -202,14 +211,11 @@ def _replace_allocations(
     else:
         model, parent, owner = CreditAllocation, "credit_note_id", CreditNote
     by_id = {r.external_id: r for r in records}
-    ids = dict(
-        session.execute(
-            select(owner.external_id, owner.id).where(
-                owner.organization_id == org_id, owner.external_id.in_(list(by_id))
-            )
-        ).all()
-    )
-    session.execute(delete(model).where(getattr(model, parent).in_(list(ids.values()))))
+    ids = _row_ids(session, owner, org_id, list(by_id))
+    gone = delete(model).where(getattr(model, parent).in_(list(ids.values())))
+    if model is CreditAllocation:
+        gone = gone.where(CreditAllocation.payment_external_id.is_(None))
+    session.execute(gone)
     rows = [
         {
             parent: ids[external_id],
@@ -223,6 +229,65 @@ def _replace_allocations(
     ]
     if rows:
         session.execute(insert(model), rows)
+
+
+def _row_ids(session: Session, owner: Any, org_id: int, external_ids: list[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(owner.external_id, owner.id).where(
+            owner.organization_id == org_id, owner.external_id.in_(external_ids)
+        )
+    )
+    return dict(rows.all())
+
+
+def _replace_credit_applications(
+    session: Session, org_id: int, records: Sequence[AnyRecord]
+) -> None:
+    """Credit the payments apply from credit notes, as those credit notes' allocations."""
+    payments = [r for r in records if isinstance(r, PaymentRecord)]
+    session.execute(
+        delete(CreditAllocation).where(
+            CreditAllocation.organization_id == org_id,
+            CreditAllocation.payment_external_id.in_([p.external_id for p in payments]),
+        )
+    )
+    applied = [(p.external_id, c) for p in payments if not p.deleted for c in p.credits]
+    if not applied:
+        return
+    notes = _row_ids(session, CreditNote, org_id, [c.credit_note_id for _, c in applied])
+    rows = [
+        {
+            "credit_note_id": notes.get(credit.credit_note_id),
+            "organization_id": org_id,
+            "invoice_external_id": credit.invoice_id,
+            "amount": credit.amount,
+            "credit_note_external_id": credit.credit_note_id,
+            "payment_external_id": payment_id,
+        }
+        for payment_id, credit in applied
+    ]
+    session.execute(insert(CreditAllocation), rows)
+
+
+def _attach_waiting_applications(session: Session, org_id: int, external_ids: list[str]) -> None:
+    """Credit applied by payments mirrored before their credit note finds its credit note."""
+    note_id = (
+        select(CreditNote.id)
+        .where(
+            CreditNote.organization_id == CreditAllocation.organization_id,
+            CreditNote.external_id == CreditAllocation.credit_note_external_id,
+        )
+        .scalar_subquery()
+    )
+    session.execute(
+        update(CreditAllocation)
+        .where(
+            CreditAllocation.organization_id == org_id,
+            CreditAllocation.credit_note_id.is_(None),
+            CreditAllocation.credit_note_external_id.in_(external_ids),
+        )
+        .values(credit_note_id=note_id)
+    )
 
 
 def _customers_touched(records: Sequence[AnyRecord], held: dict[str, _Held]) -> set[str]:
@@ -288,6 +353,7 @@ def _credit_note_row(r: CreditNoteRecord) -> dict[str, Any]:
         "total": r.total,
         "remaining": r.remaining,
         "voided": r.voided,
+        "status": str(r.status),
     }
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -40,6 +41,7 @@ from providers.base import Unavailable
 from providers.base import WriteCommand
 from providers.base import WriteResult
 from providers.quickbooks import company
+from providers.quickbooks import links
 from providers.quickbooks import mapping
 from providers.quickbooks import webhooks
 from providers.quickbooks import writes
@@ -49,6 +51,7 @@ from providers.quickbooks.listing import CDC_CAP
 from providers.quickbooks.listing import NAMES
 from providers.quickbooks.listing import PATHS
 from providers.quickbooks.listing import cdc_objects
+from providers.quickbooks.listing import includes
 from providers.quickbooks.listing import objects_in
 from providers.quickbooks.listing import query_pages
 from providers.quickbooks.listing import term_statement
@@ -175,8 +178,10 @@ class QuickBooks:
 
     def read_raw(self, entity: Entity, external_id: str) -> tuple[dict[str, Any], datetime]:
         """The object as QuickBooks returns it, and the answer's time (NotFound if gone)."""
-        params = {"include": "invoiceLink"} if entity is Entity.INVOICE else {}
-        answer = self.api.read(PATHS[entity], external_id, **params)
+        include = includes((entity,))
+        answer = self.api.read(
+            PATHS[entity], external_id, **({"include": include} if include else {})
+        )
         raw = answer.get(NAMES[entity])
         if not isinstance(raw, dict):
             raise NotFound(f"QuickBooks has no {NAMES[entity]} {external_id}", status=404)
@@ -192,6 +197,10 @@ class QuickBooks:
 
     def write(self, command: WriteCommand, *, idempotency_key: str) -> WriteResult:
         return writes.perform(self, command, idempotency_key)
+
+    def invoice_links(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+        """InvoiceLink of each invoice that has one (online payment on and a customer email)."""
+        return links.invoice_links(self.api, invoice_ids)
 
     # ------------------------------------------------------------ internals
 
@@ -216,7 +225,7 @@ class QuickBooks:
             yield self.to_records(entity, rows, self.clock())
 
     def _changes(self, entity: Entity, since: datetime) -> Iterator[list[AnyRecord]]:
-        answer = self.api.cdc([NAMES[entity]], since)
+        answer = self.api.cdc([NAMES[entity]], since, includes((entity,)))
         rows = cdc_objects(answer).get(NAMES[entity], [])
         if len(rows) >= CDC_CAP:
             log.info("QuickBooks CDC cap hit for %s; re-reading by query", NAMES[entity])
@@ -243,7 +252,7 @@ class QuickBooks:
     def _many_changes(
         self, entities: list[Entity], since: datetime
     ) -> Iterator[tuple[Entity, list[AnyRecord]]]:
-        answer = self.api.cdc([NAMES[e] for e in entities], since)
+        answer = self.api.cdc([NAMES[e] for e in entities], since, includes(entities))
         found = cdc_objects(answer)
         if sum(len(rows) for rows in found.values()) >= CDC_CAP:
             for entity in entities:

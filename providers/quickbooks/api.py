@@ -94,17 +94,25 @@ class QuickBooksApi:
 
     # ------------------------------------------------------------ typed calls
 
-    def query(self, statement: str) -> dict[str, Any]:
-        """The `QueryResponse` of a query statement ({} for an empty page)."""
-        answer = self.request("GET", "query", params={"query": statement})
+    def query(self, statement: str, include: str | None = None) -> dict[str, Any]:
+        """The `QueryResponse` of a query statement ({} for an empty page).
+
+        `include` asks for extras QuickBooks leaves out by default ("invoiceLink").
+        """
+        params = {"query": statement, **({"include": include} if include else {})}
+        answer = self.request("GET", "query", params=params)
         response = answer.get("QueryResponse")
         return response if isinstance(response, dict) else {}
 
     def read(self, path: str, external_id: str, **params: str) -> dict[str, Any]:
         return self.request("GET", f"{path}/{quote(external_id, safe='')}", params=params)
 
-    def cdc(self, entities: list[str], since: datetime) -> dict[str, Any]:
+    def cdc(
+        self, entities: list[str], since: datetime, include: str | None = None
+    ) -> dict[str, Any]:
         params = {"entities": ",".join(entities), "changedSince": qbo_timestamp(since)}
+        if include:
+            params["include"] = include
         return self.request("GET", "cdc", params=params)
 
     def save(self, path: str, body: dict[str, Any], requestid: str) -> dict[str, Any]:

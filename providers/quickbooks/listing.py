@@ -5,6 +5,9 @@ Metadata.LastUpdatedTime, until a short page. Customers are a name list: without
 `Active IN (true,false)` QuickBooks returns active ones only, and invoices would point at customers
 we never loaded. CDC answers nest as CDCResponse[].QueryResponse[].<Entity>[] and may hold a
 single object instead of a list.
+
+An invoice's online payment link (InvoiceLink) comes back only when the request says
+`include=invoiceLink`, so every invoice read, query and CDC call asks for it (`includes`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ NAMES = {
 }
 PATHS = {entity: name.lower() for entity, name in NAMES.items()}
 NAME_LISTS = {Entity.CUSTOMER}
+INVOICE_LINK = "invoiceLink"
+
+
+def includes(entities: list[Entity] | tuple[Entity, ...]) -> str | None:
+    """The `include` a read of `entities` needs: the payment link whenever invoices are read."""
+    return INVOICE_LINK if Entity.INVOICE in entities else None
 
 
 def statement(entity: Entity, since: datetime | None = None, start: int = 1) -> str:
@@ -49,7 +58,7 @@ def query_pages(
     """Raw objects page by page, oldest first, until a short page."""
     start = 1
     while True:
-        response = api.query(statement(entity, since, start))
+        response = api.query(statement(entity, since, start), includes((entity,)))
         rows = objects_in(response.get(NAMES[entity]))
         if rows:
             yield rows

@@ -8,9 +8,11 @@ Quirks handled here:
 - Inactive customers get " (deleted)" appended to DisplayName; the suffix is dropped. A merge is
   visible only in the webhook (Merge + deletedId), so `merged_into` stays None from reads.
 - A Payment applies money through `Line[].LinkedTxn[]`. Lines linking a CreditMemo apply credit,
-  not cash; their amounts are taken off the invoice lines (in line order), so a payment's
-  allocations are its cash only and `sum(allocations) + unapplied == amount`. A zero-total
-  payment that only applies a credit memo therefore has no allocations.
+  not cash: each credit memo's amount is matched to the invoice lines in line order and becomes a
+  CreditApplication (credit memo -> invoice) in `credits`; what the invoice lines keep is cash,
+  so `sum(allocations) + unapplied == amount`. A zero-total payment that only applies a credit
+  memo therefore has no allocations, and one credit application. The CreditMemo itself never
+  lists where its credit went.
 - Discount terms ("2% 10 Net 30") live on the Term the invoice references (SalesTermRef). Only
   STANDARD terms have DiscountDays; date-driven terms give no discount window here.
 """
@@ -31,6 +33,7 @@ from typing import Any
 
 from providers.base import Allocation
 from providers.base import AnyRecord
+from providers.base import CreditApplication
 from providers.base import CreditNoteRecord
 from providers.base import CustomerRecord
 from providers.base import Entity
@@ -217,6 +220,7 @@ def invoice(raw: Mapping[str, Any], ctx: Context) -> InvoiceRecord:
 
 
 def payment(raw: Mapping[str, Any], ctx: Context) -> PaymentRecord:
+    cash, credits = applications(raw)
     return PaymentRecord(
         **_head(raw, ctx),
         customer_id=ref(raw, "CustomerRef") or "",
@@ -224,16 +228,16 @@ def payment(raw: Mapping[str, Any], ctx: Context) -> PaymentRecord:
         currency=_currency(raw, ctx),
         amount=money(raw.get("TotalAmt")),
         unapplied=money(raw.get("UnappliedAmt")),
-        allocations=cash_allocations(raw),
+        allocations=cash,
+        credits=credits,
     )
 
 
-def credit_note(
-    raw: Mapping[str, Any], ctx: Context, allocations: tuple[Allocation, ...] = ()
-) -> CreditNoteRecord:
-    """A CreditMemo. QuickBooks' CreditMemo lists no applications; pass them when known."""
+def credit_note(raw: Mapping[str, Any], ctx: Context) -> CreditNoteRecord:
+    """A CreditMemo. It lists no applications: those come from the payments that apply it."""
     total = money(raw.get("TotalAmt"))
-    remaining = raw.get("RemainingCredit", raw.get("Balance"))
+    remaining = money(raw.get("RemainingCredit", raw.get("Balance")), default=total)
+    voided = is_voided(raw)
     return CreditNoteRecord(
         **_head(raw, ctx),
         customer_id=ref(raw, "CustomerRef") or "",
@@ -241,16 +245,25 @@ def credit_note(
         issue_date=parse_date(raw.get("TxnDate")),
         currency=_currency(raw, ctx),
         total=total,
-        remaining=money(remaining, default=total),
-        voided=is_voided(raw),
-        allocations=allocations,
+        remaining=remaining,
+        voided=voided,
+        status=credit_status(raw, remaining, voided),
     )
 
 
-def cash_allocations(raw: Mapping[str, Any]) -> tuple[Allocation, ...]:
-    """Cash applied per invoice: Invoice-linked lines less the credit applied alongside."""
-    invoice_lines: list[tuple[str, Decimal]] = []
-    credit = ZERO
+def credit_status(raw: Mapping[str, Any], remaining: Decimal, voided: bool) -> InvoiceStatus:
+    """QuickBooks has no draft credit memos: open while credit remains, else used up."""
+    if is_deleted_stub(raw):
+        return InvoiceStatus.DELETED
+    if voided:
+        return InvoiceStatus.VOIDED
+    return InvoiceStatus.OPEN if remaining > ZERO else InvoiceStatus.PAID
+
+
+def _linked_lines(raw: Mapping[str, Any]) -> tuple[list[tuple[str, Decimal]], ...]:
+    """(invoice lines, credit memo lines) of a payment as (TxnId, Amount), in line order."""
+    invoices: list[tuple[str, Decimal]] = []
+    credits: list[tuple[str, Decimal]] = []
     for line in raw.get("Line") or []:
         if not isinstance(line, dict):
             continue
@@ -261,16 +274,39 @@ def cash_allocations(raw: Mapping[str, Any]) -> tuple[Allocation, ...]:
         }
         amount = money(line.get("Amount"))
         if "Invoice" in kinds:
-            invoice_lines.append((kinds["Invoice"], amount))
+            invoices.append((kinds["Invoice"], amount))
         elif "CreditMemo" in kinds:
-            credit += amount
-    totals: dict[str, Decimal] = {}
-    for invoice_id, amount in invoice_lines:
-        used = min(credit, amount)
-        credit -= used
-        if amount - used > ZERO:
-            totals[invoice_id] = totals.get(invoice_id, ZERO) + amount - used
-    return tuple(Allocation(invoice_id, amount) for invoice_id, amount in totals.items())
+            credits.append((kinds["CreditMemo"], amount))
+    return invoices, credits
+
+
+def applications(
+    raw: Mapping[str, Any],
+) -> tuple[tuple[Allocation, ...], tuple[CreditApplication, ...]]:
+    """(cash per invoice, credit memo -> invoice applications) of one payment.
+
+    Credit memo lines are matched to invoice lines in line order; what an invoice line keeps
+    after the credit is cash.
+    """
+    invoice_lines, credit_lines = _linked_lines(raw)
+    left = [amount for _, amount in invoice_lines]
+    applied: dict[tuple[str, str], Decimal] = {}
+    for credit_id, credit in credit_lines:
+        for index, (invoice_id, _) in enumerate(invoice_lines):
+            used = min(credit, left[index])
+            if used > ZERO:
+                key = (credit_id, invoice_id)
+                applied[key] = applied.get(key, ZERO) + used
+                left[index] -= used
+                credit -= used
+    cash: dict[str, Decimal] = {}
+    for (invoice_id, _), amount in zip(invoice_lines, left, strict=True):
+        if amount > ZERO:
+            cash[invoice_id] = cash.get(invoice_id, ZERO) + amount
+    return (
+        tuple(Allocation(invoice_id, amount) for invoice_id, amount in cash.items()),
+        tuple(CreditApplication(c, i, amount) for (c, i), amount in applied.items()),
+    )
 
 
 MAPPERS = {

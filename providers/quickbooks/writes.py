@@ -9,12 +9,17 @@ SyncToken and are sparse; a stale SyncToken (5010) surfaces as Conflict.
   text trimmed first.
 - SetCreditHold: QuickBooks has no hold flag; a "[CREDIT HOLD yyyy-mm-dd] reason" first line in
   Customer.Notes marks it, and is removed on release.
-- SendReminder: QuickBooks' own invoice email (`invoice/<id>/send`), once per invoice. It takes
-  no subject or body: the company's invoice email template is used, and the command's wording is
-  not sent.
+- SendInvoice and SendReminder: QuickBooks' own invoice email (`invoice/<id>/send`, to `sendTo`
+  when given, else the invoice's BillEmail), once per invoice. It takes no subject or body: the
+  company's invoice email template is used, and a reminder's wording is not sent. The invoices
+  are re-read afterwards (EmailStatus EmailSent, DeliveryInfo, InvoiceLink).
 - SettleDiscount: a CreditMemo for the amount (one line, no item, so QuickBooks books it on its
   default sales item) and a zero-total Payment linking that CreditMemo and the invoice, which
-  applies the credit. Returns the re-read invoice, credit note and payment.
+  applies the credit. Returns the re-read invoice, credit note and payment (whose `credits` say
+  where the credit went).
+
+Writes answer without InvoiceLink (it needs `include=invoiceLink`); an invoice returned by an
+update keeps the link read just before it, so the mirror never loses it.
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from providers.base import AddNote
-from providers.base import Allocation
 from providers.base import AnyRecord
 from providers.base import Conflict
 from providers.base import Entity
 from providers.base import InvoiceRecord
 from providers.base import InvoiceStatus
 from providers.base import Rejected
+from providers.base import SendInvoice
 from providers.base import SendReminder
 from providers.base import SetCreditHold
 from providers.base import SettleDiscount
@@ -42,6 +47,7 @@ from providers.base import WriteResult
 from providers.quickbooks import mapping
 from providers.quickbooks import notes
 from providers.quickbooks.api import request_id
+from providers.quickbooks.links import read_invoices
 from providers.quickbooks.listing import NAMES
 from providers.quickbooks.listing import PATHS
 
@@ -61,6 +67,8 @@ def perform(qb: QuickBooks, command: WriteCommand, key: str) -> WriteResult:
         return set_credit_hold(qb, command, key)
     if isinstance(command, SendReminder):
         return send_reminder(qb, command, key)
+    if isinstance(command, SendInvoice):
+        return send_invoice(qb, command, key)
     if isinstance(command, SettleDiscount):
         return settle_discount(qb, command, key)
     raise Unsupported(f"QuickBooks cannot carry out {type(command).__name__}")
@@ -101,19 +109,29 @@ def _sparse_update(
         return WriteResult(reference, tuple(qb.to_records(entity, [raw], stamp)))
     body = {"Id": raw["Id"], "SyncToken": raw.get("SyncToken", "0"), "sparse": True, **wanted}
     answer = qb.api.save(PATHS[entity], body, request_id(key))
+    saved = answer.get(NAMES[entity])
+    if isinstance(saved, dict) and raw.get("InvoiceLink") and not saved.get("InvoiceLink"):
+        answer = {**answer, NAMES[entity]: {**saved, "InvoiceLink": raw["InvoiceLink"]}}
     return WriteResult(reference, tuple(_records(qb, entity, answer)))
 
 
 def send_reminder(qb: QuickBooks, command: SendReminder, key: str) -> WriteResult:
     if not command.invoice_ids:
         raise Rejected("A reminder needs at least one invoice")
-    sent: list[AnyRecord] = []
-    for invoice_id in command.invoice_ids:
-        rid = request_id(key, f"send:{invoice_id}")
-        answer = qb.api.send_invoice(invoice_id, command.to, rid)
-        sent.extend(_records(qb, Entity.INVOICE, answer))
-    reference = "Sent invoice " + ", ".join(command.invoice_ids)
-    return WriteResult(reference, tuple(sent))
+    return _send(qb, command.invoice_ids, command.to, key)
+
+
+def send_invoice(qb: QuickBooks, command: SendInvoice, key: str) -> WriteResult:
+    return _send(qb, (command.invoice_id,), command.to, key)
+
+
+def _send(qb: QuickBooks, invoice_ids: tuple[str, ...], to: str | None, key: str) -> WriteResult:
+    """The provider's invoice email for each invoice, then the invoices re-read in one query."""
+    for invoice_id in invoice_ids:
+        qb.api.send_invoice(invoice_id, to, request_id(key, f"send:{invoice_id}"))
+    raws = read_invoices(qb.api, invoice_ids)
+    records = qb.to_records(Entity.INVOICE, raws, qb.clock()) if raws else []
+    return WriteResult("Sent invoice " + ", ".join(invoice_ids), tuple(records))
 
 
 def settle_discount(qb: QuickBooks, command: SettleDiscount, key: str) -> WriteResult:
@@ -133,10 +151,9 @@ def settle_discount(qb: QuickBooks, command: SettleDiscount, key: str) -> WriteR
     invoice_after = qb.get(Entity.INVOICE, command.invoice_id)
     if invoice_after is not None:
         records.append(invoice_after)
-    credit_raw, credit_stamp = qb.read_raw(Entity.CREDIT_NOTE, credit_id)
-    allocation = (Allocation(command.invoice_id, command.amount),)
-    ctx = mapping.Context(home_currency=invoice.currency, fallback_time=credit_stamp)
-    records.append(mapping.credit_note(credit_raw, ctx, allocations=allocation))
+    credit = qb.get(Entity.CREDIT_NOTE, credit_id)
+    if credit is not None:
+        records.append(credit)
     records.extend(_records(qb, Entity.PAYMENT, payment))
     reference = f"CreditMemo {credit_id}, Payment {_saved_id(payment, 'Payment')}"
     return WriteResult(reference, tuple(records))

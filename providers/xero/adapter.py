@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from providers.base import Tenant
 from providers.base import WriteCommand
 from providers.base import WriteResult
 from providers.xero import identity
+from providers.xero import links
 from providers.xero import reads
 from providers.xero import webhooks
 from providers.xero.api import RetryPolicy
@@ -106,6 +108,10 @@ class Xero:
 
     def write(self, command: WriteCommand, *, idempotency_key: str) -> WriteResult:
         return self._writer.write(command, idempotency_key)
+
+    def invoice_links(self, invoice_ids: Sequence[str]) -> dict[str, str]:
+        """Each invoice's OnlineInvoiceUrl (none for a DRAFT invoice)."""
+        return links.invoice_links(self.api, invoice_ids)
 
     def disconnect(self, *, revoke_grant: bool, refresh_token: str | None = None) -> None:
         """Delete this tenant's connection; with `revoke_grant`, also revoke the whole grant.

@@ -38,7 +38,8 @@ _INVOICE_STATUS = {
     "VOIDED": InvoiceStatus.VOIDED,
     "DELETED": InvoiceStatus.DELETED,
 }
-# Only authorised credit is usable; a draft credit note's RemainingCredit is not real yet.
+# Only authorised credit is usable; a draft credit note's RemainingCredit is not real yet, so a
+# draft counts 0 remaining with status DRAFT (not PAID: it is not used up, it is not issued yet).
 _USABLE_CREDIT = ("AUTHORISED", "PAID")
 
 
@@ -184,6 +185,7 @@ def _credit(
 ) -> CreditNoteRecord:
     status = str(raw.get("Status") or "").upper()
     usable = status in _USABLE_CREDIT
+    remaining = money(raw.get("RemainingCredit")) if usable else _ZERO
     return CreditNoteRecord(
         **_head(raw, id_field, prefix),
         deleted=status == "DELETED",
@@ -192,10 +194,18 @@ def _credit(
         issue_date=calendar_date(raw.get("DateString"), raw.get("Date")),
         currency=raw.get("CurrencyCode") or "",
         total=money(raw.get("Total")),
-        remaining=money(raw.get("RemainingCredit")) if usable else _ZERO,
+        remaining=remaining,
         voided=status == "VOIDED",
         allocations=_allocations(raw.get("Allocations") or []),
+        status=credit_status(status, remaining),
     )
+
+
+def credit_status(status: str, remaining: Decimal) -> InvoiceStatus:
+    """Xero's credit status as ours; an AUTHORISED credit with nothing left counts as used up."""
+    if status == "AUTHORISED":
+        return InvoiceStatus.OPEN if remaining > 0 else InvoiceStatus.PAID
+    return _INVOICE_STATUS.get(status, InvoiceStatus.DRAFT)
 
 
 def _allocations(items: list[dict[str, Any]]) -> tuple[Allocation, ...]:

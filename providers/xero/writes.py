@@ -4,9 +4,11 @@ Each HTTP write carries an `Idempotency-Key` derived from the action's key and t
 (`<key>:email:<invoice>`, `<key>:credit-note`, ...), so a retried action repeats no step Xero has
 already done. Xero limits the header to 128 characters; longer keys are hashed.
 
-- SendReminder: POST Invoices/{id}/Email for each invoice. Xero sends its own template from
-  the organisation's settings to the contact's address; it cannot take our subject, body or
-  recipient, so those are ignored here (send your own email if the wording matters).
+- SendInvoice and SendReminder: POST Invoices/{id}/Email for each invoice. Xero sends its own
+  template from the organisation's settings to the contact's addresses; it cannot take our
+  subject, body or recipient, so those are ignored here (send your own email if the wording
+  matters). Xero refuses DRAFT, VOIDED and DELETED invoices with a 400 ValidationException,
+  raised as Rejected with Xero's message. The invoices are re-read (SentToContact true).
 - AddNote: PUT {Invoices|Contacts|Payments|CreditNotes|...}/{id}/History (append-only).
 - SetCreditHold: Xero has no hold flag; the contact joins or leaves a contact group named
   "Credit hold" (found by name, created when first needed), and the reason goes to its history.
@@ -27,6 +29,7 @@ from providers.base import AnyRecord
 from providers.base import Entity
 from providers.base import NotFound
 from providers.base import Rejected
+from providers.base import SendInvoice
 from providers.base import SendReminder
 from providers.base import SetCreditHold
 from providers.base import SettleDiscount
@@ -67,6 +70,8 @@ class Writer:
     def write(self, command: WriteCommand, key: str) -> WriteResult:
         if isinstance(command, SendReminder):
             return self.send_reminder(command, key)
+        if isinstance(command, SendInvoice):
+            return self._email((command.invoice_id,), key)
         if isinstance(command, AddNote):
             return self.add_note(command, key)
         if isinstance(command, SetCreditHold):
@@ -78,13 +83,15 @@ class Writer:
     def send_reminder(self, command: SendReminder, key: str) -> WriteResult:
         if not command.invoice_ids:
             raise Rejected("A reminder needs at least one invoice.")
-        for invoice_id in command.invoice_ids:
+        return self._email(command.invoice_ids, key)
+
+    def _email(self, invoice_ids: tuple[str, ...], key: str) -> WriteResult:
+        for invoice_id in invoice_ids:
             path = f"Invoices/{_q(invoice_id)}/Email"
             self._api.post(path, {}, idempotency_key=step_key(key, "email", invoice_id))
         # Emailing sets SentToContact; hand back the new versions so the echo changes nothing.
-        records = reads.invoices(self._api, command.invoice_ids)
-        reference = "emailed:" + ",".join(command.invoice_ids)
-        return WriteResult(reference=reference, records=tuple(records))
+        records = reads.invoices(self._api, invoice_ids)
+        return WriteResult(reference="emailed:" + ",".join(invoice_ids), records=tuple(records))
 
     def add_note(self, command: AddNote, key: str) -> WriteResult:
         self._history(command.entity, command.external_id, command.text, step_key(key, "note"))

@@ -2,7 +2,8 @@
 
 Every request passes the gate: armed fault, bearer token (401 in QBO's lower-case form),
 per-realm throttle (429 as XML), then the handler. Responses are JSON only for
-`Accept: application/json`, XML otherwise, as QBO does. Writes live in `api_writes`.
+`Accept: application/json`, XML otherwise, as QBO does. Invoices carry InvoiceLink only when
+asked with `include=invoiceLink` (see `online`). Writes live in `api_writes`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask import request
 from sandbox.quickbooks import api_writes
 from sandbox.quickbooks import state as gate
 from sandbox.quickbooks import updates
+from sandbox.quickbooks.online import with_links
 from sandbox.quickbooks.query import cdc
 from sandbox.quickbooks.query import execute
 from sandbox.quickbooks.query import parse
@@ -47,7 +49,7 @@ def _authorize(state: QboState, realm_id: str) -> Response | None:
     if not header.lower().startswith("bearer "):
         return auth_fault("Token missing: no bearer token in the Authorization header", epoch_ms)
     grant, reason = state.grants.check_access(header[7:].strip())
-    if grant is None or state.faults.revoked(gate.PROVIDER):
+    if grant is None or state.faults.revoked(gate.PROVIDER, realm_id):
         return auth_fault(reason or "Token revoked", epoch_ms)
     if grant.realm_id != realm_id:
         payload = fault_payload(
@@ -111,7 +113,7 @@ def query(realm_id: str) -> Response:
         body = {parsed.entity: rows, "startPosition": parsed.start, "maxResults": len(rows)}
     else:
         body = {}
-    return render(stamped(realm_id, {"QueryResponse": body}))
+    return render(with_links(realm_id, stamped(realm_id, {"QueryResponse": body})))
 
 
 def change_data_capture(realm_id: str) -> Response:
@@ -127,7 +129,8 @@ def change_data_capture(realm_id: str) -> Response:
         except ValueError as exc:
             raise updates.invalid(f"changedSince is not a date-time: {since_text}") from exc
         responses = cdc(co, names, since, state.clock.now())
-    return render(stamped(realm_id, {"CDCResponse": [{"QueryResponse": responses}]}))
+    payload = stamped(realm_id, {"CDCResponse": [{"QueryResponse": responses}]})
+    return render(with_links(realm_id, payload))
 
 
 def read(realm_id: str, kind: str, entity_id: str) -> Response:
@@ -140,7 +143,7 @@ def read(realm_id: str, kind: str, entity_id: str) -> Response:
     store = current().store
     with store.lock:
         entity = store.company(realm_id).require(name, entity_id)
-    return render(stamped(realm_id, {name: entity}))
+    return render(with_links(realm_id, stamped(realm_id, {name: entity})))
 
 
 def preferences(realm_id: str) -> Response:

@@ -1,5 +1,6 @@
 """Writes through the QuickBooks API: invoice and customer create/update, invoice void, delete and
-send, payment and credit memo creation. A `requestid` makes each of them idempotent."""
+send, payment and credit memo creation. A `requestid` makes each of them idempotent: a repeat is
+answered from memory and applies nothing. Each write says what it changed to the write log."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from flask import request
 
 from sandbox.quickbooks import ops
 from sandbox.quickbooks import updates
+from sandbox.quickbooks.online import with_links
 from sandbox.quickbooks.state import current
 from sandbox.quickbooks.state import render
 from sandbox.quickbooks.state import stamped
 from sandbox.quickbooks.store import Tx
+from sandbox.writes import applied
+from sandbox.writes import replayed
 
 
 def write(realm_id: str, action: Callable[[Tx], dict[str, Any]]) -> Response:
@@ -25,13 +29,15 @@ def write(realm_id: str, action: Callable[[Tx], dict[str, Any]]) -> Response:
         if request_id:
             saved = state.idempotency.get(realm_id, request_id)
             if saved is not None:
+                replayed()
                 status, original = saved
-                return render(original, status)
+                return render(with_links(realm_id, original), status)
         with state.store.change(realm_id) as tx:
             payload = stamped(realm_id, action(tx))
+            applied(*tx.changes)
         if request_id:
             state.idempotency.put(realm_id, request_id, 200, payload)
-    return render(payload)
+    return render(with_links(realm_id, payload))
 
 
 def json_body() -> dict[str, Any]:

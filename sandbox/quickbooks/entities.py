@@ -154,11 +154,6 @@ def new_invoice(
     return invoice
 
 
-def invoice_link(co: Company, invoice_id: str) -> str:
-    token = f"{int(co.realm_id) * 7919 + int(invoice_id) * 104729:x}"
-    return f"https://connect.intuit.com/portal/app/CommerceNetwork/view/scs-v1-{token}?locale=en_US"
-
-
 def new_payment(
     co: Company,
     customer: dict[str, Any],

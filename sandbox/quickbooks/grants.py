@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -86,11 +87,12 @@ class Grants:
             self._grants.append(grant)
             return self._issue(grant)
 
-    def refresh(self, refresh_token: str, provider_revoked: bool) -> dict[str, Any]:
+    def refresh(self, refresh_token: str, revoked: Callable[[str], bool]) -> dict[str, Any]:
+        """A new token pair; `revoked(realm_id)`: a fault killed that company's grant."""
         with self._lock:
             grant = self._by_refresh.get(refresh_token)
             now = self.clock.now()
-            if grant is None or grant.revoked or provider_revoked:
+            if grant is None or grant.revoked or revoked(grant.realm_id):
                 raise GrantError("invalid_grant", "refresh token is invalid, superseded or revoked")
             if grant.refresh_expires is None or grant.refresh_expires < now:
                 raise GrantError("invalid_grant", "refresh token expired")

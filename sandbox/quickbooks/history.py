@@ -25,7 +25,6 @@ from sandbox.quickbooks.data import BASE_RATES
 from sandbox.quickbooks.data import CustomerPlan
 from sandbox.quickbooks.data import local_instant
 from sandbox.quickbooks.entities import RATE_STEP
-from sandbox.quickbooks.entities import invoice_link
 from sandbox.quickbooks.entities import new_credit_memo
 from sandbox.quickbooks.entities import new_invoice
 from sandbox.quickbooks.entities import new_payment
@@ -280,7 +279,6 @@ class History:
             self.co, customer, plan.lines, plan.day, plan.due, self._rate(customer), number
         )
         invoice["Id"] = self.co.next_id("Invoice")
-        invoice["InvoiceLink"] = invoice_link(self.co, invoice["Id"])
         plan.entity = tx.create("Invoice", invoice)
 
     def _send(self, tx: Tx, plan: InvoicePlan) -> None:

@@ -141,8 +141,10 @@ def token() -> Response:
         if grant_type == "authorization_code":
             issued = state.grants.exchange_code(form.get("code", ""), form.get("redirect_uri", ""))
         elif grant_type == "refresh_token":
-            revoked = state.faults.revoked(gate.PROVIDER)
-            issued = state.grants.refresh(form.get("refresh_token", ""), revoked)
+            issued = state.grants.refresh(
+                form.get("refresh_token", ""),
+                lambda realm_id: state.faults.revoked(gate.PROVIDER, realm_id),
+            )
         else:
             return _token_error("unsupported_grant_type", f"grant_type {grant_type!r}")
     except GrantError as exc:

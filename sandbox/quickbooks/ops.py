@@ -15,7 +15,6 @@ from typing import Any
 from sandbox.quickbooks.entities import ZERO
 from sandbox.quickbooks.entities import customer_ref
 from sandbox.quickbooks.entities import exchange_rate
-from sandbox.quickbooks.entities import invoice_link
 from sandbox.quickbooks.entities import new_credit_memo
 from sandbox.quickbooks.entities import new_invoice
 from sandbox.quickbooks.entities import new_payment
@@ -78,7 +77,6 @@ def create_invoice(
         raise business_error("An invoice total cannot be negative")
     invoice.update(extra or {})
     invoice["Id"] = co.next_id("Invoice")
-    invoice["InvoiceLink"] = invoice_link(co, invoice["Id"])
     return tx.create("Invoice", invoice)
 
 
@@ -99,7 +97,11 @@ def create_credit_memo(
     if memo["TotalAmt"] <= 0:
         raise business_error("A credit memo needs a positive total")
     memo.update(extra or {})
-    return tx.create("CreditMemo", memo)
+    created = tx.create("CreditMemo", memo)
+    tx.note(
+        f"CreditMemo {created['Id']}: {created['TotalAmt']} credit for customer {customer['Id']}"
+    )
+    return created
 
 
 def _check_links(
@@ -154,6 +156,8 @@ def record_payment(
     tx.create("Payment", payment)
     for kind, txn_id, amount in links:
         _apply(tx, kind, txn_id, amount, payment["Id"])
+        verb = "credit applied from" if kind == "CreditMemo" else "applied to"
+        tx.note(f"Payment {payment['Id']}: {amount} {verb} {kind} {txn_id}")
     return payment
 
 
@@ -281,4 +285,6 @@ def send_invoice(tx: Tx, invoice_id: str, send_to: str | None) -> dict[str, Any]
             "at": when,
         }
     )
-    return tx.update("Invoice", invoice)
+    tx.note(f"Invoice {invoice_id} (no. {invoice.get('DocNumber')}) emailed to {address}")
+    # Intuit's webhooks name this operation "Emailed" (CloudEvents: qbo.invoice.emailed.v1).
+    return tx.update("Invoice", invoice, op="Emailed")

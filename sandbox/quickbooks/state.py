@@ -13,21 +13,27 @@ from flask import current_app
 from flask import g
 from flask import request
 
+from sandbox.faults import Armed
 from sandbox.faults import Faults
+from sandbox.faults import Target
 from sandbox.quickbooks.clock import Clock
 from sandbox.quickbooks.grants import Grants
 from sandbox.quickbooks.limits import IdempotencyCache
 from sandbox.quickbooks.limits import RateLimiter
 from sandbox.quickbooks.limits import RequestLog
+from sandbox.quickbooks.ops import business_error
 from sandbox.quickbooks.store import Event
 from sandbox.quickbooks.store import Store
+from sandbox.quickbooks.updates import stale_error
 from sandbox.quickbooks.webhooks import Encoder
 from sandbox.quickbooks.wire import envelope_time
+from sandbox.quickbooks.wire import fault_payload
 from sandbox.quickbooks.wire import json_response
 from sandbox.quickbooks.wire import server_error_response
 from sandbox.quickbooks.wire import throttle_response
 from sandbox.quickbooks.wire import xml_response
 from sandbox.webhooks import WebhookSender
+from sandbox.writes import record_write
 
 PROVIDER = "quickbooks"
 EXTENSION = "sandbox_quickbooks"
@@ -55,6 +61,13 @@ class QboState:
         tz = next(iter(self.store.companies.values())).tz
         return envelope_time(self.clock.precise_now(), tz)
 
+    def realm_time(self, realm_id: str) -> str:
+        """The `time` of an answer for this realm (its own zone), or `home_time`."""
+        company = self.store.companies.get(realm_id)
+        if company is None:
+            return self.home_time()
+        return envelope_time(self.clock.precise_now(), company.tz)
+
 
 def current() -> QboState:
     """The QuickBooks sandbox of the app handling this request."""
@@ -67,16 +80,33 @@ def begin(state: QboState) -> Response | None:
     g.qbo_log = state.log.start(
         request.method, request.path, request.args.to_dict(), request.headers
     )
-    fault = state.faults.take(PROVIDER)
+    realm_id = (request.view_args or {}).get("realm_id", "")
+    fault = state.faults.take(PROVIDER, Target(realm_id, request.method, request.path, is_write()))
     g.qbo_slow = 0.0
     if fault is None:
         return None
+    if fault.kind == "slow":
+        g.qbo_slow = fault.seconds
+        return None
+    return fault_response(fault, state.realm_time(realm_id))
+
+
+def is_write() -> bool:
+    """Any API call but a GET, and but POST /query (a long query statement is a read)."""
+    return request.method != "GET" and not request.path.endswith("/query")
+
+
+def fault_response(fault: Armed, when: str) -> Response:
+    """An armed fault as QuickBooks answers that failure."""
     if fault.kind == "rate_limit":
-        return throttle_response(state.home_time())
-    if fault.kind == "server_error":
-        return server_error_response(state.home_time())
-    g.qbo_slow = fault.seconds
-    return None
+        response = throttle_response(when)
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = str(fault.retry_after)
+        return response
+    if fault.kind in ("reject", "stale"):
+        error = business_error(fault.message) if fault.kind == "reject" else stale_error()
+        return render(fault_payload(error.code, error.message, error.detail, when), error.status)
+    return server_error_response(when)
 
 
 def slow_down() -> None:
@@ -88,6 +118,9 @@ def finish(state: QboState, response: Response) -> Response:
     entry = getattr(g, "qbo_log", None)
     if entry is not None:
         state.log.finish(entry, response.status_code, g.qbo_started)
+    realm_id = (request.view_args or {}).get("realm_id")
+    if realm_id is not None and is_write():  # an Accounting API write, not OAuth
+        record_write(PROVIDER, realm_id, request.args.get("requestid"), response)
     return response
 
 

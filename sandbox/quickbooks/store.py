@@ -25,6 +25,7 @@ from sandbox.quickbooks.wire import stamp
 
 KINDS = ("Customer", "Invoice", "Payment", "CreditMemo", "Term", "CompanyInfo", "Preferences")
 TXN_KINDS = ("Invoice", "Payment", "CreditMemo")
+UNTRACKED = ("SyncToken", "MetaData")  # bumped by every update: not worth naming
 
 
 class OpError(Exception):
@@ -144,7 +145,8 @@ class Company:
 
 
 class Tx:
-    """One change to one company at one instant; collects the events it causes."""
+    """One change to one company at one instant; collects the events it causes and, in
+    `changes`, one plain line per object it created, changed or deleted."""
 
     def __init__(self, company: Company, when: datetime, silent: bool = False) -> None:
         self.company = company
@@ -152,6 +154,12 @@ class Tx:
         self.silent = silent  # seeding: no events, no balance refresh
         self.events: list[Event] = []
         self.touched_customers: set[str] = set()
+        self.changes: list[str] = []
+
+    def note(self, line: str) -> None:
+        """Describe what a change meant (an email sent, credit applied)."""
+        if not self.silent:
+            self.changes.append(line)
 
     def _event(self, name: str, entity_id: str, op: str, deleted_id: str | None = None) -> None:
         if not self.silent:
@@ -172,6 +180,7 @@ class Tx:
         self.company.store(kind, entity, self.when)
         self._touch(entity)
         self._event(kind, entity["Id"], "Create")
+        self.note(f"{kind} {entity['Id']} created")
         return entity
 
     def update(self, kind: str, entity: dict[str, Any], op: str = "Update") -> dict[str, Any]:
@@ -189,6 +198,8 @@ class Tx:
         self._touch(entity)
         if op:
             self._event(kind, entity["Id"], op)
+        if not self.silent:
+            self.note(f"{kind} {entity['Id']} updated: {changed_fields(old, entity)}")
         return entity
 
     def delete(self, kind: str, entity_id: str, op: str = "Delete") -> dict[str, Any]:
@@ -206,6 +217,7 @@ class Tx:
         self.company.updated[kind][entity_id] = self.when.timestamp()
         if op:
             self._event(kind, entity_id, op)
+        self.note(f"{kind} {entity_id} deleted")
         return stub
 
     def merged(self, into_id: str, from_id: str) -> None:
@@ -215,6 +227,12 @@ class Tx:
         for customer in self.touched_customers:
             self.company.refresh_balance(customer)
         return self.events
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> str:
+    names = [k for k in new if k not in UNTRACKED and new.get(k) != old.get(k)]
+    names += [k for k in old if k not in new and k not in UNTRACKED]
+    return ", ".join(names) or "nothing changed"
 
 
 class Store:

@@ -14,6 +14,7 @@ from flask import g
 from flask import request
 
 from sandbox.xero import gate
+from sandbox.xero import online
 from sandbox.xero.history import contact_history
 from sandbox.xero.history import invoice_history
 from sandbox.xero.models import Ledger
@@ -31,8 +32,10 @@ from sandbox.xero.responses import envelope
 from sandbox.xero.responses import json_response
 from sandbox.xero.responses import not_found
 from sandbox.xero.responses import query_error
+from sandbox.xero.responses import validation_error
 from sandbox.xero.state import current
 from sandbox.xero.state import current_store
+from sandbox.xero.store import Invalid
 from sandbox.xero.where import Inefficient
 from sandbox.xero.where import WhereError
 
@@ -147,15 +150,8 @@ def online_invoice(key: str) -> Response:
     invoice = ledger.invoices.get(key.lower())
     if invoice is None:
         return not_found()
-    if invoice.status in ("DRAFT", "DELETED") or invoice.type != "ACCREC":
-        return json_response(
-            {
-                "ErrorNumber": 10,
-                "Type": "ValidationException",
-                "Message": "An online invoice cannot be retrieved for this invoice",
-                "Elements": [],
-            },
-            400,
-        )
-    url = f"https://in.xero.com/{invoice.id.replace('-', '')[:24]}"
-    return ok("OnlineInvoices", [{"OnlineInvoiceUrl": url}])
+    link = online.url(ledger, invoice)
+    if link is None:
+        message = f"An online invoice cannot be retrieved for an invoice that is {invoice.status}"
+        return validation_error(Invalid(message, {"InvoiceID": invoice.id}))
+    return ok("OnlineInvoices", [{"OnlineInvoiceUrl": link}])

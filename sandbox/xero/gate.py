@@ -1,5 +1,6 @@
 """What every `/xero` request passes through: faults, bearer token, tenant header, scopes, rate
-limits, `Idempotency-Key` replay, and the request log the control API exposes."""
+limits, `Idempotency-Key` replay, the request log the control API exposes, and the write log
+(every API call but a GET, with what it applied)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,20 @@ from flask import Response
 from flask import g
 from flask import request
 
+from sandbox.faults import Armed
+from sandbox.faults import Target
+from sandbox.writes import record_write
+from sandbox.writes import replayed
 from sandbox.xero import dates
 from sandbox.xero.grants import Grant
 from sandbox.xero.limits import Decision
 from sandbox.xero.responses import forbidden
 from sandbox.xero.responses import problem
 from sandbox.xero.responses import unauthorized
+from sandbox.xero.responses import validation_error
 from sandbox.xero.state import current
 from sandbox.xero.state import current_store
+from sandbox.xero.store import Invalid
 
 API_PREFIX = "/xero/api.xro/2.0/"
 LOGGED_HEADERS = (
@@ -44,20 +51,36 @@ def take_fault(consent_page: bool = False) -> Response | None:
     """Applies an armed fault; "slow" is served by `finish` so the call stays in flight."""
     if consent_page:
         return None
-    fault = current().faults.take("xero")
+    tenant = request.headers.get("Xero-Tenant-Id", "").strip()
+    target = Target(tenant, request.method, request.path, request.method != "GET")
+    fault = current().faults.take("xero", target)
     if fault is None:
         return None
+    if fault.kind == "slow":
+        g.xero_slow = fault.seconds
+        return None
+    return fault_response(fault)
+
+
+def fault_response(fault: Armed) -> Response:
+    """An armed fault as Xero answers that failure."""
     if fault.kind == "rate_limit":
-        return problem(
-            429,
-            "Too Many Requests",
-            "Rate limit exceeded",
-            {"Retry-After": "1", "X-Rate-Limit-Problem": "minute"},
-        )
-    if fault.kind == "server_error":
-        return problem(503, "Service Unavailable", "The Xero API is temporarily unavailable")
-    g.xero_slow = fault.seconds
-    return None
+        wait = 1 if fault.retry_after is None else fault.retry_after
+        headers = {"Retry-After": str(wait), "X-Rate-Limit-Problem": "minute"}
+        return problem(429, "Too Many Requests", "Rate limit exceeded", headers)
+    if fault.kind == "reject":
+        return validation_error(Invalid(fault.message, _element()))
+    return problem(503, "Service Unavailable", "The Xero API is temporarily unavailable")
+
+
+def _element() -> dict[str, Any]:
+    """What a ValidationException echoes back: the first object of the request's body."""
+    body = request.get_json(silent=True, force=True)
+    if isinstance(body, dict):
+        lists = [value for value in body.values() if isinstance(value, list) and value]
+        first = lists[0][0] if lists else body
+        return dict(first) if isinstance(first, dict) else {}
+    return {}
 
 
 def bearer() -> tuple[Grant | None, Response | None]:
@@ -87,6 +110,8 @@ def api_before() -> Response | None:
     ledger = current_store().ledger(tenant_id)
     if ledger is None or not current().auth.connected(grant, tenant_id):
         return forbidden()
+    if current().faults.revoked("xero", tenant_id):
+        return forbidden()  # the organisation's connection was removed; the token lives on
     decision = current().limiter.acquire(tenant_id)
     g.xero_limits = decision
     if decision.problem:
@@ -132,6 +157,7 @@ def _replay() -> Response | None:
     if stored is None:
         return None
     g.xero_replayed = True
+    replayed()
     status, body, headers = stored
     return Response(body, status=status, headers=headers)
 
@@ -144,6 +170,9 @@ def api_after(response: Response) -> Response:
     if key and not g.get("xero_replayed") and response.status_code < 500 and len(key[1]) <= 128:
         headers = {"Content-Type": response.content_type or "application/json"}
         current().idempotent[key] = (response.status_code, response.get_data(), headers)
+    if request.method != "GET":
+        tenant = request.headers.get("Xero-Tenant-Id", "").strip()
+        record_write("xero", tenant, request.headers.get("Idempotency-Key"), response)
     return finish(response)
 
 

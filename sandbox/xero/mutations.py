@@ -158,12 +158,22 @@ def set_invoice_status(store: Store, ledger: Ledger, invoice_id: str, status: st
     return invoice
 
 
-def email_invoice(store: Store, ledger: Ledger, invoice_id: str) -> None:
+EMAILABLE = ("SUBMITTED", "AUTHORISED", "PAID")
+
+
+def email_invoice(store: Store, ledger: Ledger, invoice_id: str) -> list[str]:
+    """Xero's own invoice email to the contact and its persons who get emails; the recipients.
+
+    Only sales invoices that are SUBMITTED, AUTHORISED or PAID can be emailed (not DRAFT, VOIDED
+    or DELETED); the message wording is the sandbox's own.
+    """
     invoice = get_invoice(ledger, invoice_id)
     element = {"InvoiceID": invoice.id, "Status": invoice.status, "Type": invoice.type}
-    if invoice.type != "ACCREC" or invoice.status not in ("AUTHORISED", "SUBMITTED"):
+    if invoice.type != "ACCREC" or invoice.status not in EMAILABLE:
         raise Invalid(
-            "Only sales invoices with a status of SUBMITTED or AUTHORISED can be emailed", element
+            "Only sales invoices that are SUBMITTED, AUTHORISED or PAID can be emailed. "
+            f"This invoice is {invoice.status}.",
+            element,
         )
     contact = ledger.contacts[invoice.contact_id]
     recipients = [contact.email] if contact.email else []
@@ -183,6 +193,7 @@ def email_invoice(store: Store, ledger: Ledger, invoice_id: str) -> None:
     )
     store.touch(ledger, invoice)
     store.changed(ledger, "INVOICE", "UPDATE", invoice.id)
+    return recipients
 
 
 def add_notes(

@@ -1,9 +1,10 @@
-"""Helpers for the provider contract tests: a sandbox per provider, a real OAuth grant, a webhook
-catcher, and checks every record must pass whatever system it came from.
+"""Helpers for the provider contract tests: a sandbox per provider, a real OAuth grant and a
+webhook catcher (the checks every record must pass are in `contract_checks`).
 
 Only this module knows how the sandboxes differ (control paths, field names, where an invoice's
-notes are read); the tests see one `Sandbox` interface. A third provider needs a `Flavour`, a
-branch in `Sandbox.note_count`, and a sandbox with the same control endpoints.
+notes are read, drafts, how to retry without sleeping); the tests see one `Sandbox` interface. A
+third provider needs a `Flavour`, branches in `Sandbox.note_count`, `Sandbox.draft_invoice_id`
+and `World.impatient_provider`, and a sandbox with the same control endpoints.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from dataclasses import fields
-from datetime import date
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,13 +37,13 @@ from core.tokens import InvalidGrant
 from core.tokens import Refresher
 from core.tokens import authlib_refresher
 from providers import provider_class
-from providers.base import AnyRecord
 from providers.base import Entity
 from providers.base import Limiter
 from providers.base import Provider
 from providers.base import Reauthorize
-from providers.base import Record
 from providers.base import Tenant
+from providers.xero import Xero
+from providers.xero.api import RetryPolicy
 from tests.conftest import dunwell_env
 from tests.servers import provider_urls
 from tests.servers import sandbox_server
@@ -55,7 +53,6 @@ PROVIDERS = ("quickbooks", "xero")
 # The contract for a dead grant: the provider's own Reauthorize, or the credentials' dead-grant
 # error passed through unchanged (a refresh refused with invalid_grant).
 DEAD_GRANT = (Reauthorize, GrantDead)
-MAX_PLACES = 4
 TIMEOUT = 10
 
 
@@ -116,8 +113,23 @@ class Sandbox:
     def expire_tokens(self) -> int:
         return int(self.call("POST", "/expire-tokens")["expired"])
 
-    def arm(self, kind: str, count: int = 1) -> None:
-        self.call("POST", "/_sandbox/faults", {"provider": self.name, "kind": kind, "count": count})
+    def arm(self, kind: str, count: int = 1, **spec: Any) -> None:
+        """Arm a fault (see sandbox.faults: tenant, paths, methods, message, retry_after)."""
+        body = {"provider": self.name, "kind": kind, "count": count, **spec}
+        self.call("POST", "/_sandbox/faults", body)
+
+    def writes(self) -> list[dict[str, Any]]:
+        """The writes this tenant's API received, oldest first (the provider-side outbox)."""
+        query = f"?provider={self.name}&tenant={self.tenant_id}"
+        return list(self.call("GET", "/_sandbox/writes" + query)["writes"])
+
+    def draft_invoice_id(self, provider: Any) -> str | None:
+        """A sales invoice in the provider's own DRAFT state (QuickBooks has none)."""
+        if self.name == "quickbooks":
+            return None
+        params = {"where": 'Type=="ACCREC"', "Statuses": "DRAFT"}
+        drafts = provider.api.get("Invoices", params)["Invoices"]
+        return str(drafts[0]["InvoiceID"]) if drafts else None
 
     def clear_faults(self) -> None:
         self.call("DELETE", "/_sandbox/faults")
@@ -291,6 +303,20 @@ class World:
             self.config, self.tenant.external_id, self.credentials, limiter=limiter
         )
 
+    def impatient_provider(self, limiter: Limiter) -> Provider:
+        """A provider that retries as usual but does not sleep between tries (fault tests)."""
+        if self.name == "xero":
+            return Xero(
+                self.config,
+                self.tenant.external_id,
+                self.credentials,
+                limiter=limiter,
+                retry=RetryPolicy(sleep=lambda seconds: None),
+            )
+        provider = self.provider(limiter)
+        provider.api.sleep = lambda seconds: None  # type: ignore[attr-defined]
+        return provider
+
 
 @dataclass
 class Contract:
@@ -338,71 +364,3 @@ def capture_server() -> Iterator[tuple[str, Capture]]:
     capture = Capture()
     with serve(capture) as url:
         yield url, capture
-
-
-# ---------------------------------------------------------------- record checks
-
-
-def all_records(pages: Iterator[list[AnyRecord]]) -> tuple[list[AnyRecord], list[str]]:
-    """Every record of a listing, and the problems with its pages (not lists, empty pages)."""
-    records: list[AnyRecord] = []
-    problems: list[str] = []
-    for number, page in enumerate(pages):
-        if not isinstance(page, list):
-            problems.append(f"page {number} is a {type(page).__name__}, not a list")
-        elif not page:
-            problems.append(f"page {number} is empty")
-        records.extend(page)
-    return records, problems
-
-
-def out_of_order(records: list[AnyRecord]) -> list[str]:
-    return [
-        f"{b.external_id} ({b.updated_at}) listed after {a.external_id} ({a.updated_at})"
-        for a, b in zip(records, records[1:], strict=False)
-        if b.updated_at < a.updated_at
-    ]
-
-
-def value_problems(where: str, value: Any) -> list[str]:
-    """Floats, naive instants and over-precise amounts anywhere inside a record."""
-    if isinstance(value, float):
-        return [f"{where} is a float ({value!r}); money must be Decimal"]
-    if isinstance(value, datetime):
-        ok = value.tzinfo is not None and value.utcoffset() is not None
-        return [] if ok else [f"{where} is a naive datetime ({value!r})"]
-    if isinstance(value, Decimal):
-        exponent = value.as_tuple().exponent
-        if not value.is_finite() or not isinstance(exponent, int) or -exponent > MAX_PLACES:
-            return [f"{where} = {value!r} has more than {MAX_PLACES} decimal places"]
-        return []
-    if isinstance(value, tuple):
-        return [p for i, item in enumerate(value) for p in value_problems(f"{where}[{i}]", item)]
-    if hasattr(value, "__dataclass_fields__"):
-        parts = ((f"{where}.{f.name}", getattr(value, f.name)) for f in fields(value))
-        return [p for name, part in parts for p in value_problems(name, part)]
-    return []
-
-
-CALENDAR_FIELDS = ("issue_date", "due_date", "paid_on")
-
-
-def record_problems(entity: Entity, record: Any) -> list[str]:
-    label = f"{entity} {getattr(record, 'external_id', record)!r}"
-    if not isinstance(record, Record) or record.entity is not entity:  # type: ignore[attr-defined]
-        return [f"{label} is a {type(record).__name__}"]
-    problems = value_problems(label, record)
-    if not isinstance(record.updated_at, datetime):
-        problems.append(f"{label}.updated_at is not a datetime")
-    if not record.external_id or not record.version:
-        problems.append(f"{label} lacks external_id or version")
-    for name in CALENDAR_FIELDS:
-        value = getattr(record, name, None)
-        if value is not None and (isinstance(value, datetime) or not isinstance(value, date)):
-            problems.append(f"{label}.{name} = {value!r} is not a calendar date")
-    return problems
-
-
-def same_id(a: str, b: str) -> bool:
-    """Xero GUIDs may come back in either case."""
-    return a.lower() == b.lower()

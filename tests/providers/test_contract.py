@@ -38,6 +38,10 @@ from providers.base import Reauthorize
 from providers.base import SendReminder
 from providers.base import SetCreditHold
 from providers.base import WriteResult
+from tests.providers.contract_checks import all_records
+from tests.providers.contract_checks import out_of_order
+from tests.providers.contract_checks import record_problems
+from tests.providers.contract_checks import same_id
 from tests.providers.contract_support import DEAD_GRANT
 from tests.providers.contract_support import PROVIDERS
 from tests.providers.contract_support import Capture
@@ -45,12 +49,8 @@ from tests.providers.contract_support import Contract
 from tests.providers.contract_support import Delivery
 from tests.providers.contract_support import StuckCredentials
 from tests.providers.contract_support import World
-from tests.providers.contract_support import all_records
 from tests.providers.contract_support import capture_server
 from tests.providers.contract_support import connected
-from tests.providers.contract_support import out_of_order
-from tests.providers.contract_support import record_problems
-from tests.providers.contract_support import same_id
 
 OVERLAP = timedelta(seconds=5)
 CENT = Decimal("0.01")

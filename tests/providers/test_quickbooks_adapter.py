@@ -71,7 +71,11 @@ def qb() -> QuickBooks:
 
 
 def query(statement: str) -> list:
-    return [matchers.query_param_matcher({"query": statement, "minorversion": "75"})]
+    """Matches a query; invoice queries must ask for the payment link (include=invoiceLink)."""
+    params = {"query": statement, "minorversion": "75"}
+    if "FROM Invoice" in statement:
+        params["include"] = "invoiceLink"
+    return [matchers.query_param_matcher(params)]
 
 
 def invoices(count: int, start: datetime, first_id: int = 1000) -> list[dict]:
@@ -245,6 +249,7 @@ def test_recent_cursor_reads_cdc_for_that_entity_with_deletes(rsps, qb):
                 {
                     "entities": "Invoice",
                     "changedSince": "2026-05-12T17:00:00+00:00",
+                    "include": "invoiceLink",
                     "minorversion": "75",
                 }
             )
@@ -260,8 +265,13 @@ def test_recent_cursor_reads_cdc_for_that_entity_with_deletes(rsps, qb):
 
 
 def test_cdc_with_nothing_changed_yields_no_pages(rsps, qb):
-    rsps.get(f"{URL}/cdc", json={"CDCResponse": [{"QueryResponse": [{}]}]})
+    rsps.get(
+        f"{URL}/cdc",
+        json={"CDCResponse": [{"QueryResponse": [{}]}]},
+        match=[matchers.query_param_matcher({"entities": "Payment"}, strict_match=False)],
+    )
     assert list(qb.list_changed(Entity.PAYMENT, NOW - timedelta(hours=1))) == []
+    assert "include" not in rsps.calls[0].request.url
 
 
 def test_cdc_cap_falls_back_to_a_query_from_the_cursor_and_keeps_deletes(rsps, qb):
@@ -323,7 +333,11 @@ def test_several_entities_in_one_cdc_call(rsps, qb):
     rsps.get(
         f"{URL}/cdc",
         json=answer,
-        match=[matchers.query_param_matcher({"entities": "Invoice,Customer"}, strict_match=False)],
+        match=[
+            matchers.query_param_matcher(
+                {"entities": "Invoice,Customer", "include": "invoiceLink"}, strict_match=False
+            )
+        ],
     )
     rsps.get(f"{URL}/preferences", body=fixture("preferences.json"))
     found = list(qb.list_changed_many([Entity.INVOICE, Entity.CUSTOMER], NOW - timedelta(days=1)))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from providers.base import Allocation
+from providers.base import CreditApplication
 from providers.base import Entity
 from providers.base import InvoiceStatus
 from providers.quickbooks import mapping
@@ -129,7 +130,12 @@ def test_payment_applying_a_credit_memo_reports_cash_only():
     assert sum(a.amount for a in record.allocations) + record.unapplied == record.amount
 
 
-def test_zero_payment_that_only_applies_credit_has_no_allocations():
+def test_credit_applied_through_a_payment_is_that_credit_memos_allocation():
+    record = mapping.payment(load("payment_with_credit.json")["Payment"], ctx())
+    assert record.credits == (CreditApplication("148", "132", Decimal("40.00")),)
+
+
+def test_zero_payment_that_only_applies_credit_has_one_credit_application():
     raw = {
         **load("payment_with_credit.json")["Payment"],
         "TotalAmt": 0,
@@ -138,7 +144,29 @@ def test_zero_payment_that_only_applies_credit_has_no_allocations():
             {"Amount": 7.5, "LinkedTxn": [{"TxnId": "148", "TxnType": "CreditMemo"}]},
         ],
     }
-    assert mapping.payment(raw, ctx()).allocations == ()
+    record = mapping.payment(raw, ctx())
+    assert record.allocations == ()
+    assert record.credits == (CreditApplication("148", "130", Decimal("7.5")),)
+
+
+def test_one_credit_memo_spread_over_invoices_in_line_order():
+    raw = {
+        **load("payment_with_credit.json")["Payment"],
+        "TotalAmt": 10,
+        "Line": [
+            {"Amount": 30, "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]},
+            {"Amount": 20, "LinkedTxn": [{"TxnId": "131", "TxnType": "Invoice"}]},
+            {"Amount": 25, "LinkedTxn": [{"TxnId": "148", "TxnType": "CreditMemo"}]},
+            {"Amount": 15, "LinkedTxn": [{"TxnId": "149", "TxnType": "CreditMemo"}]},
+        ],
+    }
+    record = mapping.payment(raw, ctx())
+    assert record.credits == (
+        CreditApplication("148", "130", Decimal("25")),
+        CreditApplication("149", "130", Decimal("5")),
+        CreditApplication("149", "131", Decimal("10")),
+    )
+    assert record.allocations == (Allocation("131", Decimal("10")),)
 
 
 def test_credit_memo_remaining_credit():
@@ -148,6 +176,15 @@ def test_credit_memo_remaining_credit():
     assert record.remaining == Decimal("25.00")
     assert not record.voided
     assert record.allocations == ()
+    assert record.status is InvoiceStatus.OPEN
+
+
+def test_credit_memo_used_up_or_voided_has_that_status():
+    raw = load("creditmemo.json")["CreditMemo"]
+    used = mapping.credit_note({**raw, "RemainingCredit": 0, "Balance": 0}, ctx())
+    assert (used.status, used.remaining) == (InvoiceStatus.PAID, Decimal("0"))
+    voided = {**raw, "TotalAmt": 0, "Balance": 0, "RemainingCredit": 0, "PrivateNote": "Voided"}
+    assert mapping.credit_note(voided, ctx()).status is InvoiceStatus.VOIDED
 
 
 def test_customer():

@@ -16,14 +16,14 @@ from responses import matchers
 
 from core.settings import ProviderSettings
 from providers.base import AddNote
-from providers.base import Allocation
 from providers.base import Conflict
+from providers.base import CreditApplication
 from providers.base import CreditNoteRecord
 from providers.base import Entity
 from providers.base import InvoiceRecord
+from providers.base import InvoiceStatus
 from providers.base import PaymentRecord
 from providers.base import Rejected
-from providers.base import SendReminder
 from providers.base import SetCreditHold
 from providers.base import SettleDiscount
 from providers.base import Unsupported
@@ -193,41 +193,6 @@ def test_note_helpers_trim_oldest_first():
     )
 
 
-# ---------------------------------------------------------------- reminders
-
-
-def test_reminder_sends_each_invoice_through_quickbooks_email(rsps, qb):
-    for invoice_id, name in (("130", "invoice_partial_terms.json"), ("131", "invoice_paid.json")):
-        rsps.post(
-            f"{URL}/invoice/{invoice_id}/send",
-            json=with_changes(name, "Invoice", EmailStatus="EmailSent"),
-            match=[
-                matchers.query_param_matcher(
-                    {
-                        "sendTo": "ap@acme.test",
-                        "requestid": f"rem-1:send:{invoice_id}",
-                        "minorversion": "75",
-                    }
-                ),
-                matchers.header_matcher({"Content-Type": "application/octet-stream"}),
-            ],
-        )
-    rsps.get(f"{URL}/query", json=load("terms.json"))
-    command = SendReminder("58", ("130", "131"), "ap@acme.test", "Overdue", "Please pay")
-    result = qb.write(command, idempotency_key="rem-1")
-    assert [r.external_id for r in result.records] == ["130", "131"]
-    assert result.reference == "Sent invoice 130, 131"
-
-
-def test_reminder_without_address_uses_the_invoice_bill_email(rsps, qb):
-    rsps.post(
-        f"{URL}/invoice/131/send",
-        json=load("invoice_paid.json"),
-        match=[matchers.query_param_matcher({"requestid": "r:send:131", "minorversion": "75"})],
-    )
-    qb.write(SendReminder("58", ("131",), None, "s", "b"), idempotency_key="r")
-
-
 # ---------------------------------------------------------------- discounts
 
 
@@ -239,9 +204,16 @@ def test_settle_discount_creates_a_credit_memo_and_applies_it(rsps, qb):
         json=with_changes("creditmemo.json", "CreditMemo", Id="200", TotalAmt=7.24),
         match=save_matcher("disc-1:creditmemo"),
     )
+    applied = [
+        {"Amount": 7.24, "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]},
+        {"Amount": 7.24, "LinkedTxn": [{"TxnId": "200", "TxnType": "CreditMemo"}]},
+    ]
     rsps.post(
         f"{URL}/payment",
-        json={"Payment": {"Id": "201", "SyncToken": "0", "TotalAmt": 0, **USD_CUSTOMER}},
+        json={
+            "Payment": {"Id": "201", "SyncToken": "0", "TotalAmt": 0, "Line": applied}
+            | USD_CUSTOMER
+        },
         match=save_matcher("disc-1:payment"),
     )
     rsps.get(
@@ -275,8 +247,9 @@ def test_settle_discount_creates_a_credit_memo_and_applies_it(rsps, qb):
     invoice, credit, payment = result.records
     assert isinstance(invoice, InvoiceRecord) and invoice.balance == Decimal("154.83")
     assert isinstance(credit, CreditNoteRecord) and credit.remaining == Decimal("0")
-    assert credit.allocations == (Allocation("130", Decimal("7.24")),)
+    assert credit.status is InvoiceStatus.PAID and credit.allocations == ()
     assert isinstance(payment, PaymentRecord) and payment.allocations == ()
+    assert payment.credits == (CreditApplication("200", "130", Decimal("7.24")),)
     assert result.reference == "CreditMemo 200, Payment 201"
 
 

@@ -276,12 +276,31 @@ def test_credit_notes() -> None:
     assert note.issue_date == date(2026, 1, 1)
     # The deleted allocation no longer counts.
     assert note.allocations == (Allocation(inv(1), Decimal("24.50")),)
+    assert note.status is InvoiceStatus.OPEN
     draft = kept["cn000000-0000-4000-8000-000000000003"]
     assert draft.number is None
     assert draft.remaining == 0  # draft credit is not usable yet
     voided = kept["cn000000-0000-4000-8000-000000000004"]
     assert voided.voided is True and voided.remaining == 0
     assert voided.issue_date == date(2026, 1, 15)
+    assert voided.status is InvoiceStatus.VOIDED
+
+
+def test_a_draft_credit_note_keeps_its_status_and_is_not_used_up() -> None:
+    raw = load("credit_notes.json")["CreditNotes"][2]
+    draft = mapping.credit_note(raw)
+    assert draft is not None and draft.status is InvoiceStatus.DRAFT
+    assert (draft.total, draft.remaining, draft.allocations) == (Decimal("46.00"), 0, ())
+    submitted = mapping.credit_note({**raw, "Status": "SUBMITTED"})
+    assert submitted is not None and submitted.status is InvoiceStatus.DRAFT
+    used = mapping.credit_note(
+        {**load("credit_notes.json")["CreditNotes"][0], "Status": "PAID", "RemainingCredit": 0}
+    )
+    assert used is not None and used.status is InvoiceStatus.PAID
+    authorised_empty = mapping.credit_note(
+        {**load("credit_notes.json")["CreditNotes"][0], "RemainingCredit": "0.00"}
+    )
+    assert authorised_empty is not None and authorised_empty.status is InvoiceStatus.PAID
 
 
 def test_overpayments_become_prefixed_credit() -> None:

@@ -18,6 +18,7 @@ from providers.base import CreditNoteRecord
 from providers.base import Entity
 from providers.base import InvoiceRecord
 from providers.base import Rejected
+from providers.base import SendInvoice
 from providers.base import SendReminder
 from providers.base import SetCreditHold
 from providers.base import SettleDiscount
@@ -74,8 +75,43 @@ def test_reminder_emails_each_invoice_and_returns_fresh_versions(
     assert all(isinstance(r, InvoiceRecord) for r in result.records)
 
 
-def reread_invoice(rsps: responses.RequestsMock, invoice_id: str) -> None:
-    invoice = fixture("invoices.json")["Invoices"][0] | {"InvoiceID": invoice_id}
+def test_send_invoice_emails_it_and_returns_the_reread_invoice(
+    xero: Xero, rsps: responses.RequestsMock
+) -> None:
+    rsps.post(f"{API}/Invoices/{INV1}/Email", status=204, match=key(f"inv-1:email:{INV1}"))
+    reread_invoice(rsps, INV1, SentToContact=True)
+    result = xero.write(SendInvoice(INV1, "ignored@kiwi.example"), idempotency_key="inv-1")
+    assert sent(rsps.calls[0]) == {}
+    assert [r.external_id for r in result.records] == [INV1]
+    assert result.reference == f"emailed:{INV1}"
+
+
+def test_send_invoice_of_a_draft_is_rejected_with_xeros_message(
+    xero: Xero, rsps: responses.RequestsMock
+) -> None:
+    rsps.post(f"{API}/Invoices/{INV1}/Email", status=400, json=fixture("email_draft_400.json"))
+    with pytest.raises(Rejected) as raised:
+        xero.write(SendInvoice(INV1), idempotency_key="inv-2")
+    assert "can be emailed. This invoice is DRAFT." in raised.value.message
+    assert (raised.value.status, raised.value.code) == (400, "ValidationException")
+    assert len(rsps.calls) == 1, "no retry and no re-read after a rejection"
+
+
+def test_invoice_links_skip_drafts_and_unknown_invoices(
+    xero: Xero, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(f"{API}/Invoices/{INV1}/OnlineInvoice", json=fixture("online_invoice.json"))
+    rsps.get(
+        f"{API}/Invoices/{INV2}/OnlineInvoice", status=400, json=fixture("email_draft_400.json")
+    )
+    rsps.get(f"{API}/Invoices/{CREDIT}/OnlineInvoice", status=404, body="")
+    links = xero.invoice_links([INV1, INV2, CREDIT, INV1])
+    assert links == {INV1: "https://in.xero.com/q7RfcNzLkWp2Hs9TxVbA4mEyGu0DjK3o"}
+    assert len(rsps.calls) == 3
+
+
+def reread_invoice(rsps: responses.RequestsMock, invoice_id: str, **changes: Any) -> None:
+    invoice = fixture("invoices.json")["Invoices"][0] | {"InvoiceID": invoice_id} | changes
     match = [matchers.query_param_matcher({"IDs": invoice_id}, strict_match=False)]
     rsps.get(f"{API}/Invoices", json={"Invoices": [invoice]}, match=match)
 

@@ -344,7 +344,7 @@ def test_maxresults_is_capped_at_1000(app):
 def test_read_by_id_and_company_info(client):
     token = connect(client)
     invoice = client.get(qbo(LARKSPUR, "invoice/7"), headers=bearer(token)).json["Invoice"]
-    assert invoice["Id"] == "7" and "SyncToken" in invoice and "InvoiceLink" in invoice
+    assert invoice["Id"] == "7" and "SyncToken" in invoice and "InvoiceLink" not in invoice
     info = client.get(qbo(LARKSPUR, f"companyinfo/{LARKSPUR}"), headers=bearer(token)).json
     assert info["CompanyInfo"]["CompanyName"] == "Larkspur Landscaping"
     missing = client.get(qbo(LARKSPUR, "invoice/999999"), headers=bearer(token))
