@@ -115,9 +115,14 @@ def history(ctx: JobContext, action_id: int) -> list[tuple[str, str]]:
 
 
 def writes(sandbox: str, key: str) -> list[dict[str, Any]]:
-    """The sandbox's log of QuickBooks requests carrying `key` as their requestid."""
-    log = requests.get(f"{sandbox}/_sandbox/quickbooks/requests?limit=2000", timeout=10).json()
-    return [r for r in log["requests"] if (r.get("requestid") or "").startswith(key)]
+    """The writes the sandbox received with idempotency key `key` (or a part of it)."""
+    log = requests.get(f"{sandbox}/_sandbox/writes", timeout=10).json()
+    return [w for w in log["writes"] if (w.get("idempotency_key") or "").startswith(key)]
+
+
+def applied(sandbox: str, key: str) -> list[dict[str, Any]]:
+    """Those writes that changed the ledger (not replays, not refusals)."""
+    return [w for w in writes(sandbox, key) if w["applied"] and not w["replay"]]
 
 
 def mirrored(ctx: JobContext, org_id: int, customer: str) -> tuple:
@@ -143,7 +148,7 @@ def test_a_hold_is_written_once_and_its_echo_changes_nothing(live, sandbox) -> N
     assert done.status == S.SENT and done.provider_reference
     assert done.attempts == 1 and done.lease_until is None
     assert history(live, action_id) == [("planned", "pending"), ("pending", "sent")]
-    assert len(writes(sandbox, done.key)) == 1
+    assert len(applied(sandbox, done.key)) == 1
     # Delivering again does nothing; the sync that follows the provider's webhook finds the
     # customer as the write left it (the returned record was upserted), so no rule runs again.
     assert deliver(live, action_id).reason == "already sent"
@@ -163,14 +168,13 @@ def test_a_write_cut_off_by_a_crash_is_resumed_with_the_same_key(live, sandbox) 
     assert isinstance(taken, Taken)
     write(live, taken)  # the provider applied it, then the worker died before recording it
     assert action(live, action_id).status == S.PENDING
-    assert len(writes(sandbox, taken.key)) == 1
+    assert len(applied(sandbox, taken.key)) == 1
     # While the lease holds, no one else takes it; once it runs out, a sweep resumes it.
     assert deliver(live, action_id, now).reason == "being written by another worker"
     resumed = deliver(live, action_id, now + timedelta(minutes=3))
     assert resumed is not None and resumed.status == S.SENT
-    # QuickBooks' note writer re-reads the customer and finds the note there already: nothing
-    # more is written, and the note stands once.
-    assert len(writes(sandbox, taken.key)) == 1
+    # The resumed write carries the same key: the note stands once in the ledger.
+    assert len(applied(sandbox, taken.key)) == 1
     assert action(live, action_id).command["text"] == "Called"
 
 
@@ -213,3 +217,33 @@ def test_a_revoked_grant_waits_for_a_reconnect(live, sandbox) -> None:
     assert result is not None and result.status == S.NEEDS_RECONNECT
     with session_scope(live.sessions) as db:
         assert db.get(Organization, org_id).status == "needs_reconnect"
+
+
+def arm_fault(sandbox: str, **fault: Any) -> None:
+    requests.post(f"{sandbox}/_sandbox/faults", json=fault, timeout=10).raise_for_status()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("provider", ["quickbooks", "xero"])
+def test_a_refused_write_fails_with_the_providers_message_and_is_not_retried(
+    live, sandbox, provider
+) -> None:
+    org_id, customer = connected(live, provider)
+    action_id = planned(live, org_id, customer, "credit_hold", HOLD)
+    arm_fault(sandbox, provider=provider, kind="reject", count=5, message="Customer is archived")
+    result = deliver(live, action_id)
+    assert result is not None and result.status == S.FAILED
+    failed = action(live, action_id)
+    assert "Customer is archived" in failed.reason and failed.attempts == 1
+    assert deliver(live, action_id).reason == "already failed"
+    assert applied(sandbox, failed.key) == []
+
+
+@pytest.mark.e2e
+def test_a_stale_sync_token_is_read_again_and_written_once(live, sandbox) -> None:
+    org_id, customer = connected(live, "quickbooks")
+    action_id = planned(live, org_id, customer, "credit_hold", HOLD)
+    arm_fault(sandbox, provider="quickbooks", kind="stale", count=1)
+    result = deliver(live, action_id)
+    assert result is not None and result.status == S.SENT
+    assert len(applied(sandbox, action(live, action_id).key)) == 1
