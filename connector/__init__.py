@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from connector import cli
 from connector import web
+from core.deadline import TimeLimitExceeded
 from core.settings import Settings
 
 csrf = CSRFProtect()
@@ -57,6 +58,10 @@ def _register_error_handlers(app: Flask) -> None:
             f"The form expired or was not sent from Dunwell: {exc.description} "
             "Reload the page and try again.",
         )
+
+    @app.errorhandler(TimeLimitExceeded)
+    def too_long(exc: TimeLimitExceeded):  # type: ignore[no-untyped-def]
+        return web.error_response(422, str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]

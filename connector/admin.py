@@ -74,6 +74,7 @@ def summary_json(org_id: int) -> Response:
 
 
 @bp.post("/orgs/<int:org_id>/sync")
+@web.read_only
 def sync_now(org_id: int) -> Response:
     org = web.current_org(org_id)
     if org.status != OrgStatus.CONNECTED:

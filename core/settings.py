@@ -68,6 +68,7 @@ class Settings:
     webhook_max_bytes: int = 1_000_000
     mirror_freshness_minutes: int = 180
     safety_sync_minutes: int = 60
+    work_time_limit_seconds: float = 20.0
     testing: bool = False
 
     @classmethod
@@ -91,6 +92,7 @@ class Settings:
             ("WEBHOOK_MAX_BYTES", 1_000_000),
             ("MIRROR_FRESHNESS_MINUTES", 180),
             ("SAFETY_SYNC_MINUTES", 60),
+            ("WORK_TIME_LIMIT_SECONDS", 20),
         ):
             try:
                 ints[name] = int(env.get(name, default))
@@ -110,6 +112,7 @@ class Settings:
             webhook_max_bytes=ints["WEBHOOK_MAX_BYTES"],
             mirror_freshness_minutes=ints["MIRROR_FRESHNESS_MINUTES"],
             safety_sync_minutes=ints["SAFETY_SYNC_MINUTES"],
+            work_time_limit_seconds=ints["WORK_TIME_LIMIT_SECONDS"],
         )
 
     @staticmethod

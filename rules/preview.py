@@ -13,6 +13,8 @@ from typing import Any
 from jinja2 import TemplateError
 from sqlalchemy.orm import Session
 
+from core.deadline import NO_LIMIT
+from core.deadline import Deadline
 from core.models import Organization
 from rules.decisions import REMINDER
 from rules.decisions import Decision
@@ -30,10 +32,17 @@ def preview(
     now: datetime,
     since: date | None = None,
     as_of: date | None = None,
+    deadline: Deadline = NO_LIMIT,
 ) -> dict[str, Any]:
+    """What `book` would do on `as_of`; `deadline` is checked between the steps."""
     as_of = as_of or local_date(now, org.timezone)
     facts = load_facts(session, org, as_of, now, book, None, since)
+    deadline.check()
     result = evaluate(book, facts, as_of, now)
+    decisions = []
+    for decision in result.decisions:
+        deadline.check()
+        decisions.append(rendered(book, decision, org.name, as_of))
     return {
         "organization": org.id,
         "as_of": as_of.isoformat(),
@@ -41,7 +50,7 @@ def preview(
         "version": book.version,
         "mirror_synced_at": org.last_synced_at.isoformat() if org.last_synced_at else None,
         "counts": result.counts(),
-        "decisions": [rendered(book, d, org.name, as_of) for d in result.decisions],
+        "decisions": decisions,
         "suppressed": [s.as_dict() for s in result.suppressed],
         "cancellations": [{"action": a, "reason": r} for a, r in result.cancellations],
     }
