@@ -37,6 +37,7 @@ def home() -> str:
         orgs=[summary(org) for org in orgs],
         providers=providers,
         display_names=DISPLAY_NAMES,
+        signed_in=bool(orgs),
     )
 
 
