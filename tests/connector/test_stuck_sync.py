@@ -51,6 +51,7 @@ def test_a_sync_with_no_heartbeat_is_called_stuck(
     if expected == "stuck":
         assert "stopped without finishing" in summary["status_detail"]
         assert "stopped without finishing" in page and "status-stuck" in page
+        assert "Sync now" in page and "Reconnect" not in page  # still connected
 
 
 def test_a_lock_outlives_its_holder_by_seconds_only(redis):
