@@ -8,7 +8,9 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from connector import cli
+from connector import headers
 from connector import web
+from core.deadline import TimeLimitExceeded
 from core.settings import Settings
 
 csrf = CSRFProtect()
@@ -27,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     web.init_app(app, settings)
+    headers.init_app(app, settings)
     csrf.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
@@ -62,13 +65,10 @@ def _register_error_handlers(app: Flask) -> None:
             "Reload the page and try again.",
         )
 
+    @app.errorhandler(TimeLimitExceeded)
+    def too_long(exc: TimeLimitExceeded):  # type: ignore[no-untyped-def]
+        return web.error_response(422, str(exc))
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         return web.error_response(exc.code or 500, exc.description or exc.name)
-
-    @app.after_request
-    def no_store(response):  # type: ignore[no-untyped-def]
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response

@@ -12,14 +12,17 @@ from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import url_for
+from redis.exceptions import RedisError
 from werkzeug.wrappers import Response
 
 from connector import reports
 from connector import web
+from core.db import utcnow
 from core.models import Organization
 from core.models import OrgStatus
 from providers import DISPLAY_NAMES
 from sync.jobs import request_sync
+from sync.jobs import sync_is_stuck
 
 bp = Blueprint("admin", __name__)
 
@@ -37,6 +40,7 @@ def home() -> str:
         orgs=[summary(org) for org in orgs],
         providers=providers,
         display_names=DISPLAY_NAMES,
+        signed_in=bool(orgs),
     )
 
 
@@ -74,6 +78,7 @@ def summary_json(org_id: int) -> Response:
 
 
 @bp.post("/orgs/<int:org_id>/sync")
+@web.read_only
 def sync_now(org_id: int) -> Response:
     org = web.current_org(org_id)
     if org.status != OrgStatus.CONNECTED:
@@ -84,6 +89,15 @@ def sync_now(org_id: int) -> Response:
     return redirect(url_for("admin.home"))
 
 
+def _stuck(org: Organization) -> bool:
+    if org.last_sync_error:
+        return False  # it failed and said why; RQ retries it
+    try:
+        return sync_is_stuck(web.redis(), org, utcnow())
+    except RedisError:
+        return False
+
+
 def _local_label(org: Organization, instant: datetime | None) -> str:
     if instant is None:
         return "never"
@@ -92,9 +106,16 @@ def _local_label(org: Organization, instant: datetime | None) -> str:
 
 def summary(org: Organization) -> dict[str, Any]:
     db = web.db()
-    status = org.status
+    status, detail = org.status, org.status_detail
     if status == OrgStatus.CONNECTED and org.is_syncing:
         status = "syncing"
+        if _stuck(org):
+            status = "stuck"
+            detail = (
+                f"The sync that started {_local_label(org, org.sync_started_at)} stopped without "
+                "finishing (its worker may have died). Dunwell re-runs it by itself; if this "
+                "stays, check that a worker is running (rq worker) and press Sync now."
+            )
     return {
         "org": org,
         "id": org.id,
@@ -102,7 +123,7 @@ def summary(org: Organization) -> dict[str, Any]:
         "provider": org.provider,
         "provider_label": DISPLAY_NAMES.get(org.provider, org.provider),
         "status": status,
-        "status_detail": org.status_detail,
+        "status_detail": detail,
         "timezone": org.timezone,
         "currency": org.currency,
         "last_synced_at": org.last_synced_at.isoformat() if org.last_synced_at else None,

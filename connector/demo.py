@@ -28,6 +28,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from connector.demo_browser import FormBrowser
+from core.worker import WORKER_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -103,8 +104,8 @@ class Stack:
                 "--bind", f"127.0.0.1:{self.web_port}", "connector:create_app()",
             ],
             "worker": [
-                str(VENV_BIN / "rq"), "worker", "--url", redis_url, "--with-scheduler",
-                "sync", "rules", "actions",
+                str(VENV_BIN / "rq"), "worker", *WORKER_ARGS, "--url", redis_url,
+                "--with-scheduler", "sync", "rules", "actions",
             ],
             "cron": [str(VENV_BIN / "rq"), "cron", "--url", redis_url, "connector/cron.py"],
         }  # fmt: skip

@@ -5,6 +5,10 @@ Connecting signs the browser in to the organizations it connected. The callback 
 covers, and enqueues their first sync. Disconnecting revokes access at the provider (for Xero,
 removes only that organization's connection when the grant serves others) and keeps the mirror
 until the admin purges it.
+
+Who may see an organization follows the grant: a disconnect takes the organization away from
+every other browser (the one that disconnected keeps it, to purge or reconnect), a purge from
+every browser, and signing out ends this browser's session wherever its cookie was copied.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from core.models import Organization
 from core.models import OrgStatus
 from core.tokens import TokenCipher
 from core.tokens import store_token
+from core.web_sessions import revoke_org
 from providers import DISPLAY_NAMES
 from providers import PROVIDERS
 from providers import provider_class
@@ -102,6 +107,7 @@ def connect(provider: str) -> Response:
 
 
 @bp.get("/oauth/<provider>/callback")
+@web.writes
 def callback(provider: str) -> Response:
     config = _configured(provider)
     pending = session.pop("oauth", None)
@@ -230,6 +236,7 @@ def disconnect(org_id: int) -> Response:
     db.flush()
     if grant_id is not None and not shared:
         db.execute(delete(OAuthGrant).where(OAuthGrant.id == grant_id))
+    revoke_org(db, org.id, keep_session_id=web.session_id())
     db.commit()
     flash(f"Disconnected {org.name}. Its data stays here until you purge it.", "success")
     return redirect(url_for("admin.home"))
@@ -269,13 +276,19 @@ def purge(org_id: int) -> Response:
         abort(409, "Disconnect the organization before purging its data.")
     name = org.name
     db = web.db()
+    revoke_org(db, org_id)
     for table in reversed(Base.metadata.sorted_tables):
         if "organization_id" in table.c:
             db.execute(delete(table).where(table.c.organization_id == org_id))
     db.delete(org)
     db.commit()
-    web.sign_out(org_id)
     flash(f"Purged every record of {name}.", "success")
+    return redirect(url_for("admin.home"))
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    web.sign_out()
     return redirect(url_for("admin.home"))
 
 

@@ -28,7 +28,8 @@ from outbox.models import Action
 from rules import pauses_store
 from rules import schemas_pauses as shapes
 from rules import store
-from rules.backtest import backtest
+from rules.backtest import load_history
+from rules.backtest import replay
 from rules.defaults import starter
 from rules.models import Dispute
 from rules.models import PaymentPlan
@@ -119,6 +120,7 @@ def starter_document(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/rules/validate")
+@web.read_only
 def validate(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     data = _body()
@@ -209,15 +211,18 @@ def _date(data: dict[str, Any], key: str, default: date) -> date:
 
 
 @bp.post("/rules/preview")
+@web.read_only
 def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
     org = web.current_org(org_id)
     data = _body()
     book = _book(org_id, data)
     as_of = _date(data, "as_of", _today(org))
-    return jsonify(preview(web.db(), org, book, utcnow(), _since(org), as_of))
+    result = preview(web.db(), org, book, utcnow(), _since(org), as_of, web.deadline("preview"))
+    return jsonify(result)
 
 
 @bp.post("/rules/backtest")
+@web.read_only
 def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
     org = web.current_org(org_id)
     data = _body()
@@ -227,7 +232,9 @@ def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
         raise RuleSetInvalid({"months": f"must be a whole number from 1 to {MAX_BACKTEST_MONTHS}"})
     end = _date(data, "end", _today(org))
     start = end - timedelta(days=30 * months)
-    return jsonify(backtest(web.db(), org, book, start, end))
+    history = load_history(web.db(), org, start)
+    web.done_reading()
+    return jsonify(replay(history, book, start, end, web.deadline("backtest")))
 
 
 # ---------------------------------------------------------------- the outbox

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from connector import web
 from core.db import utcnow
+from core.deadline import TimeLimitExceeded
 from core.models import Customer
 from rules import store
 from rules.defaults import starter
@@ -42,9 +43,11 @@ def page(org_id: int) -> str:
 
 @bp.post("/orgs/<int:org_id>/rules")
 def submit(org_id: int) -> Any:
+    action = request.form.get("action", "check")
+    if action != "save":
+        web.read_only_request()
     org = web.current_org(org_id)
     text = request.form.get("document", "")
-    action = request.form.get("action", "check")
     try:
         document = _parse(text)
         if action == "save":
@@ -54,6 +57,8 @@ def submit(org_id: int) -> Any:
         store.validate_document(document)
     except RuleSetInvalid as exc:
         return _render(org, text, errors=exc.errors), 422
+    except TimeLimitExceeded as exc:
+        return _render(org, text, errors={"preview": str(exc)}), 422
     flash("The rule set is valid.", "success")
     return _render(org, text)
 
@@ -83,7 +88,7 @@ def _preview(org: Any, document: Any) -> dict[str, Any]:
     since = None
     if owner is not None and owner.first_activated_at is not None:
         since = local_date(owner.first_activated_at, org.timezone)
-    return preview(web.db(), org, book, utcnow(), since)
+    return preview(web.db(), org, book, utcnow(), since, deadline=web.deadline("preview"))
 
 
 def _customer_names(org_id: int, result: Any) -> dict[str, str]:

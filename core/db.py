@@ -2,6 +2,14 @@
 
 SQLite is the embedded default (WAL, a busy timeout, foreign keys on); PostgreSQL is used when
 DATABASE_URL names it. Nothing connects at import time.
+
+Two kinds of session: a writing one (SQLite: `BEGIN IMMEDIATE`, so two writers queue on the
+busy timeout instead of one failing when it upgrades a stale snapshot), and a read-only one
+(`make_session_factory(engine, read_only=True)`: SQLite's plain deferred `BEGIN`, which never
+blocks a writer under WAL; PostgreSQL's READ ONLY transaction, which refuses a stray write).
+Ids are never reused: every table is created with SQLite's AUTOINCREMENT (PostgreSQL's
+sequences never go back), so an id a browser, a job or a log holds can never come to mean
+another row, such as another organization after a purge.
 """
 
 from __future__ import annotations
@@ -87,7 +95,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    pass
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table = getattr(cls, "__table__", None)
+        if table is not None:
+            table.dialect_options["sqlite"]["autoincrement"] = True
 
 
 def utcnow() -> datetime:
@@ -100,7 +112,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -133,13 +145,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take the write lock up front, so two workers wait on the busy timeout instead of one
-    failing with SQLITE_BUSY when it upgrades a stale read snapshot to a write."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection: Any) -> None:
+    """A writer takes the write lock up front, so two writers wait on the busy timeout instead
+    of one failing with SQLITE_BUSY when it upgrades a stale read snapshot to a write. A reader
+    takes no lock at all."""
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+READ_ONLY = "dunwell_read_only"
+
+
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on `engine`; `read_only` ones never take a write lock (see the module doc)."""
+    if read_only:
+        options: dict[str, Any] = {READ_ONLY: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        engine = engine.execution_options(**options)
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 

@@ -3,7 +3,13 @@
 Jobs take ids only and are named by dotted path, so `sync` can start `rules` jobs without
 importing it. `enqueue_once` keeps at most one waiting job per id: a request while the job is
 queued is absorbed; a request while it is running queues one follow-up (`<id>-next`), so a change
-announced mid-run is never lost. Jobs that must not overlap also take a `job_lock`.
+announced mid-run is never lost. Jobs that must not overlap also take a `job_lock`
+(core.locks: a short TTL renewed by a heartbeat, so a dead holder frees it within seconds).
+
+A job whose worker died (`kill -9`, a lost machine) is found by RQ's StartedJobRegistry
+cleanup once its heartbeat lapses (core.worker makes that seconds, not minutes). RQ re-runs it
+when it has retries left; otherwise `rerun_if_abandoned`, the failure callback of every job
+enqueued here, queues it once more.
 """
 
 from __future__ import annotations
@@ -16,20 +22,27 @@ from datetime import timedelta
 from typing import Any
 
 from redis import Redis
+from rq import Callback
 from rq import Queue
 from rq import Retry
+from rq.exceptions import AbandonedJobError
 from rq.exceptions import DuplicateJobError
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
+from rq.executions import ExecutionRegistry
 from rq.job import Job
 from rq.job import JobStatus
+
+from core.locks import HeartbeatLock
 
 SYNC = "sync"
 RULES = "rules"
 ACTIONS = "actions"
 QUEUE_NAMES = (SYNC, RULES, ACTIONS)
 
-LOCK_TTL_SECONDS = 1800
+LOCK_WAIT_SECONDS = 600
 SETTLE_SECONDS = 2.0
+RERUN_SUFFIX = "-rerun"
 
 
 def redis_from_url(url: str) -> Redis:
@@ -86,6 +99,7 @@ def _try_enqueue(
             failure_ttl=7 * 24 * 3600,
             retry=retry,
             job_timeout=job_timeout,
+            on_failure=RERUN_IF_ABANDONED,
         )
         return "enqueued"
     except DuplicateJobError:
@@ -102,6 +116,20 @@ def _try_enqueue(
         job.delete()
     time.sleep(SETTLE_SECONDS / 10)
     return "retry"
+
+
+def clear_if_settled(redis: Redis, job_id: str) -> bool:
+    """Delete job `job_id` if it ended (failed, stopped, finished) a while ago, so its id can
+    be used again; True if the id is free now."""
+    job = _fetch(redis, job_id)
+    if job is None:
+        return True
+    if job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED):
+        return False
+    if not _settled(job):
+        return False
+    job.delete()
+    return True
 
 
 def _settled(job: Job) -> bool:
@@ -125,6 +153,53 @@ def _status(redis: Redis, job_id: str) -> JobStatus | None:
     return job.get_status(refresh=False) if job else None
 
 
-def job_lock(redis: Redis, name: str, timeout: int = LOCK_TTL_SECONDS) -> Any:
-    """A Redis lock shared by every process; use as `with job_lock(...)`. Blocks until free."""
-    return redis.lock(f"dunwell:lock:{name}", timeout=timeout, blocking_timeout=timeout)
+def job_lock(redis: Redis, name: str, timeout: float = LOCK_WAIT_SECONDS) -> HeartbeatLock:
+    """A Redis lock shared by every process; use as `with job_lock(...)`.
+
+    Waits up to `timeout` seconds for it (0: not at all), then raises core.locks.LockHeld. A
+    job should rather not wait: `acquire()` it, and re-queue itself when that says False.
+    """
+    return HeartbeatLock(redis, name, wait=timeout)
+
+
+def rerun_if_abandoned(job: Job, connection: Redis, exc_type: type, *exc_info: Any) -> None:
+    """RQ's failure callback: queue a job once more when its worker died under it.
+
+    A job with retries left is re-run by RQ itself; one that was already a re-run is left in
+    the failed registry, where the admin sees it (something keeps killing its worker).
+    """
+    if exc_type is not AbandonedJobError:
+        return
+    forget_dead_executions(job, connection)
+    if job.retries_left or job.id.endswith(RERUN_SUFFIX):
+        return
+    try:
+        queue(connection, job.origin).enqueue(
+            job.func_name,
+            *job.args,
+            **job.kwargs,
+            job_id=job.id + RERUN_SUFFIX,
+            unique=True,
+            result_ttl=0,
+            failure_ttl=7 * 24 * 3600,
+            job_timeout=job.timeout,
+            on_failure=RERUN_IF_ABANDONED,
+        )
+    except DuplicateJobError:
+        pass
+
+
+def forget_dead_executions(job: Job, connection: Redis) -> None:
+    """Drop the dead worker's execution from the job's execution registry.
+
+    RQ 3.0 keeps an execution listed a minute longer than the execution itself lives; a re-run
+    that succeeds within that minute then fails while cleaning up ("Execution … not found").
+    """
+    registry = ExecutionRegistry(job_id=job.id, connection=connection)
+    for execution_id in registry.get_execution_ids():
+        execution = Execution(id=execution_id, job_id=job.id, connection=connection)
+        if not connection.exists(execution.key):
+            connection.zrem(registry.key, execution_id)
+
+
+RERUN_IF_ABANDONED = Callback(rerun_if_abandoned)

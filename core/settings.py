@@ -70,6 +70,7 @@ class Settings:
     safety_sync_minutes: int = 60
     # Seconds between a write's retries after an outage; one more failure makes it a dead letter.
     delivery_retry_seconds: tuple[int, ...] = (30, 120, 600, 1800, 3600)
+    work_time_limit_seconds: float = 20.0
     testing: bool = False
 
     @classmethod
@@ -93,6 +94,7 @@ class Settings:
             ("WEBHOOK_MAX_BYTES", 1_000_000),
             ("MIRROR_FRESHNESS_MINUTES", 180),
             ("SAFETY_SYNC_MINUTES", 60),
+            ("WORK_TIME_LIMIT_SECONDS", 20),
         ):
             try:
                 ints[name] = int(env.get(name, default))
@@ -118,6 +120,7 @@ class Settings:
             mirror_freshness_minutes=ints["MIRROR_FRESHNESS_MINUTES"],
             safety_sync_minutes=ints["SAFETY_SYNC_MINUTES"],
             delivery_retry_seconds=retry_seconds or (),
+            work_time_limit_seconds=ints["WORK_TIME_LIMIT_SECONDS"],
         )
 
     @staticmethod

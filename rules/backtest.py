@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.deadline import NO_LIMIT
+from core.deadline import Deadline
 from core.models import CreditAllocation
 from core.models import CreditNote
 from core.models import Invoice
@@ -70,28 +72,56 @@ class _Invoice:
         )
 
 
+@dataclass
+class History:
+    """What a backtest reads from the database; replaying it needs no database at all."""
+
+    org_id: int
+    timezone: str
+    customers: dict[str, CustomerFact]
+    invoices: list[_Invoice]
+    base: OrgFacts
+
+
 def backtest(
     session: Session, org: Organization, book: RuleBook, start: date, end: date
 ) -> dict[str, Any]:
     """What `book` would have done each day from `start` to `end` (local dates), inclusive."""
+    _check_span(start, end)
+    return replay(load_history(session, org, start), book, start, end)
+
+
+def _check_span(start: date, end: date) -> None:
     if end < start:
         raise ValueError("the backtest ends before it starts")
     if (end - start).days > MAX_DAYS:
         raise ValueError(f"a backtest covers at most {MAX_DAYS} days")
+
+
+def load_history(session: Session, org: Organization, start: date) -> History:
     customers = load_customers(session, org.id, None)
     invoices = _timeline(session, org)
     base = OrgFacts(org.id, org.name, org.timezone or "UTC", {}, rules_since=start)
     load_pauses(session, base, None, None)
+    return History(org.id, org.timezone or "UTC", customers, invoices, base)
+
+
+def replay(
+    history: History, book: RuleBook, start: date, end: date, deadline: Deadline = NO_LIMIT
+) -> dict[str, Any]:
+    """Run `book` over `history` day by day; `deadline` is checked every day."""
+    _check_span(start, end)
     sim = Simulator()
-    report = Report(org.id, book, start, end)
+    report = Report(history.org_id, book, start, end)
     day = start
     while day <= end:
-        now = local_instant(day, SEND_TIME, org.timezone)
+        deadline.check()
+        now = local_instant(day, SEND_TIME, history.timezone)
         sim.advance(now)
-        facts = _facts_on(day, base, customers, invoices, sim)
+        facts = _facts_on(day, history.base, history.customers, history.invoices, sim)
         result = evaluate(book, facts, day, now)
         sim.apply(result)
-        report.add(result, now, customers)
+        report.add(result, now, history.customers)
         day += timedelta(days=1)
     return report.as_dict()
 

@@ -17,6 +17,8 @@ from jinja2 import TemplateError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.deadline import NO_LIMIT
+from core.deadline import Deadline
 from core.models import Organization
 from outbox.models import Action
 from outbox.models import ActionStatus
@@ -38,12 +40,19 @@ def preview(
     now: datetime,
     since: date | None = None,
     as_of: date | None = None,
+    deadline: Deadline = NO_LIMIT,
 ) -> dict[str, Any]:
+    """What `book` would do on `as_of`; `deadline` is checked between the steps."""
     as_of = as_of or local_date(now, org.timezone)
     since = since or as_of
     facts = load_facts(session, org, as_of, now, book, None, since)
+    deadline.check()
     result = evaluate(book, facts, as_of, now)
     messages = sum(1 for d in result.decisions if d.kind in MESSAGE_KINDS)
+    decisions = []
+    for decision in result.decisions:
+        deadline.check()
+        decisions.append(rendered(book, decision, org.name, as_of))
     return {
         "organization": org.id,
         "as_of": as_of.isoformat(),
@@ -51,7 +60,7 @@ def preview(
         "version": book.version,
         "mirror_synced_at": org.last_synced_at.isoformat() if org.last_synced_at else None,
         "counts": result.counts(),
-        "decisions": [rendered(book, d, org.name, as_of) for d in result.decisions],
+        "decisions": decisions,
         "suppressed": [s.as_dict() for s in result.suppressed],
         "cancellations": [{"action": a, "reason": r} for a, r in result.cancellations],
         "approval": _approval(session, org, book, messages),

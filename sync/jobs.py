@@ -1,9 +1,13 @@
 """RQ entry points of the sync: take ids, build the context, call the engine, hand off to rules.
 
-`sync_organization` never runs twice at once for one organization (a Redis lock), and is
-enqueued through `enqueue_once`, so a burst of webhooks becomes one run plus at most one
-follow-up. Provider errors are handled by kind: a dead grant marks the organization "needs
-reconnect" and stops; a rate limit re-schedules the run after the provider's wait; an outage
+`sync_organization` never runs twice at once for one organization (a Redis lock with a
+heartbeat), and is enqueued through `enqueue_once`, so a burst of webhooks becomes one run plus
+at most one follow-up. A run that finds the lock held does not wait for it: it schedules itself
+a little later and frees the worker for other queues. A run whose worker died is re-run by RQ
+(see core.queues and core.worker); until then the admin page calls the sync stuck.
+
+Provider errors are handled by kind: a dead grant marks the organization "needs reconnect" and
+stops; a rate limit re-schedules the run after the provider's wait; an outage
 fails the job, which RQ retries with backoff; the error is recorded on the organization for the
 admin page either way.
 """
@@ -12,9 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from redis import Redis
 from rq import Retry
 from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
@@ -24,11 +30,14 @@ from core.context import JobContext
 from core.context import job_context
 from core.db import session_scope
 from core.db import utcnow
+from core.locks import is_held
 from core.models import Organization
 from core.models import OrgStatus
 from core.models import WebhookEvent
+from core.queues import RERUN_IF_ABANDONED
 from core.queues import RULES
 from core.queues import SYNC
+from core.queues import clear_if_settled
 from core.queues import enqueue_once
 from core.queues import job_lock
 from core.queues import queue
@@ -43,7 +52,9 @@ from sync.engine import sync_entities
 
 log = logging.getLogger(__name__)
 
-SYNC_RETRY = Retry(max=4, interval=[15, 60, 300, 900])
+SYNC_RETRY = Retry(max=4, interval=[0, 60, 300, 900])  # the first: a dead worker's run, at once
+LOCK_BUSY_RETRY_SECONDS = 10
+STUCK_AFTER = timedelta(minutes=2)
 EVALUATE_CUSTOMERS = "rules.jobs.evaluate_customers"
 
 
@@ -86,8 +97,23 @@ def request_sync_all(ctx: JobContext) -> int:
 
 
 def run_sync(ctx: JobContext, org_id: int) -> dict[str, Any]:
-    with job_lock(ctx.redis, sync_job_id(org_id)):
+    lock = job_lock(ctx.redis, sync_job_id(org_id), timeout=0)
+    if not lock.acquire():
+        _run_later(ctx, org_id, LOCK_BUSY_RETRY_SECONDS, "wait")
+        return {"deferred": "another sync of this organization is running"}
+    try:
         return _run_sync_locked(ctx, org_id)
+    finally:
+        lock.release()
+
+
+def sync_is_stuck(redis: Redis, org: Organization, now: datetime) -> bool:
+    """Started a while ago, not finished, and no live job holds its lock: its worker died (or
+    none runs). RQ re-runs a dead job by itself; this is what the admin page says meanwhile."""
+    started = org.sync_started_at
+    if not org.is_syncing or started is None or now - started < STUCK_AFTER:
+        return False
+    return not is_held(redis, sync_job_id(org.id))
 
 
 def _run_sync_locked(ctx: JobContext, org_id: int) -> dict[str, Any]:
@@ -109,7 +135,7 @@ def _run_sync_locked(ctx: JobContext, org_id: int) -> dict[str, Any]:
         _record_error(
             ctx, org_id, f"Rate limited by the provider; retrying in {exc.retry_after:.0f}s"
         )
-        _retry_later(ctx, org_id, exc.retry_after)
+        _run_later(ctx, org_id, exc.retry_after, "later")
         return {"rate_limited": exc.retry_after}
     except ProviderError as exc:
         _record_error(ctx, org_id, exc.message)
@@ -124,19 +150,26 @@ def _run_sync_locked(ctx: JobContext, org_id: int) -> dict[str, Any]:
     }
 
 
-def _retry_later(ctx: JobContext, org_id: int, seconds: float) -> None:
-    """One scheduled re-run per organization, however many runs were rate limited."""
-    try:
-        queue(ctx.redis, SYNC).enqueue_in(
-            timedelta(seconds=max(seconds, 1)),
-            "sync.jobs.sync_organization",
-            org_id,
-            job_id=f"{sync_job_id(org_id)}-later",
-            unique=True,
-            result_ttl=0,
-        )
-    except DuplicateJobError:
-        pass  # a re-run is already scheduled
+def _run_later(ctx: JobContext, org_id: int, seconds: float, why: str) -> None:
+    """One scheduled re-run per organization and reason (`later`: rate limited; `wait`: the
+    lock was held), however many runs asked for it."""
+    job_id = f"{sync_job_id(org_id)}-{why}"
+    for _ in range(2):
+        try:
+            queue(ctx.redis, SYNC).enqueue_in(
+                timedelta(seconds=max(seconds, 1)),
+                "sync.jobs.sync_organization",
+                org_id,
+                job_id=job_id,
+                unique=True,
+                result_ttl=0,
+                retry=SYNC_RETRY,
+                on_failure=RERUN_IF_ABANDONED,
+            )
+            return
+        except DuplicateJobError:
+            if not clear_if_settled(ctx.redis, job_id):
+                return  # a re-run is already scheduled (or running)
 
 
 def request_evaluation(ctx: JobContext, org_id: int, customers: set[str]) -> None:

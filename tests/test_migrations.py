@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 
+from connector.cli import ROOT
 from connector.cli import migrate
 from core.db import Base
 from core.db import make_engine
@@ -44,3 +47,49 @@ def test_upgrade_head_matches_the_models(kind, tmp_path):
         differences = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_sqlite_never_reuses_an_id_after_the_migration_and_keeps_every_row(tmp_path):
+    """An organization purged on a database made before AUTOINCREMENT: the next one gets a
+    new id, and the rebuilt tables kept their rows and references."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "0001")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for org_id in (1, 2):
+            conn.exec_driver_sql(
+                "INSERT INTO organization (id, provider, external_id, name, timezone, status,"
+                " status_detail, last_sync_error, created_at)"
+                f" VALUES ({org_id}, 'xero', 'T{org_id}', 'Org {org_id}', 'UTC', 'connected',"
+                " '', '', '2026-01-01 00:00:00')"
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO customer (id, organization_id, external_id, version, updated_at, deleted,"
+            " synced_at, name, active) VALUES (7, 2, 'C1', '1', '2026-01-01 00:00:00', 0,"
+            " '2026-01-01 00:00:00', 'Customer', 1)"
+        )
+    engine.dispose()
+    command.upgrade(config, "head")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " AND name NOT IN ('alembic_version', 'web_session_org')"
+        ).all()
+        assert tables and all("AUTOINCREMENT" in sql for _, sql in tables), [
+            name for name, sql in tables if "AUTOINCREMENT" not in sql
+        ]
+        assert conn.exec_driver_sql("SELECT organization_id FROM customer").all() == [(2,)]
+        conn.exec_driver_sql("DELETE FROM organization WHERE id = 2")
+        assert conn.exec_driver_sql("SELECT count(*) FROM customer").scalar() == 0  # cascades
+        conn.exec_driver_sql(
+            "INSERT INTO organization (provider, external_id, name, timezone, status,"
+            " status_detail, last_sync_error, created_at)"
+            " VALUES ('xero', 'T3', 'Org 3', 'UTC', 'connected', '', '', '2026-01-01 00:00:00')"
+        )
+        ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM organization ORDER BY id")]
+    engine.dispose()
+    assert ids == [1, 3]

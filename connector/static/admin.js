@@ -7,6 +7,9 @@
   function render(card, data) {
     card.querySelector('[data-field="status"]').textContent = data.status.replace("_", " ");
     card.querySelector('[data-field="status"]').className = "status status-" + data.status;
+    const detail = card.querySelector('[data-field="status_detail"]');
+    detail.textContent = data.status_detail || "";
+    detail.hidden = !data.status_detail;
     card.querySelector('[data-field="last_synced_at"]').textContent = data.last_synced_label;
     const err = card.querySelector('[data-field="last_sync_error"]');
     err.textContent = data.last_sync_error || "";

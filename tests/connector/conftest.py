@@ -8,7 +8,10 @@ import pytest
 from flask import Flask
 
 from connector import create_app
+from connector.sessions import COOKIE_NAME
+from core import web_sessions
 from core.db import session_scope
+from core.db import utcnow
 from core.models import Organization
 
 
@@ -32,6 +35,11 @@ def make_org(session_factory, provider: str, external_id: str, **fields) -> int:
         return org.id
 
 
-def sign_in(client, *org_ids: int) -> None:
-    with client.session_transaction() as session:
-        session["org_ids"] = list(org_ids)
+def sign_in(client, *org_ids: int) -> str:
+    """Give `client` a server-side session that may see `org_ids`, as connecting them would."""
+    token = web_sessions.new_token()
+    with session_scope(client.application.extensions["dunwell"]["sessions"]) as db:
+        row = web_sessions.create(db, token, {}, utcnow())
+        web_sessions.grant(db, row.id, org_ids, utcnow())
+    client.set_cookie(COOKIE_NAME, token)
+    return token

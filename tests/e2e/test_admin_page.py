@@ -1,6 +1,8 @@
 """The admin page in headless Chromium, as a person uses it: connect through the provider's
 consent page, watch the mirror fill in, see a payment arrive by webhook without reloading,
-disconnect, purge."""
+disconnect, purge. Midway the organization is renamed to a name built to break out of HTML and
+JavaScript: it must show as text, the confirmations must still ask about it, and the browser
+must report no Content-Security-Policy violation anywhere."""
 
 from __future__ import annotations
 
@@ -9,13 +11,36 @@ import re
 import pytest
 import requests
 from playwright.sync_api import expect
+from sqlalchemy import update
+
+from core.db import make_engine
+from core.models import Organization
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+NASTY = "Joe's Plumbing\"><script>alert(1)</script>"
+
+
+def rename_organizations(database_url: str, name: str) -> None:
+    """As if the provider's company name had changed to `name` (it is stored at connect)."""
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(update(Organization).values(name=name))
+    engine.dispose()
 
 
 def test_connect_watch_a_payment_arrive_disconnect_and_purge(stack, browser, tmp_path):
     page = browser.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # "Disconnect …?" and "Delete …?"
+    dialogs: list[tuple[str, str]] = []
+    console: list[str] = []
+
+    def answer(dialog) -> None:  # "Disconnect …?" and "Delete …?"
+        dialogs.append((dialog.type, dialog.message))
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
     page.goto(stack.web_url + "/")
     page.get_by_role("button", name="Connect to QuickBooks Online").click()
 
@@ -51,8 +76,11 @@ def test_connect_watch_a_payment_arrive_disconnect_and_purge(stack, browser, tmp
     expect(usd_total).to_have_text(f"{float(after_payment):,.2f}")
     page.screenshot(path=str(tmp_path / "after-payment.png"), full_page=True)
 
+    rename_organizations(stack.database_url, NASTY)
+    page.reload()
+    expect(card.locator("h2")).to_contain_text(NASTY)
     card.locator("a.button", has_text="Rules").click()
-    expect(page.locator("h1")).to_contain_text("Collection rules for Larkspur Landscaping")
+    expect(page.locator("h1")).to_contain_text(f"Collection rules for {NASTY}")
     page.get_by_role("button", name="Preview today").click()
     expect(page.locator("section.preview h2")).to_contain_text("What it would do today")
     page.screenshot(path=str(tmp_path / "rules-preview.png"), full_page=True)
@@ -61,8 +89,31 @@ def test_connect_watch_a_payment_arrive_disconnect_and_purge(stack, browser, tmp
     page.get_by_role("link", name="← Connections").click()
 
     card.get_by_role("button", name="Disconnect").click()
-    expect(page.locator(".flash")).to_contain_text("Disconnected Larkspur Landscaping")
+    expect(page.locator(".flash")).to_contain_text(f"Disconnected {NASTY}")
     expect(card.locator('[data-field="status"]')).to_have_text("disconnected")
     card.get_by_role("button", name="Purge data").click()
-    expect(page.locator(".flash")).to_contain_text("Purged every record of Larkspur Landscaping")
+    expect(page.locator(".flash")).to_contain_text(f"Purged every record of {NASTY}")
     expect(page.locator("section.org")).to_have_count(0)
+
+    assert dialogs == [
+        ("confirm", f"Disconnect {NASTY}? Dunwell stops syncing and acting for it; "
+                    "its data stays until you purge it."),
+        ("confirm", f"Delete every record Dunwell holds for {NASTY}? This cannot be undone."),
+    ]  # fmt: skip
+    violations = [line for line in console if "Content Security Policy" in line]
+    assert violations == [] and not [line for line in console if line.startswith("pageerror")]
+
+
+def test_a_declined_confirmation_sends_nothing(stack, browser):
+    page = browser.new_page()
+    page.goto(stack.web_url + "/")
+    page.get_by_role("button", name="Connect to QuickBooks Online").click()
+    page.get_by_role("button", name="Connect").click()
+    card = page.locator("section.org").first
+    expect(card.locator("h2")).to_contain_text("Larkspur Landscaping")
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    card.get_by_role("button", name="Disconnect").click()
+    page.wait_for_timeout(500)
+    page.reload()
+    expect(card.get_by_role("button", name="Disconnect")).to_be_visible()
+    expect(card.locator('[data-field="status"]')).not_to_have_text("disconnected")

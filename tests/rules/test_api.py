@@ -10,16 +10,12 @@ from rq import Queue
 from core.db import session_scope
 from core.db import utcnow
 from rules.jobs import run_evaluation
+from tests.connector.conftest import sign_in
 from tests.rules.factories import customer_row
 from tests.rules.factories import invoice_row
 from tests.rules.factories import org_row
 from tests.rules.factories import payment_row
 from tests.rules.factories import simple_rules
-
-
-def sign_in(client, *org_ids: int) -> None:
-    with client.session_transaction() as session:
-        session["org_ids"] = list(org_ids)
 
 
 def seed(session_factory, external_id="realm-1") -> int:

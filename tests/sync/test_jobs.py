@@ -165,10 +165,10 @@ def dunwell_env_for(ctx: JobContext, database_url: str) -> dict[str, str]:
 def test_rate_limited_runs_schedule_one_rerun(ctx):
     from rq.registry import ScheduledJobRegistry
 
-    from sync.jobs import _retry_later
+    from sync.jobs import _run_later
 
-    _retry_later(ctx, 7, 30)
-    _retry_later(ctx, 7, 30)
-    _retry_later(ctx, 8, 30)
+    _run_later(ctx, 7, 30, "later")
+    _run_later(ctx, 7, 30, "later")
+    _run_later(ctx, 8, 30, "later")
     scheduled = ScheduledJobRegistry(queue=Queue("sync", connection=ctx.redis))
     assert sorted(scheduled.get_job_ids()) == ["sync-7-later", "sync-8-later"]

@@ -1,0 +1,34 @@
+"""The RQ worker Dunwell runs (`rq worker -w core.worker.Worker`, see the Procfile).
+
+RQ declares a job abandoned when its execution's heartbeat lapses: `job_monitoring_interval`
+plus a fixed 60 seconds after the last beat, and only its next maintenance pass (every 10
+minutes by default) acts on it. With a worker killed mid-sync that is minutes of nothing. This
+worker keeps RQ's handling and shortens the grace to 15 seconds; with the Procfile's
+`--job-monitoring-interval 5 --maintenance-interval 5 --worker-ttl 20` (an idle worker wakes
+every 5 seconds) a dead job is found 20 to 30 seconds after its worker died, and re-run at once
+(sync.jobs.SYNC_RETRY's first interval is 0, core.queues.rerun_if_abandoned enqueues
+directly: neither waits for RQ's scheduler, whose lock a dead worker may hold for a minute).
+"""
+
+from __future__ import annotations
+
+from rq.job import Job
+from rq.worker import Worker as RQWorker
+
+HEARTBEAT_GRACE_SECONDS = 15
+
+# The flags the Procfile and the demo pass to `rq worker`.
+WORKER_ARGS = (
+    "-w", "core.worker.Worker",
+    "--job-monitoring-interval", "5",
+    "--maintenance-interval", "5",
+    "--worker-ttl", "20",
+)  # fmt: skip
+
+
+class Worker(RQWorker):
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        interval = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            interval = min(job.timeout - working_time, interval)
+        return int(interval) + HEARTBEAT_GRACE_SECONDS
