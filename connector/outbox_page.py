@@ -120,8 +120,17 @@ def decide(org_id: int) -> Response:
     return redirect(url_for("outbox_page.page", org_id=org_id))
 
 
-@bp.post("/orgs/<int:org_id>/outbox/<int:action_id>/<any(retry, cancel):change>")
-def change(org_id: int, action_id: int, change: str) -> Response:
+@bp.post("/orgs/<int:org_id>/outbox/<int:action_id>/retry")
+def retry(org_id: int, action_id: int) -> Response:
+    return _change(org_id, action_id, "retry")
+
+
+@bp.post("/orgs/<int:org_id>/outbox/<int:action_id>/cancel")
+def cancel(org_id: int, action_id: int) -> Response:
+    return _change(org_id, action_id, "cancel")
+
+
+def _change(org_id: int, action_id: int, change: str) -> Response:
     web.current_org(org_id)
     db = web.db()
     try:
