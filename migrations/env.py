@@ -18,6 +18,7 @@ try:
     import rules.models  # noqa: F401
 except ImportError:
     pass
+import outbox.email.models  # noqa: E402, F401
 
 target_metadata = Base.metadata
 

@@ -10,6 +10,8 @@ from flask import jsonify
 from flask import request
 
 from sandbox.faults import Faults
+from sandbox.mail import Mailbox
+from sandbox.mail import MailServer
 from sandbox.webhooks import WebhookSender
 
 
@@ -30,6 +32,8 @@ class SandboxConfig:
     xero_webhook_key: str = "sandbox-xero-webhook-key"
     xero_webhook_url: str = ""
     webhook_delay_seconds: float = 0.2
+    smtp_port: int = 0  # 0: no mail server; otherwise one on smtp_host:smtp_port
+    smtp_host: str = "127.0.0.1"
 
 
 def create_app(config: SandboxConfig | None = None) -> Flask:
@@ -40,14 +44,20 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     sender = WebhookSender(delay_seconds=config.webhook_delay_seconds)
     app.extensions["sandbox_faults"] = faults
     app.extensions["sandbox_webhooks"] = sender
+    mailbox = app.extensions["sandbox_mailbox"] = Mailbox()
+    if config.smtp_port:
+        server = MailServer(mailbox, config.smtp_host, config.smtp_port)
+        app.extensions["sandbox_smtp"] = server.start()
 
     from sandbox import console
+    from sandbox import mail_views
     from sandbox import quickbooks
     from sandbox import xero
 
     quickbooks.init_app(app, config, faults, sender)
     xero.init_app(app, config, faults, sender)
     app.register_blueprint(console.bp)
+    app.register_blueprint(mail_views.bp)
 
     @app.post("/_sandbox/faults")
     def set_faults():  # type: ignore[no-untyped-def]
