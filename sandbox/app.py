@@ -34,6 +34,9 @@ class SandboxConfig:
     webhook_delay_seconds: float = 0.2
     smtp_port: int = 0  # 0: no mail server; otherwise one on smtp_host:smtp_port
     smtp_host: str = "127.0.0.1"
+    smtp_certificate: tuple[str, str] | None = None  # (cert file, key file): STARTTLS offered
+    smtp_implicit_tls: bool = False  # TLS from the first byte instead of STARTTLS
+    smtp_credentials: tuple[str, str] | None = None  # AUTH required with this login
 
 
 def create_app(config: SandboxConfig | None = None) -> Flask:
@@ -46,7 +49,14 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.extensions["sandbox_webhooks"] = sender
     mailbox = app.extensions["sandbox_mailbox"] = Mailbox()
     if config.smtp_port:
-        server = MailServer(mailbox, config.smtp_host, config.smtp_port)
+        server = MailServer(
+            mailbox,
+            config.smtp_host,
+            config.smtp_port,
+            certificate=config.smtp_certificate,
+            implicit_tls=config.smtp_implicit_tls,
+            credentials=config.smtp_credentials,
+        )
         app.extensions["sandbox_smtp"] = server.start()
 
     from sandbox import console

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 
@@ -100,6 +101,30 @@ def test_the_mailbox_page_lists_recipients_and_shows_a_message(sandbox):
     assert part.headers["Content-Security-Policy"].startswith("sandbox;")
     assert "Pay now" in part.text
     assert requests.get(f"{url}/_sandbox/mail/999.html", timeout=10).status_code == 404
+
+
+def test_the_sandbox_mail_server_can_require_starttls_and_a_login(certificate):
+    port = free_port()
+    app = create_app(
+        SandboxConfig(
+            size="small",
+            smtp_port=port,
+            smtp_certificate=(certificate.cert_file, certificate.key_file),
+            smtp_credentials=("demo", "demo-password"),
+        )
+    )
+    try:
+        smtp = SmtpSettings(
+            "127.0.0.1", port, "starttls", timeout=10, ca_file=certificate.cert_file
+        )
+        with pytest.raises(PermanentFailure, match="530"):
+            send(smtp, reminder("bea@customer.test"))
+        send(
+            replace(smtp, username="demo", password="demo-password"), reminder("bea@customer.test")
+        )
+        assert len(app.extensions["sandbox_mailbox"].messages("bea@customer.test")) == 1
+    finally:
+        app.extensions["sandbox_smtp"].stop()
 
 
 def test_many_senders_at_once_lose_nothing(mail):
