@@ -95,6 +95,10 @@ def _secure_and_login(smtp: smtplib.SMTP, settings: SmtpSettings) -> None:
     except smtplib.SMTPAuthenticationError as exc:
         failure = _from_reply(exc.smtp_code, exc.smtp_error)
         raise type(failure)(f"authentication refused: {failure}", exc.smtp_code) from None
+    except UnicodeEncodeError:
+        raise PermanentFailure("the username and password must be ASCII") from None
+    except smtplib.SMTPServerDisconnected:
+        raise
     except smtplib.SMTPException as exc:  # no mechanism in common
         raise PermanentFailure(f"authentication impossible: {exc}") from None
 

@@ -152,3 +152,8 @@ def test_bcc_is_delivered_but_not_shown(mail):
     [received] = mail.mailbox.messages()
     assert received["to"] == ["bea@customer.test", "audit@acme.test"]
     assert all(name.lower() != "bcc" for name, _ in received["headers"])
+
+
+def test_a_non_ascii_password_is_a_clear_permanent_failure(tls_mail):
+    with pytest.raises(PermanentFailure, match="must be ASCII"):
+        send(tls_mail.settings(USERNAME, "pässwort"), reminder())
