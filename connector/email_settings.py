@@ -26,7 +26,7 @@ from outbox.email import settings as email_settings
 from outbox.email.message import build_test
 from outbox.email.schemas import EmailSettingsIn
 from outbox.email.schemas import SendTestIn
-from outbox.email.smtp import SmtpFailure
+from outbox.email.smtp import FAILURES
 from outbox.email.smtp import send
 
 bp = Blueprint("email_settings", __name__)
@@ -68,7 +68,7 @@ def send_test(org_id: int) -> Any:
         reference = send(setup.smtp, message)
     except email_settings.EmailNotConfigured as exc:
         flash(f"No test email sent: {exc}", "warning")
-    except SmtpFailure as exc:
+    except FAILURES as exc:
         flash(f"The test email was not sent. The mail server said: {exc}", "warning")
     else:
         flash(f"Test email sent to {to} (server reference: {reference}).", "success")

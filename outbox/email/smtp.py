@@ -4,8 +4,8 @@
 names the queue id on most servers, else the Message-ID). A failure is either
 `PermanentFailure` (a 5xx reply, authentication refused, every recipient refused, a certificate
 that does not verify: the action fails with the server's own words, no retry) or
-`TemporaryFailure` (no connection, a timeout, a 4xx reply: retried later). The password never
-appears in a message or a log.
+`TemporaryFailure` (no connection, a timeout, a 4xx reply: retried later), both from
+outbox.email.errors. The password never appears in a message or a log.
 """
 
 from __future__ import annotations
@@ -22,28 +22,17 @@ from email.utils import getaddresses
 from email.utils import parseaddr
 
 from core.settings import SmtpSettings
+from outbox.email.errors import PermanentFailure
+from outbox.email.errors import TemporaryFailure
 
-__all__ = ["PermanentFailure", "SmtpFailure", "SmtpSettings", "TemporaryFailure", "send"]
+__all__ = ["FAILURES", "PermanentFailure", "SmtpSettings", "TemporaryFailure", "send"]
+
+FAILURES = (PermanentFailure, TemporaryFailure)  # for `except FAILURES`
+Failure = PermanentFailure | TemporaryFailure
 
 log = logging.getLogger(__name__)
 
 _BARE_REPLIES = {"", "ok", "2.0.0 ok", "2.6.0 ok"}
-
-
-class SmtpFailure(Exception):
-    """The message was not delivered; `code` is the server's reply code when it gave one."""
-
-    def __init__(self, message: str, code: int | None = None):
-        super().__init__(message)
-        self.code = code
-
-
-class PermanentFailure(SmtpFailure):
-    """Sending again will not help: the server refused the message, the sender or the login."""
-
-
-class TemporaryFailure(SmtpFailure):
-    """The server could not be reached or asked to try later."""
 
 
 def send(settings: SmtpSettings, message: EmailMessage) -> str:
@@ -56,7 +45,7 @@ def send(settings: SmtpSettings, message: EmailMessage) -> str:
         with _connect(settings) as smtp:
             _secure_and_login(smtp, settings)
             reply = _transmit(smtp, sender, recipients, message)
-    except SmtpFailure:
+    except FAILURES:
         raise
     except smtplib.SMTPResponseException as exc:
         raise _from_reply(exc.smtp_code, exc.smtp_error) from None
@@ -94,7 +83,7 @@ def _secure_and_login(smtp: smtplib.SMTP, settings: SmtpSettings) -> None:
         smtp.login(settings.username, settings.password)
     except smtplib.SMTPAuthenticationError as exc:
         failure = _from_reply(exc.smtp_code, exc.smtp_error)
-        raise type(failure)(f"authentication refused: {failure}", exc.smtp_code) from None
+        raise type(failure)(f"authentication refused: {failure}") from None
     except UnicodeEncodeError:
         raise PermanentFailure("the username and password must be ASCII") from None
     except smtplib.SMTPServerDisconnected:
@@ -146,21 +135,21 @@ def _recipients(message: EmailMessage) -> list[str]:
     return [address for _, address in getaddresses(fields) if address]
 
 
-def _all_refused(refused: dict[str, tuple[int, bytes]]) -> SmtpFailure:
+def _all_refused(refused: dict[str, tuple[int, bytes]]) -> Failure:
     failures = [_from_reply(code, reply) for code, reply in refused.values()]
     text = "; ".join(f"{who}: {failure}" for who, failure in zip(refused, failures, strict=True))
     deferred = [f for f in failures if isinstance(f, TemporaryFailure)]
     if deferred:  # a later try may still reach someone
-        return TemporaryFailure(f"no recipient accepted the message now: {text}", deferred[0].code)
-    return PermanentFailure(f"every recipient was refused: {text}", failures[0].code)
+        return TemporaryFailure(f"no recipient accepted the message now: {text}")
+    return PermanentFailure(f"every recipient was refused: {text}")
 
 
-def _from_reply(code: int, reply: bytes | str) -> SmtpFailure:
+def _from_reply(code: int, reply: bytes | str) -> Failure:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     message = f"{code} {text}".strip()
     if 400 <= code < 500:
-        return TemporaryFailure(message, code)
-    return PermanentFailure(message, code)
+        return TemporaryFailure(message)
+    return PermanentFailure(message)
 
 
 def _reference(reply: tuple[int, bytes], message: EmailMessage) -> str:

@@ -64,17 +64,15 @@ def test_implicit_tls_with_auth(implicit_tls_mail):
 def test_a_refused_login_is_permanent_with_the_servers_words_and_no_password(tls_mail):
     with pytest.raises(PermanentFailure) as caught:
         send(tls_mail.settings(USERNAME, "wrong-password-123"), reminder())
-    assert caught.value.code == 535
-    assert "authentication refused: 535" in str(caught.value)
+    assert str(caught.value).startswith("authentication refused: 535")
     assert "wrong-password-123" not in str(caught.value)
     assert "wrong-password-123" not in repr(tls_mail.settings(USERNAME, "wrong-password-123"))
     assert tls_mail.mailbox.messages() == []
 
 
 def test_a_server_that_requires_a_login_refuses_mail_without_one(tls_mail):
-    with pytest.raises(PermanentFailure) as caught:
+    with pytest.raises(PermanentFailure, match="^530 5.7.0 Authentication required"):
         send(tls_mail.settings(), reminder())
-    assert caught.value.code == 530
 
 
 def test_an_untrusted_certificate_is_permanent_and_nothing_is_sent(tls_mail, implicit_tls_mail):
@@ -95,7 +93,6 @@ def test_a_550_for_the_recipient_is_permanent_with_the_reply(mail):
     mail.mailbox.refuse("bea@customer.test", 550, "5.1.1 <bea@customer.test>: no such user")
     with pytest.raises(PermanentFailure) as caught:
         send(mail.settings(), reminder())
-    assert caught.value.code == 550
     assert "550 5.1.1 <bea@customer.test>: no such user" in str(caught.value)
     assert mail.mailbox.messages() == []
 
@@ -104,7 +101,6 @@ def test_a_451_for_the_recipient_is_temporary(mail):
     mail.mailbox.refuse("bea@customer.test", 451, "4.7.1 greylisted, try again later")
     with pytest.raises(TemporaryFailure) as caught:
         send(mail.settings(), reminder())
-    assert caught.value.code == 451
     assert "greylisted" in str(caught.value)
 
 
