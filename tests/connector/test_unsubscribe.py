@@ -17,6 +17,7 @@ from outbox.email.unsubscribe import read_token
 from outbox.email.unsubscribe import unsubscribe_url
 from rules.models import CustomerProfile
 from tests.connector.conftest import make_org
+from tests.connector.conftest import sign_in
 
 CUSTOMER = "C-17"
 
@@ -137,8 +138,7 @@ def test_a_link_of_an_organization_that_is_gone_is_a_404(client, session_factory
 
 def test_only_this_route_is_exempt_from_csrf(client, session_factory):
     org_id = setup_org(session_factory)
-    with client.session_transaction() as session:
-        session["org_ids"] = [org_id]
+    sign_in(client, org_id)
     response = client.post(f"/orgs/{org_id}/email", data={"reply_to": "a@b.test"})
     assert response.status_code == 400
     assert "The form expired or was not sent from Dunwell" in response.get_data(as_text=True)
