@@ -39,11 +39,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from connector import admin
+    from connector import email_settings
     from connector import oauth
     from connector import outbox_api
     from connector import outbox_page
     from connector import rules_api
     from connector import rules_page
+    from connector import unsubscribe
     from connector import webhooks
 
     app.register_blueprint(oauth.bp)
@@ -54,6 +56,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(rules_api.bp)
     app.register_blueprint(outbox_api.bp)
     app.register_blueprint(outbox_page.bp)
+    app.register_blueprint(email_settings.bp)
+    app.register_blueprint(unsubscribe.bp)
+    csrf.exempt(unsubscribe.bp)  # RFC 8058 one-click POSTs carry no token: the signed link rules
 
 
 def _register_error_handlers(app: Flask) -> None:

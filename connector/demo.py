@@ -1,10 +1,12 @@
 """`make demo`: the whole loop on this machine, against the local sandbox.
 
-Starts the sandbox (QuickBooks Online and Xero stand-ins), the web app, an RQ worker and the RQ
-cron scheduler, and prints the admin page's URL. With `--headless` it then drives the loop
-itself, as a browser would: connects the sandbox companies through their consent pages, waits
-for the backfill, makes a payment in each sandbox, waits for the webhook to bring it into the
-mirror, prints a summary and stops (exit status 0 only if every step worked).
+Starts the sandbox (QuickBooks Online and Xero stand-ins, and a mail server that keeps every
+email it receives), the web app, an RQ worker and the RQ cron scheduler, and prints the admin
+page's and the mailbox's URLs. The web app and the worker send email through that mail server
+(SMTP_URL). With `--headless` it then drives the loop itself, as a browser would: connects the
+sandbox companies through their consent pages, waits for the backfill, makes a payment in each
+sandbox, waits for the webhook to bring it into the mirror, prints a summary and stops (exit
+status 0 only if every step worked).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +45,7 @@ class Stack:
     redis_url: str
     workdir: Path
     sandbox_size: str = "demo"
+    smtp_port: int = 0  # the sandbox's mail server; 0: any free port
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[BinaryIO] = field(default_factory=list)
 
@@ -52,6 +56,13 @@ class Stack:
     @property
     def sandbox_url(self) -> str:
         return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def mailbox_url(self) -> str:
+        return f"{self.sandbox_url}/_sandbox/mailbox"
+
+    def __post_init__(self) -> None:
+        self.smtp_port = self.smtp_port or _free_port()
 
     def env(self) -> dict[str, str]:
         sandbox = self.sandbox_url
@@ -65,6 +76,8 @@ class Stack:
                 "DATABASE_URL": self.database_url,
                 "REDIS_URL": self.redis_url,
                 "PUBLIC_URL": self.web_url,
+                "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}?security=none",
+                "MAIL_FROM": "reminders@mail.dunwell.test",
                 "INTUIT_CLIENT_ID": "sandbox-intuit-client",
                 "INTUIT_CLIENT_SECRET": "sandbox-intuit-secret",
                 "INTUIT_REDIRECT_URI": f"{self.web_url}/oauth/quickbooks/callback",
@@ -97,6 +110,7 @@ class Stack:
             "sandbox": [
                 sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port),
                 "--webhook-base", self.web_url, "--size", self.sandbox_size,
+                "--smtp-port", str(self.smtp_port),
             ],
             "web": [
                 str(VENV_BIN / "gunicorn"), "--workers", "2", "--threads", "4",
@@ -137,6 +151,12 @@ class Stack:
                 process.wait()
         for log in self.logs:
             log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _persistent_secret(path: Path, fresh: str) -> str:
@@ -301,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--headless", action="store_true", help="drive the loop and exit")
     parser.add_argument("--web-port", type=int, default=5000)
     parser.add_argument("--sandbox-port", type=int, default=8765)
+    parser.add_argument("--smtp-port", type=int, default=8025, help="the sandbox's mail server")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -313,7 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     database_url = args.database_url or f"sqlite:///{ROOT / 'instance' / 'dunwell.sqlite3'}"
     (ROOT / "instance").mkdir(exist_ok=True)
     stack = Stack(
-        args.web_port, args.sandbox_port, database_url, args.redis_url, workdir, args.sandbox_size
+        args.web_port,
+        args.sandbox_port,
+        database_url,
+        args.redis_url,
+        workdir,
+        args.sandbox_size,
+        smtp_port=args.smtp_port,
     )
     try:
         stack.start()
@@ -337,6 +364,7 @@ Dunwell is running.
 
   Admin page:   {stack.web_url}/
   Sandbox:      {stack.sandbox_url}  (QuickBooks Online and Xero stand-ins)
+  Mailbox:      {stack.mailbox_url}  (every email sent, per customer)
   Logs:         {stack.workdir}/*.log
 
 Open the admin page, press "Connect to QuickBooks Online" (or Xero), approve on the sandbox's

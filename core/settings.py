@@ -13,6 +13,9 @@ from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -55,6 +58,54 @@ class ProviderSettings:
         return bool(self.client_id and self.client_secret)
 
 
+SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+SMTP_SECURITY = tuple(SMTP_DEFAULT_PORTS)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach one SMTP server: the platform's default (SMTP_URL) or an organization's own.
+
+    `security` is "starttls" (upgrade a plain connection), "tls" (implicit TLS, usually port 465)
+    or "none". Certificates are always verified; `ca_file` names a CA bundle to trust instead of
+    the system's (a private CA, or a test's self-signed certificate).
+    """
+
+    host: str
+    port: int
+    security: str = "starttls"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 20.0
+    ca_file: str = ""
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpSettings:
+        """smtp://user:pass@host:port?security=starttls|tls|none&timeout=20&ca_file=/path
+        (smtps:// means implicit TLS); raises ValueError naming what is wrong."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://user:password@host:587?security=starttls")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        security = query.get("security", "tls" if parts.scheme == "smtps" else "starttls")
+        if security not in SMTP_SECURITY:
+            raise ValueError(f"security must be one of {', '.join(SMTP_SECURITY)}")
+        try:
+            port = parts.port or SMTP_DEFAULT_PORTS[security]
+            timeout = float(query.get("timeout", 20))
+        except ValueError:
+            raise ValueError("has a port or timeout that is not a number") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            security=security,
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            timeout=timeout,
+            ca_file=query.get("ca_file", ""),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -71,6 +122,8 @@ class Settings:
     # Seconds between a write's retries after an outage; one more failure makes it a dead letter.
     delivery_retry_seconds: tuple[int, ...] = (30, 120, 600, 1800, 3600)
     work_time_limit_seconds: float = 20.0
+    smtp: SmtpSettings | None = None  # the platform's mail server, for organizations without one
+    mail_from: str = ""  # the platform's sender, "Name <address>" or an address
     testing: bool = False
 
     @classmethod
@@ -105,6 +158,7 @@ class Settings:
             problems.append(
                 "DELIVERY_RETRY_SECONDS must be whole numbers of seconds, comma-separated"
             )
+        smtp = _smtp(env, problems)
         if problems:
             raise SettingsError("Dunwell cannot start:\n  - " + "\n  - ".join(problems))
         return cls(
@@ -121,6 +175,8 @@ class Settings:
             safety_sync_minutes=ints["SAFETY_SYNC_MINUTES"],
             delivery_retry_seconds=retry_seconds or (),
             work_time_limit_seconds=ints["WORK_TIME_LIMIT_SECONDS"],
+            smtp=smtp,
+            mail_from=env.get("MAIL_FROM", "").strip(),
         )
 
     @staticmethod
@@ -148,6 +204,22 @@ def default_database_url() -> str:
     instance = Path(__file__).resolve().parent.parent / "instance"
     instance.mkdir(exist_ok=True)
     return f"sqlite:///{instance / 'dunwell.sqlite3'}"
+
+
+def _smtp(env: dict[str, str], problems: list[str]) -> SmtpSettings | None:
+    """The platform mail server (SMTP_URL) and its sender (MAIL_FROM); both optional, together."""
+    url, sender = env.get("SMTP_URL", "").strip(), env.get("MAIL_FROM", "").strip()
+    if sender and ("@" not in sender or any(c in sender for c in "\r\n")):
+        problems.append("MAIL_FROM must be an address, or 'Name <address>'")
+    if not url:
+        return None
+    if not sender:
+        problems.append("MAIL_FROM must be set with SMTP_URL (the platform's sender address)")
+    try:
+        return SmtpSettings.from_url(url)
+    except ValueError as exc:
+        problems.append(f"SMTP_URL {exc}")
+        return None
 
 
 def _quickbooks(env: dict[str, str], environment: str) -> ProviderSettings:

@@ -16,6 +16,7 @@ from core.settings import Settings
 if context.config.config_file_name is not None:
     fileConfig(context.config.config_file_name, disable_existing_loggers=False)
 
+import outbox.email.models  # noqa: E402, F401
 import outbox.models  # noqa: E402, F401
 import rules.models  # noqa: E402, F401
 

@@ -1,4 +1,5 @@
-"""Run the sandbox: python -m sandbox --port 8765 --webhook-base http://127.0.0.1:5000"""
+"""Run the sandbox: python -m sandbox --port 8765 --webhook-base http://127.0.0.1:5000
+[--smtp-port 8025]"""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument("--size", default="demo", choices=("small", "demo", "large"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    parser.add_argument("--smtp-port", type=int, default=0, help="run a mail server on this port")
     args = parser.parse_args()
     base = args.webhook_base.rstrip("/")
     config = SandboxConfig(
@@ -27,9 +29,13 @@ def main() -> None:
         size=args.size,
         intuit_webhook_url=f"{base}/webhooks/quickbooks" if base else "",
         xero_webhook_url=f"{base}/webhooks/xero" if base else "",
+        smtp_port=args.smtp_port,
+        smtp_host=args.host,
     )
     server = make_server(args.host, args.port, create_app(config), threaded=True)
     print(f"sandbox listening on http://{args.host}:{args.port}", flush=True)
+    if args.smtp_port:
+        print(f"sandbox mail server on smtp://{args.host}:{args.smtp_port}", flush=True)
     server.serve_forever()
 
 

@@ -10,6 +10,8 @@ from flask import jsonify
 from flask import request
 
 from sandbox.faults import Faults
+from sandbox.mail import Mailbox
+from sandbox.mail import MailServer
 from sandbox.webhooks import WebhookSender
 from sandbox.writes import EXTENSION as WRITES
 from sandbox.writes import WriteLog
@@ -32,6 +34,11 @@ class SandboxConfig:
     xero_webhook_key: str = "sandbox-xero-webhook-key"
     xero_webhook_url: str = ""
     webhook_delay_seconds: float = 0.2
+    smtp_port: int = 0  # 0: no mail server; otherwise one on smtp_host:smtp_port
+    smtp_host: str = "127.0.0.1"
+    smtp_certificate: tuple[str, str] | None = None  # (cert file, key file): STARTTLS offered
+    smtp_implicit_tls: bool = False  # TLS from the first byte instead of STARTTLS
+    smtp_credentials: tuple[str, str] | None = None  # AUTH required with this login
 
 
 def create_app(config: SandboxConfig | None = None) -> Flask:
@@ -44,7 +51,20 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.extensions["sandbox_webhooks"] = sender
     app.extensions[WRITES] = WriteLog()
 
+    mailbox = app.extensions["sandbox_mailbox"] = Mailbox()
+    if config.smtp_port:
+        server = MailServer(
+            mailbox,
+            config.smtp_host,
+            config.smtp_port,
+            certificate=config.smtp_certificate,
+            implicit_tls=config.smtp_implicit_tls,
+            credentials=config.smtp_credentials,
+        )
+        app.extensions["sandbox_smtp"] = server.start()
+
     from sandbox import console
+    from sandbox import mail_views
     from sandbox import pay
     from sandbox import quickbooks
     from sandbox import writes_page
@@ -55,6 +75,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.register_blueprint(console.bp)
     app.register_blueprint(pay.bp)
     app.register_blueprint(writes_page.bp)
+    app.register_blueprint(mail_views.bp)
 
     @app.post("/_sandbox/faults")
     def set_faults():  # type: ignore[no-untyped-def]

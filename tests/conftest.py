@@ -25,6 +25,8 @@ from core.db import make_engine
 from core.db import make_session_factory
 from core.settings import Settings
 
+pytest_plugins = ["tests.mail"]
+
 PG_URL = os.environ.get("DUNWELL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # Two checkouts can run their suites at once: each sets DUNWELL_TEST_SLOT to a number of its own,
 # which gives it Redis databases on a server of its own port (6379 + slot, started by
@@ -38,6 +40,7 @@ REDIS_URL = os.environ.get("DUNWELL_TEST_REDIS_URL", f"{REDIS_SERVER}/{15 - _WOR
 def _load_all_models() -> None:
     import core.models  # noqa: F401
     import core.web_sessions  # noqa: F401
+    import outbox.email.models  # noqa: F401
     import outbox.models  # noqa: F401
     import rules.models  # noqa: F401
 

@@ -36,6 +36,7 @@ def _fresh_database(kind: str, tmp_path) -> str:
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_upgrade_head_matches_the_models(kind, tmp_path):
     import core.models  # noqa: F401
+    import outbox.email.models  # noqa: F401
     import outbox.models  # noqa: F401
     import rules.models  # noqa: F401
 

@@ -1,8 +1,9 @@
-"""RedisLimiter against a real Redis (db 15), each test under its own key prefix."""
+"""RedisLimiter against a real Redis (this test worker's database), each test under its own key
+prefix. A database shared between xdist workers is not enough: another worker's `redis`
+fixture empties it between two steps of a test."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -17,9 +18,7 @@ from core.ratelimit import LimitWaitExceeded
 from core.ratelimit import RedisLimiter
 from providers.base import RateLimited
 from providers.quickbooks.api import QuickBooksApi
-from tests.conftest import REDIS_SERVER
-
-REDIS_URL = os.environ.get("DUNWELL_TEST_REDIS_URL", f"{REDIS_SERVER}/15")
+from tests.conftest import REDIS_URL
 
 
 @dataclass(frozen=True)
