@@ -113,7 +113,8 @@ def next_candidate(
 
     Items that came due before `since` (the day the rules started running) were never missed,
     only never applicable: of those only the latest is considered, so activating a rule set
-    does not walk an old invoice through every early step.
+    does not walk an old invoice through every early step. A before-due item ("due soon") is
+    only ever sent before the due date: once the invoice is due it is passed over.
     """
     reached = bisect_right(policy.offsets, days_past_due)
     done, latest = done_at or ((last_fired(policy, fired)) if fired else (-1, None))
@@ -121,12 +122,16 @@ def next_candidate(
         return None
     pending = policy.schedule[done + 1 : reached]
     skipped: list[str] = []
+    if days_past_due >= 0:
+        early = tuple(i for i in pending if i.offset < 0)
+        skipped = _labels(policy, early)
+        pending = pending[len(early) :]
     if since is not None:
         lag = (as_of - since).days
         fresh = tuple(i for i in pending if days_past_due - i.offset <= lag)
         if len(fresh) < len(pending):
             old = pending[: len(pending) - len(fresh)]
-            skipped = _labels(policy, old[:-1]) if not fresh else _labels(policy, old)
+            skipped += _labels(policy, old[:-1]) if not fresh else _labels(policy, old)
             pending = fresh or old[-1:]
     order = pending[::-1] if policy.catch_up == "latest_step" else pending
     passed: list[str] = list(skipped)
