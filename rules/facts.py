@@ -55,7 +55,7 @@ class CustomerFact:
     do_not_contact: bool = False
     on_hold: bool = False  # effective: the profile, or the latest live hold action
     hold_by_rule: bool = False  # the hold came from a rule's action, so a rule may lift it
-    profile_updated_at: datetime | None = None
+    hold_changed_at: datetime | None = None  # a person last set or lifted the hold
     billed_12m: Decimal | None = None
     avg_days_late: Decimal | None = None
     invoices: list[InvoiceFact] = field(default_factory=list)

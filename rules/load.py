@@ -77,7 +77,7 @@ def load_customers(
         fact.do_not_contact = bool(r[9])
         fact.on_hold = bool(r[10])
         fact.hold_by_rule = bool(r[10]) and r[11] == "rule"
-        fact.profile_updated_at = r[12]
+        fact.hold_changed_at = r[12]
         out[r[0]] = fact
     return out
 
@@ -216,13 +216,14 @@ def _offer_amounts(
 
 
 def _holds(latest: dict[str, tuple], customers: dict[str, CustomerFact], history: History) -> None:
-    """The effective hold: the latest live hold action, unless the profile changed since."""
+    """The effective hold: the latest live hold action, unless a person set or lifted the hold
+    in the profile since (editing tags or do-not-contact leaves a rule's hold in force)."""
     for cid, (action_id, kind, status, created_at) in latest.items():
         customer = customers.get(cid)
         if customer is None:
             continue
-        updated = customer.profile_updated_at
-        if updated is not None and updated > created_at:
+        changed = customer.hold_changed_at
+        if changed is not None and changed > created_at:
             continue
         customer.on_hold = kind == "credit_hold"
         customer.hold_by_rule = customer.on_hold

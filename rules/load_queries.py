@@ -104,7 +104,7 @@ def customers(scoped: bool) -> Select:
             CustomerProfile.do_not_contact,
             CustomerProfile.credit_hold,
             CustomerProfile.credit_hold_source,
-            CustomerProfile.updated_at,
+            CustomerProfile.credit_hold_changed_at,
         )
         .outerjoin(CustomerProfile, profile_join)
         .where(

@@ -104,6 +104,8 @@ class CustomerProfile(Base):
     credit_hold_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     credit_hold_reason: Mapped[str] = mapped_column(Text, default="")
     credit_hold_source: Mapped[str] = mapped_column(String(10), default="manual")  # or "rule"
+    # When a person last set or lifted the hold here (other edits leave a rule's hold alone).
+    credit_hold_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

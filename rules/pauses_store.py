@@ -139,8 +139,10 @@ def update_profile(
         if value is not None:
             setattr(row, key, sorted(set(value)) if key == "tags" else value)
     if data.get("credit_hold") is not None:
+        now = utcnow()
         row.credit_hold_source = "manual"
-        row.credit_hold_since = utcnow() if data["credit_hold"] else None
+        row.credit_hold_since = now if data["credit_hold"] else None
+        row.credit_hold_changed_at = now
     row.updated_at = utcnow()
     session.flush()
     return row

@@ -10,13 +10,17 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from core.db import session_scope
+from core.models import Invoice
+from rules import pauses_store
 from rules.defaults import starter
+from rules.jobs import perform_due
 from rules.jobs import run_evaluation
 from rules.models import Action
 from tests.rules.factories import activate
 from tests.rules.factories import customer_row
 from tests.rules.factories import invoice_row
 from tests.rules.factories import org_row
+from tests.rules.factories import simple_rules
 
 NOW = datetime(2025, 3, 12, 14, 0, tzinfo=UTC)  # a Wednesday
 TODAY = NOW.date()
@@ -54,3 +58,46 @@ def test_a_due_on_receipt_invoice_gets_the_due_step_not_due_soon(ctx, session_fa
     org_id = seed(session_factory, invoices=[("I1", TODAY, 100, {"issue_date": TODAY})])
     run(ctx, session_factory, org_id, NOW)
     assert actions(session_factory) == [("reminder", "due", TODAY.isoformat())]
+
+
+HOLD_OVER_1000 = simple_rules(
+    credit_hold={
+        "place_when_any": [{"fact": "customer_total_overdue", "op": "gt", "value": "1000"}]
+    }
+)
+
+
+def edit_profile(session_factory, org_id: int, **data) -> None:
+    with session_scope(session_factory) as db:
+        pauses_store.update_profile(db, org_id, "C1", data)
+
+
+def set_invoice(session_factory, ext: str, **values) -> None:
+    with session_scope(session_factory) as db:
+        db.execute(Invoice.__table__.update().where(Invoice.external_id == ext).values(**values))
+
+
+def test_editing_tags_keeps_a_rules_hold_and_its_release(ctx, session_factory) -> None:
+    org_id = seed(session_factory, HOLD_OVER_1000, [("I1", TODAY - 20 * DAY, 1500, {})])
+    run(ctx, session_factory, org_id, NOW)
+    perform_due(ctx, org_id, NOW)  # the hold is on its way to the ledger
+    edit_profile(session_factory, org_id, tags=["wholesale"])
+    run(ctx, session_factory, org_id, NOW + DAY)  # still owing: not placed a second time
+    set_invoice(session_factory, "I1", balance=0, status="paid")
+    run(ctx, session_factory, org_id, NOW + 2 * DAY)
+    holds = [a for a in actions(session_factory) if a[0] != "reminder"]
+    assert holds == [
+        ("credit_hold", "place", TODAY.isoformat()),
+        ("release_hold", "release", (TODAY + 2 * DAY).isoformat()),
+    ]
+
+
+def test_lifting_a_rules_hold_by_hand_is_respected(ctx, session_factory) -> None:
+    org_id = seed(session_factory, HOLD_OVER_1000, [("I1", TODAY - 20 * DAY, 1500, {})])
+    run(ctx, session_factory, org_id, NOW)
+    perform_due(ctx, org_id, NOW)
+    edit_profile(session_factory, org_id, credit_hold=False)
+    set_invoice(session_factory, "I1", balance=0, status="paid")
+    run(ctx, session_factory, org_id, NOW + DAY)
+    holds = [a for a in actions(session_factory) if a[0] != "reminder"]
+    assert holds == [("credit_hold", "place", TODAY.isoformat())]  # nothing left to release
