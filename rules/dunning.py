@@ -26,6 +26,11 @@ from rules.spec import ScheduleItem
 from rules.spec import Segment
 from rules.spec import Step
 
+# Markers beside a step's firing (step keys never contain ':'): its reminder was held back for
+# do-not-contact, and was later sent once contact was allowed again.
+HELD = ":held"
+RESUMED = ":resumed"
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -149,6 +154,21 @@ def next_candidate(
                 ]
             return Candidate(item, step, trace, tuple(passed))
         passed.append(_label(policy, item))
+    return None
+
+
+def held_reminder(policy: Policy, fired: list[Firing]) -> ScheduleItem | None:
+    """The latest step fired whose reminder do-not-contact held back, unless a later step's
+    reminder went (or it was sent already): the one reminder owed once contact is allowed."""
+    marks = {(f.step, f.period) for f in fired if f.rule == policy.rule}
+    if not any(step.endswith(HELD) for step, _ in marks):
+        return None
+    for item in reversed(policy.schedule):
+        step, period = policy.steps[item.step_index], str(item.period)
+        if (step.key, period) not in marks or step.action("reminder") is None:
+            continue
+        owed = (step.key + HELD, period) in marks and (step.key + RESUMED, period) not in marks
+        return item if owed else None
     return None
 
 

@@ -9,6 +9,7 @@ or releases credit holds. Same inputs, same decisions, in the same order.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from datetime import datetime
 
@@ -24,10 +25,13 @@ from rules.discounts import Settlement
 from rules.discounts import early_offer
 from rules.discounts import offer_item
 from rules.discounts import settlement_for
+from rules.dunning import HELD
+from rules.dunning import RESUMED
 from rules.dunning import Candidate
 from rules.dunning import aggregates
 from rules.dunning import choose_policy
 from rules.dunning import current_step
+from rules.dunning import held_reminder
 from rules.dunning import last_fired
 from rules.dunning import next_candidate
 from rules.dunning import policy_rule
@@ -130,6 +134,8 @@ class CustomerRun(CustomerLevel):
                     self.step_holds.append(f"{inv.number or inv.external_id}: step {step_now.key}")
             if candidate is not None:
                 self._fire(inv, policy, candidate, days, agg, checks)
+            elif fired:
+                self._resume(inv, policy, fired, days, agg, checks)
         if self.book.offers and days >= self.min_offer_days:
             self._offers(inv, fired, days, None, checks)
 
@@ -153,15 +159,14 @@ class CustomerRun(CustomerLevel):
         )
         explanation = _step_explanation(inv, cand, days, agg, checks)
         reminder = step.action("reminder")
-        others = [a for a in step.actions if a.type != "reminder"]
-        if reminder is not None and self.customer.do_not_contact:
-            self.suppress(inv.external_id, rule, step.key, claim.period, "do_not_contact")
-            if not others:
-                return  # nothing done: the step fires once contact is allowed again
         if step.action("release_hold") is not None:
             self.explicit_release.append(f"{inv.number or inv.external_id}: step {step.key}")
         self.evaluation_claims.append(claim)
-        if reminder is not None and not self.customer.do_not_contact:
+        if reminder is not None and self.customer.do_not_contact:
+            # The step is reached (its notes and tasks happen now); its reminder is owed.
+            self.suppress(inv.external_id, rule, step.key, claim.period, "do_not_contact")
+            self.evaluation_claims.append(dataclasses.replace(claim, step=step.key + HELD))
+        elif reminder is not None:
             discount = early_offer(self.book, inv, self.as_of)
             line = invoice_line(inv, days, step.key, discount)
             position, template = cand.item.position, reminder.template
@@ -172,6 +177,34 @@ class CustomerRun(CustomerLevel):
                 self._note(
                     inv, rule, f"{step.key}:{action.type}:{j}", claim, action, days, explanation
                 )
+
+    def _resume(
+        self,
+        inv: InvoiceFact,
+        policy: Policy,
+        fired: list[Firing],
+        days: int,
+        agg: Aggregate,
+        checks: list[dict],
+    ) -> None:
+        """The reminder do-not-contact held back, sent once contact is allowed again."""
+        item = held_reminder(policy, fired)
+        if item is None or item.offset < 0 <= days:
+            return  # nothing owed; a "due soon" message is never sent once the invoice is due
+        step, rule, period = policy.steps[item.step_index], policy.rule, str(item.period)
+        if self.customer.do_not_contact:
+            self.suppress(inv.external_id, rule, step.key, period, "do_not_contact")
+            return
+        cid = self.customer.external_id
+        claim = FiringClaim(rule, step.key + RESUMED, inv.external_id, period, inv.balance, cid)
+        explanation = _step_explanation(inv, Candidate(item, step, [], ()), days, agg, checks)
+        explanation["resumed"] = "held back while the customer was do-not-contact"
+        line = invoice_line(inv, days, step.key, early_offer(self.book, inv, self.as_of))
+        template = step.action("reminder").template  # type: ignore[union-attr]
+        self.evaluation_claims.append(claim)
+        self.items.append(
+            MessageItem(STEP, rule, step.key, item.position, template, claim, line, explanation)
+        )
 
     def _note(self, inv, rule, step_key, claim, action, days, explanation) -> None:  # type: ignore[no-untyped-def]
         line = invoice_line(inv, days, step_key, None)

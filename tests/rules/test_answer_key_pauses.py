@@ -118,10 +118,41 @@ CASES = [
         suppressed=[("I1", "s0", "do_not_contact")],
     ),
     Case(
-        "do-not-contact with only a reminder: the step waits",
+        "do-not-contact with only a reminder: the step is reached, its reminder held back",
         [customer("C1", invoice("I1", AS_OF), do_not_contact=True)],
         [],
         suppressed=[("I1", "s0", "do_not_contact")],
+    ),
+    Case(
+        "contact allowed again: the held-back reminder goes",
+        [customer("C1", invoice("I1", ago(2)))],
+        [reminder("s0", "t", ["I1"])],
+        firings={"I1": [*fired(("s0", 0, 2)), Firing(R, "s0:held", "0", ago(2))]},
+    ),
+    Case(
+        "a held-back reminder goes once",
+        [customer("C1", invoice("I1", ago(2)))],
+        [],
+        firings={
+            "I1": [
+                *fired(("s0", 0, 2)),
+                Firing(R, "s0:held", "0", ago(2)),
+                Firing(R, "s0:resumed", "0", ago(1)),
+            ]
+        },
+    ),
+    Case(
+        "still do-not-contact: the held-back reminder waits",
+        [customer("C1", invoice("I1", ago(2)), do_not_contact=True)],
+        [],
+        firings={"I1": [*fired(("s0", 0, 2)), Firing(R, "s0:held", "0", ago(2))]},
+        suppressed=[("I1", "s0", "do_not_contact")],
+    ),
+    Case(
+        "the next step's reminder replaces the one held back",
+        [customer("C1", invoice("I1", ago(7)))],
+        [reminder("s7", "t7", ["I1"])],
+        firings={"I1": [*fired(("s0", 0, 7)), Firing(R, "s0:held", "0", ago(7))]},
     ),
     Case(
         "step conditions choose the invoices",

@@ -101,3 +101,21 @@ def test_lifting_a_rules_hold_by_hand_is_respected(ctx, session_factory) -> None
     run(ctx, session_factory, org_id, NOW + DAY)
     holds = [a for a in actions(session_factory) if a[0] != "reminder"]
     assert holds == [("credit_hold", "place", TODAY.isoformat())]  # nothing left to release
+
+
+def test_a_reminder_held_back_for_do_not_contact_goes_when_contact_is_allowed(
+    ctx, session_factory
+) -> None:
+    rules = simple_rules()
+    rules["policies"][0]["steps"][0]["actions"].append({"type": "note", "text": "Due today."})
+    org_id = seed(session_factory, rules, [("I1", TODAY, 100, {})])
+    edit_profile(session_factory, org_id, do_not_contact=True)
+    run(ctx, session_factory, org_id, NOW)
+    assert actions(session_factory) == [("note", "s0:note:1", "0")]
+    edit_profile(session_factory, org_id, do_not_contact=False)
+    run(ctx, session_factory, org_id, NOW + DAY)
+    run(ctx, session_factory, org_id, NOW + 2 * DAY)
+    assert actions(session_factory) == [
+        ("note", "s0:note:1", "0"),
+        ("reminder", "s0", (TODAY + DAY).isoformat()),
+    ]
