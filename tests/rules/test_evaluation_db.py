@@ -13,6 +13,7 @@ from core.db import session_scope
 from core.models import Invoice
 from rules import pauses_store
 from rules.defaults import starter
+from rules.held_back import hold_back
 from rules.jobs import perform_due
 from rules.jobs import run_evaluation
 from rules.models import Action
@@ -119,3 +120,27 @@ def test_a_reminder_held_back_for_do_not_contact_goes_when_contact_is_allowed(
         ("note", "s0:note:1", "0"),
         ("reminder", "s0", (TODAY + DAY).isoformat()),
     ]
+
+
+def test_a_reminder_cancelled_for_do_not_contact_at_send_time_is_owed(ctx, session_factory) -> None:
+    org_id = seed(session_factory, simple_rules(), [("I1", TODAY, 100, {})])
+    run(ctx, session_factory, org_id, NOW)
+    edit_profile(session_factory, org_id, do_not_contact=True)
+    perform_due(ctx, org_id, NOW)
+    with session_scope(session_factory) as db:
+        cancelled = db.scalars(select(Action)).one()
+        assert cancelled.status == "cancelled"
+        hold_back(db, cancelled)
+    edit_profile(session_factory, org_id, do_not_contact=False)
+    run(ctx, session_factory, org_id, NOW + DAY)
+    assert actions(session_factory) == [
+        ("reminder", "s0", TODAY.isoformat()),
+        ("reminder", "s0", (TODAY + DAY).isoformat()),
+    ]
+    with session_scope(session_factory) as db:
+        resumed = db.scalars(select(Action).order_by(Action.id.desc())).first()
+        assert resumed.payload["invoices"][0]["claim"] == ["policy:std", "s0:resumed", "I1", "0"]
+        resumed.status = "cancelled"  # do-not-contact again at send time
+        hold_back(db, resumed)  # the resumed marker is given back
+    run(ctx, session_factory, org_id, NOW + 2 * DAY)
+    assert actions(session_factory)[-1] == ("reminder", "s0", (TODAY + 2 * DAY).isoformat())
