@@ -80,7 +80,9 @@ def backtest(
         raise ValueError(f"a backtest covers at most {MAX_DAYS} days")
     customers = load_customers(session, org.id, None)
     invoices = _timeline(session, org)
-    base = OrgFacts(org.id, org.name, org.timezone or "UTC", {}, rules_since=start)
+    base = OrgFacts(
+        org.id, org.name, org.timezone or "UTC", {}, rules_since=start, currency=org.currency
+    )
     load_pauses(session, base, None, None)
     sim = Simulator()
     report = Report(org.id, book, start, end)

@@ -275,8 +275,11 @@ class CustomerLevel:
 
     def _hold_rule_hits(self) -> list[dict]:
         hits = []
+        home = self.facts.currency
         for cond in self.book.hold_conditions:
             for currency, agg in sorted(self.aggs.items()):
+                if not cond.applies_in(currency, home):
+                    continue
                 seen = customer_value(cond.fact, agg)
                 if holds(cond, seen):
                     hits.append(

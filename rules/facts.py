@@ -142,3 +142,4 @@ class OrgFacts:
     history: History = field(default_factory=History)
     synced_at: datetime | None = None
     rules_since: date | None = None  # local date the rule set first became active
+    currency: str | None = None  # the organization's home currency

@@ -57,6 +57,7 @@ def load_facts(
         customers=customers,
         synced_at=org.last_synced_at,
         rules_since=rules_since,
+        currency=org.currency,
     )
     load_pauses(session, facts, as_of, customer_ids)
     cap_days = book.limits.longest_cap_days if book is not None else 7

@@ -104,7 +104,10 @@ def normalise_condition(cond: dict[str, Any]) -> dict[str, Any]:
     value = cond["value"]
     if kind == MONEY:
         value = str(Decimal(str(value)))
-    return {"fact": cond["fact"], "op": cond["op"], "value": value}
+    out = {"fact": cond["fact"], "op": cond["op"], "value": value}
+    if cond.get("currency") is not None:
+        out["currency"] = cond["currency"]
+    return out
 
 
 class StepActionSchema(_Strict):
@@ -208,9 +211,21 @@ class DiscountsSchema(_Strict):
     settlement_offers = fields.List(fields.Nested(OfferSchema), load_default=list)
 
 
+class HoldConditionSchema(ConditionSchema):
+    """A credit-hold condition, tested on the customer's position in each currency.
+
+    An amount is in one currency: a money condition (customer_total_overdue) tests only the
+    balance in `currency`, and without `currency` the organization's home currency. A balance
+    in a currency no money condition names is never held by its amount (write one condition per
+    currency). Count and day conditions without `currency` apply in every currency.
+    """
+
+    currency = fields.String(load_default=None, allow_none=True, validate=CURRENCY_CODE)
+
+
 class CreditHoldSchema(_Strict):
     place_when_any = fields.List(
-        fields.Nested(ConditionSchema), required=True, validate=validate.Length(min=1, max=20)
+        fields.Nested(HoldConditionSchema), required=True, validate=validate.Length(min=1, max=20)
     )
     reason = fields.String(load_default="Overdue balance", validate=validate.Length(max=200))
 

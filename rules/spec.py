@@ -183,7 +183,7 @@ def _condition(c: dict[str, Any]) -> Condition:
         value = tuple(value)
     elif c["fact"] in ("invoice_amount", "invoice_balance", "customer_total_overdue"):
         value = Decimal(str(value))
-    return Condition(c["fact"], c["op"], value)
+    return Condition(c["fact"], c["op"], value, c.get("currency"))
 
 
 def _step(s: dict[str, Any]) -> Step:

@@ -70,6 +70,15 @@ HOLD_RULES = simple_rules(
         "place_when_any": [{"fact": "customer_total_overdue", "op": "gt", "value": "1000"}]
     }
 )
+HOLD_PER_CURRENCY = simple_rules(
+    credit_hold={
+        "place_when_any": [
+            {"fact": "customer_total_overdue", "op": "gt", "value": "1000", "currency": "USD"},
+            {"fact": "customer_total_overdue", "op": "gt", "value": "2000", "currency": "NZD"},
+            {"fact": "oldest_overdue_days", "op": "gt", "value": 60},
+        ]
+    }
+)
 EARLY = simple_rules(discounts={"early_payment": {"percent": "2", "days": 10}})
 OFFERS = simple_rules(
     discounts={
@@ -124,6 +133,7 @@ class Case:
     now: datetime = NOW
     since: date | None = None
     scheduled_for: datetime | None = None
+    currency: str | None = "USD"  # the organization's home currency
 
 
 def promise(until: date, balance: Any = 100, amount: Any = None, invoices=()) -> PromiseFact:
@@ -161,6 +171,7 @@ def detail(d) -> Any:
 def run(case: Case):
     org = facts(*copy.deepcopy(case.customers))
     org.rules_since = case.since
+    org.currency = case.currency
     org.disputes = case.disputes
     org.promises = {"C1": case.promises} if case.promises else {}
     org.plans = {"C1": case.plans} if case.plans else {}

@@ -16,6 +16,7 @@ from tests.rules.answer_key import C1
 from tests.rules.answer_key import CAPPED
 from tests.rules.answer_key import DAY
 from tests.rules.answer_key import EARLY
+from tests.rules.answer_key import HOLD_PER_CURRENCY
 from tests.rules.answer_key import HOLD_RULES
 from tests.rules.answer_key import NOW
 from tests.rules.answer_key import OFFERS
@@ -289,6 +290,46 @@ CASES = [
         [("release_hold", "hold", "release", C1, P, None)],
         rules=HOLD_RULES,
         firings={"I1": fired(("s0", 0, 1))},
+    ),
+    Case(
+        "an amount without a currency is in the home currency: NZD 1500 is not over USD 1000",
+        [customer("C1", invoice("I1", ago(1), total=1500, currency="NZD"))],
+        [],
+        rules=HOLD_RULES,
+        firings={"I1": fired(("s0", 0, 1))},
+    ),
+    Case(
+        "an amount without a currency holds nobody while the home currency is unknown",
+        [customer("C1", invoice("I1", ago(1), total=1500))],
+        [],
+        rules=HOLD_RULES,
+        firings={"I1": fired(("s0", 0, 1))},
+        currency=None,
+    ),
+    Case(
+        "a threshold per currency: NZD 1500 is under NZD 2000",
+        [customer("C1", invoice("I1", ago(1), total=1500, currency="NZD"))],
+        [],
+        rules=HOLD_PER_CURRENCY,
+        firings={"I1": fired(("s0", 0, 1))},
+    ),
+    Case(
+        "a threshold per currency: NZD 2500 is over NZD 2000",
+        [customer("C1", invoice("I1", ago(1), total=2500, currency="NZD"))],
+        [("credit_hold", "hold", "place", C1, P, None)],
+        rules=HOLD_PER_CURRENCY,
+        firings={"I1": fired(("s0", 0, 1))},
+    ),
+    Case(
+        "a day-count condition without a currency applies in every currency",
+        [customer("C1", invoice("I1", ago(61), total=10, currency="AUD"))],
+        [("credit_hold", "hold", "place", C1, P, None)],
+        rules=HOLD_PER_CURRENCY,
+        firings={
+            "I1": fired(
+                ("s0", 0, 61), ("s7", 0, 54), ("s14", 0, 47), ("s14", 1, 40), ("s14", 2, 33)
+            )
+        },
     ),
     Case(
         "a hold placed by hand stays",

@@ -144,3 +144,29 @@ def test_a_reminder_cancelled_for_do_not_contact_at_send_time_is_owed(ctx, sessi
         hold_back(db, resumed)  # the resumed marker is given back
     run(ctx, session_factory, org_id, NOW + 2 * DAY)
     assert actions(session_factory)[-1] == ("reminder", "s0", (TODAY + 2 * DAY).isoformat())
+
+
+def test_a_threshold_without_a_currency_is_in_the_home_currency(ctx, session_factory) -> None:
+    org_id = seed(
+        session_factory,
+        HOLD_OVER_1000,
+        [
+            ("I1", TODAY - 20 * DAY, 1500, {"currency": "NZD"}),
+            ("I2", TODAY - 20 * DAY, 800, {}),
+        ],
+    )
+    run(ctx, session_factory, org_id, NOW)
+    assert [a for a in actions(session_factory) if a[0] != "reminder"] == []
+    set_invoice(session_factory, "I2", total=1200, balance=1200)
+    run(ctx, session_factory, org_id, NOW + DAY)
+    with session_scope(session_factory) as db:
+        hold = db.scalars(select(Action).where(Action.kind == "credit_hold")).one()
+    assert hold.explanation["hold_rules"] == [
+        {
+            "fact": "customer_total_overdue",
+            "op": "gt",
+            "value": "1000",
+            "seen": "1200.0000",
+            "currency": "USD",
+        }
+    ]
