@@ -75,17 +75,23 @@ class DisputeFact:
 
 @dataclass(frozen=True, slots=True)
 class PromiseFact:
+    """A promise to pay the invoices it names (stored when it was made: the customer's open
+    invoices then, unless some were named). Promises recorded before the invoices were stored
+    name none; they cover the invoices issued by the day the promise was made."""
+
     id: int
     customer_id: str
-    invoice_ids: frozenset[str]  # empty: every open invoice of the customer
+    invoice_ids: frozenset[str]
     promised_on: date
     until: date
     balance_at_promise: Decimal
     amount: Decimal | None = None
     cancelled_on: date | None = None
 
-    def covers(self, invoice_id: str) -> bool:
-        return not self.invoice_ids or invoice_id in self.invoice_ids
+    def covers(self, inv: InvoiceFact) -> bool:
+        if self.invoice_ids:
+            return inv.external_id in self.invoice_ids
+        return inv.issue_date is None or inv.issue_date <= self.promised_on
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,8 @@ class Dispute(Base):
 
 class PromiseToPay(Base):
     """The customer promised to pay by `until`; dunning of the covered invoices resumes by
-    itself the day after, unless the promise was kept."""
+    itself the day after, unless the promise was kept. `invoice_external_ids` are the invoices
+    covered: the ones named, else the customer's open invoices when the promise was made."""
 
     __tablename__ = "promise_to_pay"
     __table_args__ = (Index("ix_promise_org_customer", "organization_id", "customer_external_id"),)

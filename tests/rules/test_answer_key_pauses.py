@@ -11,6 +11,9 @@ import pytest
 
 from rules.facts import DisputeFact
 from rules.facts import Firing
+from rules.pauses import BROKEN
+from rules.pauses import COMPLETED
+from rules.pauses import promise_state
 from tests.rules.answer_key import AS_OF
 from tests.rules.answer_key import C1
 from tests.rules.answer_key import CAPPED
@@ -71,6 +74,25 @@ CASES = [
         [customer("C1", invoice("I1", AS_OF))],
         [reminder("s0", "t", ["I1"])],
         promises=[promise(AS_OF + DAY, invoices=["I9"])],
+    ),
+    Case(
+        "an invoice issued after an older promise naming no invoices is dunned",
+        [customer("C1", invoice("I1", AS_OF, issue_date=ago(5)))],
+        [reminder("s0", "t", ["I1"])],
+        promises=[promise(AS_OF + DAY, balance=100)],
+    ),
+    Case(
+        "a promise covers the invoices stored with it, not ones issued later",
+        [
+            customer(
+                "C1",
+                invoice("I1", AS_OF, issue_date=ago(30)),
+                invoice("I2", AS_OF, issue_date=ago(5)),
+            )
+        ],
+        [reminder("s0", "t", ["I2"])],
+        promises=[promise(AS_OF + DAY, invoices=["I1"])],
+        suppressed=[("I1", "s0", "promise_to_pay")],
     ),
     Case(
         "an honoured plan: covered invoice not chased, instalment reminded",
@@ -409,3 +431,12 @@ def test_evaluation_is_deterministic() -> None:
     for case in CASES:
         first, second = run(case), run(case)
         assert [d.as_dict() for d in first.decisions] == [d.as_dict() for d in second.decisions]
+
+
+def test_a_kept_promise_is_not_judged_broken_by_an_invoice_issued_later() -> None:
+    paid_60_of_i1 = invoice("I1", ago(3), balance=40, issue_date=ago(33))
+    later = invoice("I2", AS_OF, issue_date=ago(2))
+    c1 = customer("C1", paid_60_of_i1, later)
+    assert promise_state(promise(ago(1), balance=100, amount=60), c1, AS_OF) == COMPLETED
+    assert promise_state(promise(ago(1), balance=100), c1, AS_OF) == BROKEN  # 40 still owed
+    assert promise_state(promise(ago(1), balance=100), customer("C1", later), AS_OF) == COMPLETED

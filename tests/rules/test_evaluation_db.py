@@ -7,16 +7,19 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from core.db import session_scope
 from core.models import Invoice
+from core.models import Organization
 from rules import pauses_store
 from rules.defaults import starter
 from rules.held_back import hold_back
 from rules.jobs import perform_due
 from rules.jobs import run_evaluation
 from rules.models import Action
+from rules.schemas import RuleSetInvalid
 from tests.rules.factories import activate
 from tests.rules.factories import customer_row
 from tests.rules.factories import invoice_row
@@ -43,8 +46,6 @@ def seed(session_factory, rules=None, invoices=(), activated=ACTIVATED) -> int:
 
 def run(ctx, session_factory, org_id: int, now: datetime) -> dict:
     with session_scope(session_factory) as db:
-        from core.models import Organization
-
         db.get(Organization, org_id).last_synced_at = now
     return run_evaluation(ctx, org_id, None, now=now)
 
@@ -170,3 +171,28 @@ def test_a_threshold_without_a_currency_is_in_the_home_currency(ctx, session_fac
             "currency": "USD",
         }
     ]
+
+
+def test_a_promise_naming_no_invoices_covers_what_was_open_then(ctx, session_factory) -> None:
+    org_id = seed(session_factory, simple_rules(), [("I1", TODAY - 3 * DAY, 100, {})])
+    with session_scope(session_factory) as db:
+        data = {"customer": "C1", "until": TODAY + 5 * DAY, "invoices": [], "amount": None}
+        promise = pauses_store.add_promise(db, org_id, dict(data, note=""), TODAY - DAY)
+        assert promise.invoice_external_ids == ["I1"]
+        assert promise.balance_at_promise == 100
+        org = db.get(Organization, org_id)
+        invoice_row(db, org, "I2", "C1", TODAY, 70, issue_date=TODAY - DAY)
+    set_invoice(session_factory, "I1", balance=0, status="paid")
+    run(ctx, session_factory, org_id, NOW)
+    with session_scope(session_factory) as db:
+        reminder = db.scalars(select(Action)).one()
+        assert [line["external_id"] for line in reminder.payload["invoices"]] == ["I2"]
+
+
+def test_a_promise_for_a_customer_with_nothing_open_is_refused(session_factory) -> None:
+    org_id = seed(session_factory, simple_rules(), [])
+    with session_scope(session_factory) as db:
+        data = {"customer": "C1", "until": TODAY, "invoices": [], "amount": None, "note": ""}
+        with pytest.raises(RuleSetInvalid) as refused:
+            pauses_store.add_promise(db, org_id, data, TODAY)
+    assert refused.value.errors == {"invoices": "customer C1 has no open invoice to promise"}
