@@ -128,6 +128,7 @@ def customer(ext: str = "C1", *invoices: InvoiceFact, **kw: Any) -> CustomerFact
 def org_row(
     db: Session, tz: str = "UTC", synced_at: datetime | None = None, **kw: Any
 ) -> Organization:
+    kw.setdefault("currency", "USD")
     org = Organization(
         provider="quickbooks",
         external_id=kw.pop("external_id", "realm-1"),
