@@ -14,6 +14,8 @@ from datetime import date
 from datetime import datetime
 
 from rules.conditions import Aggregate
+from rules.credit import CREDIT_PAUSE
+from rules.credit import covered
 from rules.decisions import NOTE
 from rules.decisions import SETTLE
 from rules.decisions import TASK
@@ -90,6 +92,7 @@ class CustomerRun(CustomerLevel):
             and any(d.active_on(self.as_of) for d in disputes[i.external_id])
         }
         self.aggs = aggregates(open_invoices, self.days, disputed)
+        self.covered = covered(self.book, c, self.aggs)
         for inv in open_invoices:
             self._invoice(inv)
         self.instalments()
@@ -114,6 +117,10 @@ class CustomerRun(CustomerLevel):
         pause, checks = invoice_pause(
             self.facts, self.customer, inv, self.as_of, self.book.plans.grace_days
         )
+        if pause is None and days > 0 and inv.currency in self.covered:
+            pause = CREDIT_PAUSE
+            why = self.covered[inv.currency]
+            checks = [*checks, {"pause": CREDIT_PAUSE, "active": True, "detail": why}]
         policy = self.policy
         candidate = None
         if policy is not None:

@@ -13,6 +13,7 @@ from rules.conditions import Aggregate
 from rules.conditions import customer_value
 from rules.conditions import holds
 from rules.conditions import plain
+from rules.credit import credit_lines
 from rules.decisions import CREDIT_HOLD
 from rules.decisions import RELEASE_HOLD
 from rules.decisions import REMINDER
@@ -77,6 +78,7 @@ class CustomerLevel:
         self.segment: Segment | None = None
         self.days: dict[str, int] = {}
         self.aggs: dict[str, Aggregate] = {}
+        self.covered: dict[str, str] = {}  # currency -> why unapplied credit covers it
         self.min_offer_days = min((o.min_days_overdue for o in book.offers), default=0)
 
     # ------------------------------------------------------------ helpers
@@ -206,6 +208,8 @@ class CustomerLevel:
             when, waited = next_allowed(self.now, tz, self.book.limits, sent)
         payload = reminder_payload(lead.template or "", self.customer, items)
         payload["step"] = {"key": lead.step, "name": self._step_name(lead)}
+        currencies = {i.line["currency"] for i in items if i.line.get("currency")}
+        payload["credit"] = credit_lines(self.customer, currencies)
         explanation = {
             "lead": {"rule": lead.rule, "step": lead.step, "template": lead.template},
             "items": [i.explanation for i in items],
@@ -278,7 +282,7 @@ class CustomerLevel:
         home = self.facts.currency
         for cond in self.book.hold_conditions:
             for currency, agg in sorted(self.aggs.items()):
-                if not cond.applies_in(currency, home):
+                if currency in self.covered or not cond.applies_in(currency, home):
                     continue
                 seen = customer_value(cond.fact, agg)
                 if holds(cond, seen):

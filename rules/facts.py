@@ -59,6 +59,9 @@ class CustomerFact:
     billed_12m: Decimal | None = None
     avg_days_late: Decimal | None = None
     invoices: list[InvoiceFact] = field(default_factory=list)
+    # Unapplied credit by currency: credit notes' (and Xero overpayments') remaining credit and
+    # payments' unapplied amounts.
+    credit: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

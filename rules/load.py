@@ -46,6 +46,7 @@ def load_facts(
     """Everything the evaluator needs about `org` (or only `customer_ids`) as of `as_of`."""
     customers = load_customers(session, org.id, customer_ids)
     part_paid = _invoices(session, org.id, customer_ids, customers)
+    _credit(session, org.id, customer_ids, customers)
     if part_paid and (book is None or book.early is not None or book.offers):
         _last_paid(session, org.id, customer_ids, customers)
     if book is not None and (book.needs_billed or book.needs_lateness):
@@ -103,6 +104,22 @@ def _invoices(
         part_paid = part_paid or balance < total
         customer.invoices.append(inv)
     return part_paid
+
+
+def _credit(
+    session: Session,
+    org_id: int,
+    customer_ids: list[str] | None,
+    customers: dict[str, CustomerFact],
+) -> None:
+    """Unapplied credit notes and payments, per customer and currency."""
+    conn, args = session.connection(), q.params(org_id, customer_ids)
+    scoped = customer_ids is not None
+    for stmt in (q.credit_left(scoped), q.unapplied_payments(scoped)):
+        for cid, currency, amount in conn.execute(stmt, args):
+            customer = customers.get(cid)
+            if customer is not None and amount:
+                customer.credit[currency] = customer.credit.get(currency, Decimal(0)) + amount
 
 
 def _last_paid(

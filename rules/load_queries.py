@@ -24,6 +24,7 @@ from sqlalchemy import type_coerce
 from sqlalchemy.types import TypeDecorator
 
 from core.db import MONEY_SCALE
+from core.models import CreditNote
 from core.models import Customer
 from core.models import Invoice
 from core.models import Payment
@@ -146,6 +147,42 @@ def last_paid(scoped: bool) -> Select:
             Payment.deleted.is_(False),
         )
         .group_by(PaymentAllocation.invoice_external_id)
+    )
+
+
+@cache
+def credit_left(scoped: bool) -> Select:
+    """Each customer's remaining credit of credit notes (and Xero overpayments and
+    prepayments, mirrored as credit notes), per currency."""
+    return (
+        select(
+            CreditNote.customer_external_id,
+            CreditNote.currency,
+            func.sum(CreditNote.remaining),
+        )
+        .where(
+            CreditNote.organization_id == bindparam("org"),
+            CreditNote.voided.is_(False),
+            CreditNote.deleted.is_(False),
+            CreditNote.remaining > 0,
+            _scope(CreditNote.customer_external_id, scoped),
+        )
+        .group_by(CreditNote.customer_external_id, CreditNote.currency)
+    )
+
+
+@cache
+def unapplied_payments(scoped: bool) -> Select:
+    """Each customer's payments not (wholly) applied to invoices, per currency."""
+    return (
+        select(Payment.customer_external_id, Payment.currency, func.sum(Payment.unapplied))
+        .where(
+            Payment.organization_id == bindparam("org"),
+            Payment.deleted.is_(False),
+            Payment.unapplied > 0,
+            _scope(Payment.customer_external_id, scoped),
+        )
+        .group_by(Payment.customer_external_id, Payment.currency)
     )
 
 

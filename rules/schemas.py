@@ -238,6 +238,15 @@ class PlanRemindersSchema(_Strict):
     grace_days = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 60))
 
 
+class UnappliedCreditSchema(_Strict):
+    """Credit the customer already has with the business (unapplied credit notes, overpayments,
+    unapplied payments), per currency. When it covers everything overdue in a currency, the
+    overdue invoices in that currency are not chased (and hold no credit hold): the credit is
+    to be applied, not the customer reminded. Reminders always say how much credit there is."""
+
+    pause_when_covered = fields.Boolean(load_default=True)
+
+
 class CapSchema(_Strict):
     messages = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100))
     days = fields.Integer(required=True, strict=True, validate=validate.Range(1, 365))
@@ -278,6 +287,9 @@ class RuleSetSchema(_Strict):
     credit_hold = fields.Nested(CreditHoldSchema, load_default=None, allow_none=True)
     payment_plans = fields.Nested(
         PlanRemindersSchema, load_default=lambda: PlanRemindersSchema().load({})
+    )
+    unapplied_credit = fields.Nested(
+        UnappliedCreditSchema, load_default=lambda: UnappliedCreditSchema().load({})
     )
     limits = fields.Nested(LimitsSchema, load_default=lambda: LimitsSchema().load({}))
 

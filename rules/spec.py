@@ -138,6 +138,7 @@ class RuleBook:
     hold_reason: str = ""
     plans: PlanReminders = PlanReminders((3, 0), None, 0)
     limits: Limits = Limits((), None, None, frozenset(range(5)), True)
+    pause_when_credit_covers: bool = True
     document: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -173,6 +174,7 @@ def compile_book(
             doc["payment_plans"]["grace_days"],
         ),
         limits=_limits(doc["limits"]),
+        pause_when_credit_covers=doc["unapplied_credit"]["pause_when_covered"],
         document=document,
     )
 

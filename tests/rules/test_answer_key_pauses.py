@@ -9,8 +9,10 @@ from datetime import datetime
 
 import pytest
 
+from rules.defaults import starter
 from rules.facts import DisputeFact
 from rules.facts import Firing
+from rules.messages import render_reminder
 from rules.pauses import BROKEN
 from rules.pauses import COMPLETED
 from rules.pauses import promise_state
@@ -38,6 +40,7 @@ from tests.rules.answer_key import reminder
 from tests.rules.answer_key import run
 from tests.rules.answer_key import with_step
 from tests.rules.factories import D
+from tests.rules.factories import book
 from tests.rules.factories import customer
 from tests.rules.factories import invoice
 from tests.rules.factories import simple_rules
@@ -354,6 +357,38 @@ CASES = [
         },
     ),
     Case(
+        "unapplied credit covering everything overdue: not chased, and no hold",
+        [customer("C1", invoice("I1", ago(7), total=1500), credit={"USD": D(1500)})],
+        [],
+        rules=HOLD_RULES,
+        firings={"I1": fired(("s0", 0, 7))},
+        suppressed=[("I1", "s7", "unapplied_credit")],
+    ),
+    Case(
+        "unapplied credit covering part: chased (the reminder mentions it)",
+        [customer("C1", invoice("I1", ago(7)), credit={"USD": D(40)})],
+        [reminder("s7", "t7", ["I1"])],
+        firings={"I1": fired(("s0", 0, 7))},
+    ),
+    Case(
+        "credit in another currency covers nothing",
+        [customer("C1", invoice("I1", ago(7)), credit={"NZD": D(500)})],
+        [reminder("s7", "t7", ["I1"])],
+        firings={"I1": fired(("s0", 0, 7))},
+    ),
+    Case(
+        "credit never holds back an invoice not yet overdue",
+        [customer("C1", invoice("I1", AS_OF), credit={"USD": D(500)})],
+        [reminder("s0", "t", ["I1"])],
+    ),
+    Case(
+        "a rule set may chase despite covering credit",
+        [customer("C1", invoice("I1", ago(7)), credit={"USD": D(500)})],
+        [reminder("s7", "t7", ["I1"])],
+        rules=simple_rules(unapplied_credit={"pause_when_covered": False}),
+        firings={"I1": fired(("s0", 0, 7))},
+    ),
+    Case(
         "a hold placed by hand stays",
         [customer("C1", on_hold=True)],
         [],
@@ -440,3 +475,20 @@ def test_a_kept_promise_is_not_judged_broken_by_an_invoice_issued_later() -> Non
     assert promise_state(promise(ago(1), balance=100, amount=60), c1, AS_OF) == COMPLETED
     assert promise_state(promise(ago(1), balance=100), c1, AS_OF) == BROKEN  # 40 still owed
     assert promise_state(promise(ago(1), balance=100), customer("C1", later), AS_OF) == COMPLETED
+
+
+def test_a_reminder_says_how_much_credit_is_available() -> None:
+    part = Case(
+        "USD 40 of credit against USD 100 overdue",
+        [customer("C1", invoice("I1", ago(7)), credit={"USD": D(40), "NZD": D(9)})],
+        [],
+        rules=starter(),
+    )
+    decision = run(part).decisions[0]
+    assert decision.payload["credit"] == [{"currency": "USD", "amount": "40"}]
+    _, body = render_reminder(
+        book(starter()), decision.payload, "Org", AS_OF, decision.payload["step"]
+    )
+    assert "We hold 40.00 USD of credit in your favour" in body
+    assert "it leaves 60.00 USD to pay" in body
+    assert "NZD" not in body

@@ -11,8 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from core.db import session_scope
+from core.models import CreditNote
 from core.models import Invoice
 from core.models import Organization
+from core.models import Payment
 from rules import pauses_store
 from rules.defaults import starter
 from rules.held_back import hold_back
@@ -20,6 +22,7 @@ from rules.jobs import perform_due
 from rules.jobs import run_evaluation
 from rules.models import Action
 from rules.schemas import RuleSetInvalid
+from tests.rules.factories import D
 from tests.rules.factories import activate
 from tests.rules.factories import customer_row
 from tests.rules.factories import invoice_row
@@ -196,3 +199,25 @@ def test_a_promise_for_a_customer_with_nothing_open_is_refused(session_factory) 
         with pytest.raises(RuleSetInvalid) as refused:
             pauses_store.add_promise(db, org_id, data, TODAY)
     assert refused.value.errors == {"invoices": "customer C1 has no open invoice to promise"}
+
+
+def add_credit(session_factory, org_id: int, credit_note=None, unapplied=None) -> None:
+    with session_scope(session_factory) as db:
+        head = {"organization_id": org_id, "version": "1", "updated_at": NOW}
+        head |= {"customer_external_id": "C1", "currency": "USD"}
+        if credit_note is not None:
+            db.add(CreditNote(external_id="CN1", total=credit_note, remaining=credit_note, **head))
+        if unapplied is not None:
+            db.add(Payment(external_id="P1", amount=unapplied, unapplied=unapplied, **head))
+
+
+def test_unapplied_credit_covering_the_overdue_amount_is_not_chased(ctx, session_factory) -> None:
+    org_id = seed(session_factory, simple_rules(), [("I1", TODAY - 3 * DAY, 100, {})])
+    add_credit(session_factory, org_id, credit_note=D(60), unapplied=D(40))
+    run(ctx, session_factory, org_id, NOW)
+    assert actions(session_factory) == []
+    set_invoice(session_factory, "I1", total=150, balance=150)
+    run(ctx, session_factory, org_id, NOW + DAY)
+    with session_scope(session_factory) as db:
+        reminder = db.scalars(select(Action)).one()
+        assert reminder.payload["credit"] == [{"currency": "USD", "amount": "100.0000"}]

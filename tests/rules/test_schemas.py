@@ -166,6 +166,11 @@ def test_a_round_trip_keeps_every_detail() -> None:
             "not a known field",
         ),
         (
+            lambda d: d.update(unapplied_credit={"pause_when_covered": "sometimes"}),
+            "unapplied_credit.pause_when_covered",
+            "Not a valid boolean",
+        ),
+        (
             lambda d: d.update(discounts={"early_payment": {"percent": "2"}}),
             "discounts.early_payment.days",
             "go together",
