@@ -108,7 +108,7 @@ class CustomerRun(CustomerLevel):
     def _invoice(self, inv: InvoiceFact) -> None:
         fired = self.facts.history.fired(inv.external_id)
         if inv.last_paid_on is not None:
-            settlement = settlement_for(self.book, inv, fired)
+            settlement = settlement_for(self.book, inv, fired, self.facts.rules_since)
             if settlement is not None:
                 self._settle(inv, settlement, fired)
                 return

@@ -1,7 +1,8 @@
 """Preview: what the active (or a draft) rule set would do today, without writing anything.
 
 It reads the real outbox history (what already happened), so it shows exactly what the next
-run would add.
+run would add. For an organization whose rules were never activated, it shows what activating
+them today would do (nothing decided from history before that).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def preview(
     as_of: date | None = None,
 ) -> dict[str, Any]:
     as_of = as_of or local_date(now, org.timezone)
+    since = since or as_of  # rules never activated would start running today
     facts = load_facts(session, org, as_of, now, book, None, since)
     result = evaluate(book, facts, as_of, now)
     return {

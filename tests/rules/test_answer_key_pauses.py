@@ -221,6 +221,34 @@ CASES = [
         rules=EARLY,
     ),
     Case(
+        "a short payment from before the rules were activated is not settled",
+        [
+            customer(
+                "C1",
+                invoice(
+                    "I1", AS_OF + 20 * DAY, balance="2.00", issue_date=ago(8), last_paid_on=ago(1)
+                ),
+            )
+        ],
+        [],
+        rules=EARLY,
+        since=AS_OF,
+    ),
+    Case(
+        "a short payment on the day the rules were activated is settled",
+        [
+            customer(
+                "C1",
+                invoice(
+                    "I1", AS_OF + 20 * DAY, balance="2.00", issue_date=ago(8), last_paid_on=ago(1)
+                ),
+            )
+        ],
+        [("settle_discount", "discount:early", "settle", "I1", "0", "2.00")],
+        rules=EARLY,
+        since=ago(1),
+    ),
+    Case(
         "within a cent of rounding still settles",
         [
             customer(

@@ -21,12 +21,15 @@ from rules.held_back import hold_back
 from rules.jobs import perform_due
 from rules.jobs import run_evaluation
 from rules.models import Action
+from rules.preview import preview
 from rules.schemas import RuleSetInvalid
 from tests.rules.factories import D
 from tests.rules.factories import activate
+from tests.rules.factories import book
 from tests.rules.factories import customer_row
 from tests.rules.factories import invoice_row
 from tests.rules.factories import org_row
+from tests.rules.factories import payment_row
 from tests.rules.factories import simple_rules
 
 NOW = datetime(2025, 3, 12, 14, 0, tzinfo=UTC)  # a Wednesday
@@ -221,3 +224,37 @@ def test_unapplied_credit_covering_the_overdue_amount_is_not_chased(ctx, session
     with session_scope(session_factory) as db:
         reminder = db.scalars(select(Action)).one()
         assert reminder.payload["credit"] == [{"currency": "USD", "amount": "100.0000"}]
+
+
+def test_switching_on_a_discount_settles_no_payment_from_before(ctx, session_factory) -> None:
+    rules = simple_rules(discounts={"early_payment": {"percent": "2", "days": 10}})
+    issued = {"issue_date": TODAY - 8 * DAY}
+    org_id = seed(
+        session_factory,
+        rules,
+        [("I1", TODAY + 20 * DAY, 100, issued), ("I2", TODAY + 20 * DAY, 100, issued)],
+        activated=NOW - timedelta(hours=2),
+    )
+    with session_scope(session_factory) as db:
+        org = db.get(Organization, org_id)
+        payment_row(db, org, "P1", "C1", TODAY - DAY, {"I1": 98})
+        payment_row(db, org, "P2", "C1", TODAY, {"I2": 98})
+    set_invoice(session_factory, "I1", balance=2)
+    set_invoice(session_factory, "I2", balance=2)
+    run(ctx, session_factory, org_id, NOW)
+    with session_scope(session_factory) as db:
+        settled = db.execute(select(Action.kind, Action.target)).all()
+    assert [tuple(r) for r in settled] == [("settle_discount", "I2")]
+
+
+def test_a_preview_before_go_live_decides_nothing_from_history(session_factory) -> None:
+    rules = simple_rules(discounts={"early_payment": {"percent": "2", "days": 10}})
+    issued = {"issue_date": TODAY - 8 * DAY}
+    with session_scope(session_factory) as db:
+        org = org_row(db, synced_at=NOW)
+        customer_row(db, org, "C1")
+        invoice_row(db, org, "I1", "C1", TODAY + 20 * DAY, 100, 2, **issued)
+        payment_row(db, org, "P1", "C1", TODAY - DAY, {"I1": 98})
+        invoice_row(db, org, "I2", "C1", TODAY - 10 * DAY, 50)
+        shown = preview(db, org, book(rules), NOW)
+    assert [(d["kind"], d["step"]) for d in shown["decisions"]] == [("reminder", "s7")]
