@@ -97,8 +97,9 @@ def test_preview_shows_what_would_happen_today_for_active_or_draft(client, sessi
     draft = client.post(f"/api/orgs/{org_id}/rules/preview", json={"document": simple_rules()}).json
     assert draft["counts"] == {"reminder": 1}
     reminder = draft["decisions"][0]
-    assert reminder["target"] == "customer:C1" and reminder["subject"] == "Reminder"
-    assert reminder["body"] == "I2 I1 "  # the oldest first within a step
+    # Not active yet: as if activated today, so I2 (7 days overdue) is at its 7-day step.
+    assert reminder["target"] == "customer:C1" and reminder["subject"] == "Overdue"
+    assert reminder["body"] == "I2 I1 "  # the highest step first
     assert reminder["explanation"]["version"] is None  # a draft has no version yet
     client.post(
         f"/api/orgs/{org_id}/rules/versions", json={"document": simple_rules(), "activate": True}
