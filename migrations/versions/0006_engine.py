@@ -18,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("invoice") as batch:
+        batch.add_column(sa.Column("sent_to_customer", sa.Boolean(), nullable=True))
     with op.batch_alter_table("customer_profile") as batch:
         batch.add_column(
             sa.Column("credit_hold_changed_at", core.db.UTCDateTime(timezone=True), nullable=True)
@@ -33,5 +35,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("invoice") as batch:
+        batch.drop_column("sent_to_customer")
     with op.batch_alter_table("customer_profile") as batch:
         batch.drop_column("credit_hold_changed_at")
