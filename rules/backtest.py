@@ -7,7 +7,7 @@ had been performed at its scheduled time. Nothing is written.
 
 Approximations, stated in the report: a voided or deleted invoice counts as gone from the day
 of its last change; do-not-contact and tags are today's values; holds start released; unapplied
-credit is not replayed.
+credit and invoice delivery are not replayed.
 """
 
 from __future__ import annotations

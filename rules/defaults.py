@@ -78,6 +78,7 @@ STARTER: dict[str, Any] = {
     "credit_hold": None,
     "payment_plans": {"remind_days_before": [3, 0], "template": "friendly", "grace_days": 0},
     "unapplied_credit": {"pause_when_covered": True},
+    "invoice_delivery": {"enabled": False, "after_days": 0},
     "limits": {
         "caps": [{"messages": 1, "days": 3}, {"messages": 2, "days": 7}],
         "quiet_hours": {"start": "20:00", "end": "08:00"},

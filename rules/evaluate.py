@@ -80,6 +80,7 @@ class CustomerRun(CustomerLevel):
         if c.deleted or c.merged_into is not None:
             self._never_chased(open_invoices)
             return
+        self.deliver()
         if not open_invoices and not self._has_customer_state():
             return
         self.policy, self.segment = choose_policy(self.book, c)

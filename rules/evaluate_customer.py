@@ -17,11 +17,19 @@ from rules.credit import credit_lines
 from rules.decisions import CREDIT_HOLD
 from rules.decisions import RELEASE_HOLD
 from rules.decisions import REMINDER
+from rules.decisions import SEND_INVOICE
 from rules.decisions import Decision
 from rules.decisions import Evaluation
 from rules.decisions import FiringClaim
 from rules.decisions import Suppression
+from rules.delivery import DELIVERY_RULE
+from rules.delivery import SEND
+from rules.delivery import delivery_explanation
+from rules.delivery import delivery_payload
+from rules.delivery import due_to_send
+from rules.delivery import recipient
 from rules.facts import CustomerFact
+from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
 from rules.facts import PlanFact
 from rules.messages import INSTALMENT
@@ -185,6 +193,39 @@ class CustomerLevel:
             )
             self.items.append(item)
             return  # only the first unmet instalment is reminded of
+
+    # ------------------------------------------------------------ invoice delivery
+
+    def deliver(self) -> None:
+        """Send the invoices not yet sent to the customer whose send day has come."""
+        after = self.book.delivery_after
+        if after is None:
+            return
+        since = self.facts.rules_since
+        for inv in sorted(self.customer.unsent, key=lambda i: (i.issue_date, i.external_id)):
+            fired = self.facts.history.fired(inv.external_id)
+            if due_to_send(inv, after, self.as_of, since, fired):
+                self._deliver(inv, after)
+
+    def _deliver(self, inv: InvoiceFact, after_days: int) -> None:
+        target = inv.external_id
+        if self.customer.do_not_contact:
+            self.suppress(target, DELIVERY_RULE, SEND, "0", "do_not_contact")
+            return
+        if recipient(inv, self.customer) is None:
+            why = "neither the invoice nor the customer has an email address"
+            self.suppress(target, DELIVERY_RULE, SEND, "0", "no_email", why)
+            return
+        cid = self.customer.external_id
+        claim = FiringClaim(DELIVERY_RULE, SEND, target, "0", inv.total, customer=cid)
+        when, waited = next_allowed(self.now, self._timezone(), self.book.limits, [])
+        explanation = delivery_explanation(inv, after_days)
+        explanation["schedule"] = {"scheduled_for": when.isoformat(), "waited_for": waited}
+        payload = delivery_payload(inv, self.customer)
+        self.evaluation_claims.append(claim)
+        self.add(
+            SEND_INVOICE, DELIVERY_RULE, SEND, target, "0", when, payload, explanation, [claim]
+        )
 
     # ------------------------------------------------------------ the reminder
 

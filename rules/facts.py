@@ -30,6 +30,8 @@ class InvoiceFact:
     discount_days: int | None = None
     link: str | None = None
     last_paid_on: date | None = None  # latest payment applied to it
+    email: str | None = None  # the invoice's own address (QuickBooks BillEmail)
+    sent_to_customer: bool | None = None
 
     @property
     def is_open(self) -> bool:
@@ -62,6 +64,9 @@ class CustomerFact:
     # Unapplied credit by currency: credit notes' (and Xero overpayments') remaining credit and
     # payments' unapplied amounts.
     credit: dict[str, Decimal] = field(default_factory=dict)
+    # Invoices the business has not sent to the customer yet (loaded when invoice delivery is
+    # on): open ones, and Xero's SUBMITTED ones (mirrored as drafts).
+    unsent: list[InvoiceFact] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

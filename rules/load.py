@@ -64,6 +64,8 @@ def load_facts(
     cap_days = book.limits.longest_cap_days if book is not None else 7
     offers = book is None or bool(book.offers)
     facts.history = _history(session, org.id, customer_ids, now, cap_days, customers, offers)
+    if book is not None and book.delivery_after is not None:
+        _unsent(session, facts, as_of, customer_ids, book.delivery_after)
     return facts
 
 
@@ -120,6 +122,34 @@ def _credit(
             customer = customers.get(cid)
             if customer is not None and amount:
                 customer.credit[currency] = customer.credit.get(currency, Decimal(0)) + amount
+
+
+def _unsent(
+    session: Session,
+    facts: OrgFacts,
+    as_of: date,
+    customer_ids: list[str] | None,
+    after_days: int,
+) -> None:
+    """Invoices not yet sent to the customer whose send day is not before the rules started
+    running (or, for rules not running yet, today), with the deliveries already decided."""
+    first_day = facts.rules_since or as_of
+    args = q.params(
+        facts.organization_id, customer_ids, issued_from=first_day - timedelta(days=after_days)
+    )
+    conn, scoped = session.connection(), customer_ids is not None
+    customers = facts.customers
+    for ext, cid, number, issued, due, cur, total, balance, status, email in conn.execute(
+        q.unsent_invoices(scoped), args
+    ):
+        customer = customers.get(cid)
+        if customer is None:
+            customer = customers[cid] = CustomerFact(cid)
+        fact = InvoiceFact(ext, cid, number, issued, due, cur, total, balance, status)
+        fact.email, fact.sent_to_customer = email, False
+        customer.unsent.append(fact)
+    for target, rule, step, period, fired_on in conn.execute(q.delivery_firings(scoped), args):
+        facts.history.firings.setdefault(target, []).append(Firing(rule, step, period, fired_on))
 
 
 def _last_paid(

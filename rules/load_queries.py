@@ -186,6 +186,48 @@ def unapplied_payments(scoped: bool) -> Select:
     )
 
 
+def _unsent(scoped: bool):  # type: ignore[no-untyped-def]
+    """Invoices not yet sent to the customer, issued on or after `issued_from`: open ones, and
+    drafts (Xero SUBMITTED; a Xero DRAFT is mirrored with sent_to_customer None)."""
+    return and_(
+        Invoice.organization_id == bindparam("org"),
+        Invoice.status.in_(("open", "draft")),
+        Invoice.deleted.is_(False),
+        Invoice.sent_to_customer.is_(False),
+        Invoice.issue_date >= bindparam("issued_from"),
+        _scope(Invoice.customer_external_id, scoped),
+    )
+
+
+@cache
+def unsent_invoices(scoped: bool) -> Select:
+    return select(
+        Invoice.external_id,
+        Invoice.customer_external_id,
+        Invoice.number,
+        Invoice.issue_date,
+        Invoice.due_date,
+        Invoice.currency,
+        _money(Invoice.total),
+        _money(Invoice.balance),
+        Invoice.status,
+        Invoice.email,
+    ).where(_unsent(scoped))
+
+
+@cache
+def delivery_firings(scoped: bool) -> Select:
+    """Deliveries already decided for the unsent drafts (`firings` has the open invoices')."""
+    unsent_ids = select(Invoice.external_id).where(_unsent(scoped), Invoice.status == "draft")
+    return select(
+        StepFiring.target, StepFiring.rule, StepFiring.step, StepFiring.period, StepFiring.fired_on
+    ).where(
+        StepFiring.organization_id == bindparam("org"),
+        StepFiring.rule == "invoice_delivery",
+        StepFiring.target.in_(unsent_ids),
+    )
+
+
 @cache
 def firings(scoped: bool) -> Select:
     """Step firings of open invoices and of payment plans."""

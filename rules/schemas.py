@@ -247,6 +247,20 @@ class UnappliedCreditSchema(_Strict):
     pause_when_covered = fields.Boolean(load_default=True)
 
 
+class InvoiceDeliverySchema(_Strict):
+    """Invoices that go out on time: an invoice the business has not yet sent to its customer
+    (QuickBooks EmailStatus NeedToSend; Xero SentToContact false on a SUBMITTED or AUTHORISED
+    invoice) is sent through the provider's own invoice email `after_days` days after its issue
+    date, once, to the invoice's (else the customer's) email address."""
+
+    enabled = fields.Boolean(load_default=False)
+    after_days = fields.Integer(
+        load_default=0,
+        strict=True,
+        validate=validate.Range(0, 365, error="must be a whole number of days from 0 to 365"),
+    )
+
+
 class CapSchema(_Strict):
     messages = fields.Integer(required=True, strict=True, validate=validate.Range(1, 100))
     days = fields.Integer(required=True, strict=True, validate=validate.Range(1, 365))
@@ -290,6 +304,9 @@ class RuleSetSchema(_Strict):
     )
     unapplied_credit = fields.Nested(
         UnappliedCreditSchema, load_default=lambda: UnappliedCreditSchema().load({})
+    )
+    invoice_delivery = fields.Nested(
+        InvoiceDeliverySchema, load_default=lambda: InvoiceDeliverySchema().load({})
     )
     limits = fields.Nested(LimitsSchema, load_default=lambda: LimitsSchema().load({}))
 

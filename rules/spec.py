@@ -139,6 +139,7 @@ class RuleBook:
     plans: PlanReminders = PlanReminders((3, 0), None, 0)
     limits: Limits = Limits((), None, None, frozenset(range(5)), True)
     pause_when_credit_covers: bool = True
+    delivery_after: int | None = None  # days after issue to send an unsent invoice; None: off
     document: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -175,6 +176,7 @@ def compile_book(
         ),
         limits=_limits(doc["limits"]),
         pause_when_credit_covers=doc["unapplied_credit"]["pause_when_covered"],
+        delivery_after=_delivery(doc["invoice_delivery"]),
         document=document,
     )
 
@@ -235,6 +237,10 @@ def _segment(s: dict[str, Any]) -> Segment:
         late_min=m["avg_days_late_min"],
         late_max=m["avg_days_late_max"],
     )
+
+
+def _delivery(d: dict[str, Any]) -> int | None:
+    return d["after_days"] if d["enabled"] else None
 
 
 def _early(e: dict[str, Any] | None) -> EarlyPayment | None:

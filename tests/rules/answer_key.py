@@ -112,6 +112,7 @@ BEFORE_DUE = simple_rules()
 BEFORE_DUE["policies"][0]["steps"].insert(
     0, {"key": "soon", "offset_days": -3, "actions": [{"type": "reminder", "template": "t"}]}
 )
+DELIVERY = simple_rules(invoice_delivery={"enabled": True, "after_days": 1})
 CAPPED = simple_rules(limits={"caps": [{"messages": 1, "days": 3}], "quiet_hours": None})
 OFFICE = simple_rules(limits={"timezone_from": "customer"})  # defaults: 20-08, Mon-Fri
 

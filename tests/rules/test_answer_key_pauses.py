@@ -20,6 +20,7 @@ from tests.rules.answer_key import AS_OF
 from tests.rules.answer_key import C1
 from tests.rules.answer_key import CAPPED
 from tests.rules.answer_key import DAY
+from tests.rules.answer_key import DELIVERY
 from tests.rules.answer_key import EARLY
 from tests.rules.answer_key import HOLD_PER_CURRENCY
 from tests.rules.answer_key import HOLD_RULES
@@ -520,3 +521,90 @@ def test_a_reminder_says_how_much_credit_is_available() -> None:
     assert "We hold 40.00 USD of credit in your favour" in body
     assert "it leaves 60.00 USD to pay" in body
     assert "NZD" not in body
+
+
+def unsent(ext: str, issued, **kw):
+    return invoice(ext, issued + 30 * DAY, issue_date=issued, sent_to_customer=False, **kw)
+
+
+SEND = ("send_invoice", "invoice_delivery", "send", "I1", "0", None)
+DELIVERY_CASES = [
+    Case(
+        "an unsent invoice goes out after_days after its issue date",
+        [customer("C1", unsent=[unsent("I1", ago(1))])],
+        [SEND],
+        rules=DELIVERY,
+    ),
+    Case("not before", [customer("C1", unsent=[unsent("I1", AS_OF)])], [], rules=DELIVERY),
+    Case(
+        "once",
+        [customer("C1", unsent=[unsent("I1", ago(2))])],
+        [],
+        rules=DELIVERY,
+        firings={"I1": [Firing("invoice_delivery", "send", "0", ago(1))]},
+    ),
+    Case(
+        "a send day before the rules started running is history",
+        [customer("C1", unsent=[unsent("I1", ago(10))])],
+        [],
+        rules=DELIVERY,
+        since=ago(2),
+    ),
+    Case(
+        "a send day on the day the rules started running is not",
+        [customer("C1", unsent=[unsent("I1", ago(3))])],
+        [SEND],
+        rules=DELIVERY,
+        since=ago(2),
+    ),
+    Case(
+        "do-not-contact holds it back",
+        [customer("C1", unsent=[unsent("I1", ago(1))], do_not_contact=True)],
+        [],
+        rules=DELIVERY,
+        suppressed=[("I1", "send", "do_not_contact")],
+    ),
+    Case(
+        "no address to send it to",
+        [customer("C1", unsent=[unsent("I1", ago(1))], email=None)],
+        [],
+        rules=DELIVERY,
+        suppressed=[("I1", "send", "no_email")],
+    ),
+    Case(
+        "off unless the rule set switches it on",
+        [customer("C1", unsent=[unsent("I1", ago(1))])],
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", DELIVERY_CASES, ids=[c.name for c in DELIVERY_CASES])
+def test_invoice_delivery(case: Case) -> None:
+    result = run(case)
+    got = [(d.kind, d.rule, d.step, d.target, d.period, detail(d)) for d in result.decisions]
+    assert got == case.expect
+    assert [(s.target, s.step, s.pause) for s in result.suppressed] == case.suppressed
+
+
+def test_a_delivery_names_the_invoice_and_the_recipient() -> None:
+    to_billing = unsent("I1", ago(1), number="1042", email="billing@c1.test")
+    case = Case("", [customer("C1", unsent=[to_billing, unsent("I2", ago(1))])], [], DELIVERY)
+    first, second = run(case).decisions
+    assert first.payload == {
+        "invoice": "I1",
+        "number": "1042",
+        "customer": "C1",
+        "to": "billing@c1.test",
+        "issue_date": ago(1).isoformat(),
+        "due_date": (ago(1) + 30 * DAY).isoformat(),
+        "total": "100",
+        "currency": "USD",
+    }
+    assert first.explanation["send_on"] == AS_OF.isoformat()
+    assert first.explanation["recipient_from"] == "invoice"
+    assert (second.payload["to"], second.explanation["recipient_from"]) == (
+        "c1@example.test",
+        "customer",
+    )
+    assert first.scheduled_for == NOW

@@ -4,6 +4,7 @@ and the outbox together, run after run."""
 from __future__ import annotations
 
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
@@ -258,3 +259,32 @@ def test_a_preview_before_go_live_decides_nothing_from_history(session_factory) 
         invoice_row(db, org, "I2", "C1", TODAY - 10 * DAY, 50)
         shown = preview(db, org, book(rules), NOW)
     assert [(d["kind"], d["step"]) for d in shown["decisions"]] == [("reminder", "s7")]
+
+
+def test_invoices_not_sent_to_the_customer_go_out_once(ctx, session_factory) -> None:
+    rules = simple_rules(invoice_delivery={"enabled": True, "after_days": 1})
+    yesterday = {"issue_date": TODAY - DAY}
+    due = TODAY + 29 * DAY
+    org_id = seed(
+        session_factory,
+        rules,
+        [
+            ("I1", due, 100, yesterday | {"sent_to_customer": False, "email": "ap@c1.test"}),
+            ("I2", due, 100, yesterday | {"sent_to_customer": False, "status": "draft"}),
+            ("I3", due, 100, yesterday | {"sent_to_customer": None, "status": "draft"}),
+            ("I4", due, 100, yesterday | {"sent_to_customer": True}),
+            ("I5", due, 100, yesterday | {"sent_to_customer": None}),
+            ("I6", due, 100, {"issue_date": TODAY, "sent_to_customer": False}),
+            ("I7", due, 100, {"issue_date": date(2024, 12, 1), "sent_to_customer": False}),
+        ],
+    )
+    run(ctx, session_factory, org_id, NOW)
+    run(ctx, session_factory, org_id, NOW + timedelta(hours=3))
+    with session_scope(session_factory) as db:
+        sent = db.scalars(select(Action).order_by(Action.id)).all()
+        assert [(a.kind, a.target, a.payload["to"]) for a in sent] == [
+            ("send_invoice", "I1", "ap@c1.test"),
+            ("send_invoice", "I2", "c1@example.test"),
+        ]
+    run(ctx, session_factory, org_id, NOW + DAY)  # I6's day; I1 and I2 are not sent twice
+    assert [a[1:] for a in actions(session_factory)] == [("send", "0")] * 3

@@ -22,7 +22,10 @@ def errors(doc) -> dict[str, str]:
 def test_the_starter_rule_set_is_valid_and_normalised() -> None:
     doc = validate_document(starter())
     assert validate_document(doc) == doc
+    assert doc["invoice_delivery"] == {"enabled": False, "after_days": 0}
+    assert doc["unapplied_credit"] == {"pause_when_covered": True}
     book = compile_book(doc)
+    assert (book.delivery_after, book.pause_when_credit_covers) == (None, True)
     assert [s.offset for s in book.policies["standard"].steps] == [-3, 0, 7, 30]
     assert [i.offset for i in book.policies["standard"].schedule][-3:] == [44, 58, 72]
 
@@ -169,6 +172,26 @@ def test_a_round_trip_keeps_every_detail() -> None:
             lambda d: d.update(unapplied_credit={"pause_when_covered": "sometimes"}),
             "unapplied_credit.pause_when_covered",
             "Not a valid boolean",
+        ),
+        (
+            lambda d: d.update(invoice_delivery={"enabled": True, "after_days": -1}),
+            "invoice_delivery.after_days",
+            "whole number of days from 0 to 365",
+        ),
+        (
+            lambda d: d.update(invoice_delivery={"enabled": True, "after_days": "2"}),
+            "invoice_delivery.after_days",
+            "Not a valid integer",
+        ),
+        (
+            lambda d: d.update(invoice_delivery={"enabled": "maybe"}),
+            "invoice_delivery.enabled",
+            "Not a valid boolean",
+        ),
+        (
+            lambda d: d.update(invoice_delivery={"enabled": True, "days": 2}),
+            "invoice_delivery.days",
+            "not a known field",
         ),
         (
             lambda d: d.update(discounts={"early_payment": {"percent": "2"}}),
