@@ -41,6 +41,7 @@ from rules.evaluate_customer import CustomerLevel
 from rules.facts import Firing
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
+from rules.features import EARLY_PAYMENT
 from rules.messages import OFFER
 from rules.messages import STEP
 from rules.messages import MessageItem
@@ -109,7 +110,8 @@ class CustomerRun(CustomerLevel):
     def _invoice(self, inv: InvoiceFact) -> None:
         fired = self.facts.history.fired(inv.external_id)
         if inv.last_paid_on is not None:
-            settlement = settlement_for(self.book, inv, fired, self.facts.rules_since)
+            since = self.facts.since_for(EARLY_PAYMENT)
+            settlement = settlement_for(self.book, inv, fired, since)
             if settlement is not None:
                 self._settle(inv, settlement, fired)
                 return

@@ -32,6 +32,7 @@ from rules.facts import CustomerFact
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
 from rules.facts import PlanFact
+from rules.features import INVOICE_DELIVERY
 from rules.messages import INSTALMENT
 from rules.messages import MessageItem
 from rules.messages import context
@@ -201,7 +202,7 @@ class CustomerLevel:
         after = self.book.delivery_after
         if after is None:
             return
-        since = self.facts.rules_since
+        since = self.facts.since_for(INVOICE_DELIVERY)
         for inv in sorted(self.customer.unsent, key=lambda i: (i.issue_date, i.external_id)):
             fired = self.facts.history.fired(inv.external_id)
             if due_to_send(inv, after, self.as_of, since, fired):

@@ -157,3 +157,11 @@ class OrgFacts:
     synced_at: datetime | None = None
     rules_since: date | None = None  # local date the rule set first became active
     currency: str | None = None  # the organization's home currency
+    feature_since: dict[str, date] = field(default_factory=dict)  # rules.features
+
+    def since_for(self, feature: str) -> date | None:
+        """From when `feature` decides anything: the later of the rules' and its own start."""
+        own = self.feature_since.get(feature)
+        if own is None or self.rules_since is None:
+            return own or self.rules_since
+        return max(own, self.rules_since)

@@ -29,9 +29,14 @@ from rules.facts import Firing
 from rules.facts import History
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
+from rules.features import COLUMNS
+from rules.features import INVOICE_DELIVERY
+from rules.features import features_on
 from rules.load_pauses import load_pauses
 from rules.models import ActionStatus
+from rules.models import RuleSet
 from rules.spec import RuleBook
+from rules.timing import local_date
 
 
 def load_facts(
@@ -60,6 +65,8 @@ def load_facts(
         rules_since=rules_since,
         currency=org.currency,
     )
+    if book is not None:
+        facts.feature_since = feature_since(session, org, book, as_of)
     load_pauses(session, facts, as_of, customer_ids)
     cap_days = book.limits.longest_cap_days if book is not None else 7
     offers = book is None or bool(book.offers)
@@ -67,6 +74,30 @@ def load_facts(
     if book is not None and book.delivery_after is not None:
         _unsent(session, facts, as_of, customer_ids, book.delivery_after)
     return facts
+
+
+def feature_since(
+    session: Session, org: Organization, book: RuleBook, as_of: date
+) -> dict[str, date]:
+    """The start of each feature of `book` (rules.features) as a local date. For the active
+    version, when it was switched on; for a draft (or another version), the same if the active
+    version has it too, else today: as if activated now."""
+    on = sorted(features_on(book))
+    if not on:
+        return {}
+    columns = [getattr(RuleSet, COLUMNS[f]) for f in on]
+    row = session.execute(
+        select(RuleSet.active_number, *columns).where(RuleSet.organization_id == org.id)
+    ).first()
+    active = row is not None and book.version is not None and row[0] == book.version
+    starts = row[1:] if row is not None else [None] * len(on)
+    out = {}
+    for feature, started in zip(on, starts, strict=True):
+        if started is not None:
+            out[feature] = local_date(started, org.timezone)
+        elif not active:
+            out[feature] = as_of
+    return out
 
 
 def load_customers(
@@ -133,7 +164,7 @@ def _unsent(
 ) -> None:
     """Invoices not yet sent to the customer whose send day is not before the rules started
     running (or, for rules not running yet, today), with the deliveries already decided."""
-    first_day = facts.rules_since or as_of
+    first_day = facts.since_for(INVOICE_DELIVERY) or as_of
     args = q.params(
         facts.organization_id, customer_ids, issued_from=first_day - timedelta(days=after_days)
     )

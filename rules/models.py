@@ -63,6 +63,9 @@ class RuleSet(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     active_number: Mapped[int | None] = mapped_column(Integer)
     first_activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the active version's features that reach into the past were switched on (rules.features)
+    early_payment_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invoice_delivery_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -135,6 +135,7 @@ class Case:
     since: date | None = None
     scheduled_for: datetime | None = None
     currency: str | None = "USD"  # the organization's home currency
+    feature_since: dict[str, date] = field(default_factory=dict)
 
 
 def promise(until: date, balance: Any = 100, amount: Any = None, invoices=()) -> PromiseFact:
@@ -173,6 +174,7 @@ def run(case: Case):
     org = facts(*copy.deepcopy(case.customers))
     org.rules_since = case.since
     org.currency = case.currency
+    org.feature_since = case.feature_since
     org.disputes = case.disputes
     org.promises = {"C1": case.promises} if case.promises else {}
     org.plans = {"C1": case.plans} if case.plans else {}

@@ -21,6 +21,7 @@ from rules.defaults import starter
 from rules.facts import CustomerFact
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
+from rules.features import COLUMNS
 from rules.spec import RuleBook
 from rules.spec import compile_book
 from rules.store import save_version
@@ -227,6 +228,10 @@ def activate(
 ):
     version = save_version(db, org.id, doc or starter(), activate=True)
     if at is not None:
-        version.rule_set.first_activated_at = at
+        owner = version.rule_set
+        owner.first_activated_at = at
+        for column in COLUMNS.values():  # its features were switched on then too
+            if getattr(owner, column) is not None:
+                setattr(owner, column, at)
     db.flush()
     return version

@@ -250,6 +250,21 @@ CASES = [
         since=ago(1),
     ),
     Case(
+        "a discount switched on later settles no payment from before it",
+        [
+            customer(
+                "C1",
+                invoice(
+                    "I1", AS_OF + 20 * DAY, balance="2.00", issue_date=ago(8), last_paid_on=ago(1)
+                ),
+            )
+        ],
+        [],
+        rules=EARLY,
+        since=ago(300),
+        feature_since={"early_payment": AS_OF},
+    ),
+    Case(
         "within a cent of rounding still settles",
         [
             customer(
@@ -556,6 +571,14 @@ DELIVERY_CASES = [
         [SEND],
         rules=DELIVERY,
         since=ago(2),
+    ),
+    Case(
+        "invoice delivery switched on later sends nothing whose day came before",
+        [customer("C1", unsent=[unsent("I1", ago(3))])],
+        [],
+        rules=DELIVERY,
+        since=ago(300),
+        feature_since={"invoice_delivery": ago(1)},
     ),
     Case(
         "do-not-contact holds it back",

@@ -3,6 +3,7 @@ and the outbox together, run after run."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -17,6 +18,7 @@ from core.models import Invoice
 from core.models import Organization
 from core.models import Payment
 from rules import pauses_store
+from rules import store
 from rules.defaults import starter
 from rules.held_back import hold_back
 from rules.jobs import perform_due
@@ -288,3 +290,61 @@ def test_invoices_not_sent_to_the_customer_go_out_once(ctx, session_factory) -> 
         ]
     run(ctx, session_factory, org_id, NOW + DAY)  # I6's day; I1 and I2 are not sent twice
     assert [a[1:] for a in actions(session_factory)] == [("send", "0")] * 3
+
+
+def test_a_discount_switched_on_later_settles_only_payments_since(ctx, session_factory) -> None:
+    issued = {"issue_date": TODAY - 8 * DAY}
+    org_id = seed(
+        session_factory,
+        simple_rules(),
+        [("I1", TODAY + 20 * DAY, 100, issued), ("I2", TODAY + 20 * DAY, 100, issued)],
+    )
+    with session_scope(session_factory) as db:
+        org = db.get(Organization, org_id)
+        payment_row(db, org, "P1", "C1", TODAY - DAY, {"I1": 98})
+        payment_row(db, org, "P2", "C1", TODAY, {"I2": 98})
+        discount = simple_rules(discounts={"early_payment": {"percent": "2", "days": 10}})
+        version = store.save_version(db, org_id, discount, activate=True)
+        version.rule_set.early_payment_since = NOW - timedelta(hours=2)
+    set_invoice(session_factory, "I1", balance=2)
+    set_invoice(session_factory, "I2", balance=2)
+    run(ctx, session_factory, org_id, NOW)
+    with session_scope(session_factory) as db:
+        settled = db.execute(select(Action.kind, Action.target)).all()
+    assert [tuple(r) for r in settled] == [("settle_discount", "I2")]
+
+
+def test_activation_records_when_each_feature_was_switched_on(session_factory) -> None:
+    early = {"discounts": {"early_payment": {"percent": "2", "days": 10}}}
+    delivery = {"invoice_delivery": {"enabled": True, "after_days": 2}}
+    with session_scope(session_factory) as db:
+        org = org_row(db)
+
+        def activate_with(**parts):  # type: ignore[no-untyped-def]
+            owner = store.save_version(db, org.id, simple_rules(**parts), activate=True).rule_set
+            return owner.early_payment_since, owner.invoice_delivery_since
+
+        assert activate_with() == (None, None)
+        switched_on, none = activate_with(**early)
+        assert switched_on is not None and none is None
+        assert activate_with(**early, **delivery)[0] == switched_on  # kept: still on
+        assert activate_with(**delivery)[0] is None  # switched off
+        again, delivered = activate_with(**early, **delivery)
+        assert again > switched_on and delivered is not None
+        store.activate_version(db, org.id, 1)
+        owner = store.rule_set(db, org.id)
+        assert (owner.early_payment_since, owner.invoice_delivery_since) == (None, None)
+
+
+def test_a_preview_of_a_draft_starts_its_new_features_today(session_factory) -> None:
+    issued = {"issue_date": TODAY - 8 * DAY}
+    with session_scope(session_factory) as db:
+        org = org_row(db, synced_at=NOW)
+        customer_row(db, org, "C1")
+        activate(db, org, simple_rules(), at=ACTIVATED)
+        invoice_row(db, org, "I1", "C1", TODAY + 20 * DAY, 100, 2, **issued)
+        payment_row(db, org, "P1", "C1", TODAY - DAY, {"I1": 98})
+        draft = book(simple_rules(discounts={"early_payment": {"percent": "2", "days": 10}}))
+        draft = dataclasses.replace(draft, version=None)
+        shown = preview(db, org, draft, NOW, ACTIVATED.date())
+    assert shown["decisions"] == []
