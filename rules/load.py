@@ -146,13 +146,11 @@ def _credit(
     customers: dict[str, CustomerFact],
 ) -> None:
     """Unapplied credit notes and payments, per customer and currency."""
-    conn, args = session.connection(), q.params(org_id, customer_ids)
-    scoped = customer_ids is not None
-    for stmt in (q.credit_left(scoped), q.unapplied_payments(scoped)):
-        for cid, currency, amount in conn.execute(stmt, args):
-            customer = customers.get(cid)
-            if customer is not None and amount:
-                customer.credit[currency] = customer.credit.get(currency, Decimal(0)) + amount
+    stmt = q.credit(customer_ids is not None)
+    for cid, currency, amount in session.connection().execute(stmt, q.params(org_id, customer_ids)):
+        customer = customers.get(cid)
+        if customer is not None:
+            customer.credit[currency] = customer.credit.get(currency, Decimal(0)) + amount
 
 
 def _unsent(

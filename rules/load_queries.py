@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger
+from sqlalchemy import CompoundSelect
 from sqlalchemy import Numeric
 from sqlalchemy import Select
 from sqlalchemy import and_
@@ -21,6 +22,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy import type_coerce
+from sqlalchemy import union_all
 from sqlalchemy.types import TypeDecorator
 
 from core.db import MONEY_SCALE
@@ -151,39 +153,26 @@ def last_paid(scoped: bool) -> Select:
 
 
 @cache
-def credit_left(scoped: bool) -> Select:
-    """Each customer's remaining credit of credit notes (and Xero overpayments and
-    prepayments, mirrored as credit notes), per currency."""
-    return (
-        select(
-            CreditNote.customer_external_id,
-            CreditNote.currency,
-            func.sum(CreditNote.remaining),
-        )
-        .where(
-            CreditNote.organization_id == bindparam("org"),
-            CreditNote.voided.is_(False),
-            CreditNote.deleted.is_(False),
-            CreditNote.remaining > 0,
-            _scope(CreditNote.customer_external_id, scoped),
-        )
-        .group_by(CreditNote.customer_external_id, CreditNote.currency)
+def credit(scoped: bool) -> CompoundSelect:
+    """Each customer's unapplied credit per currency, in two parts: the remaining credit of
+    credit notes (and Xero overpayments and prepayments, mirrored as credit notes), and
+    payments not (wholly) applied to invoices."""
+    notes = select(
+        CreditNote.customer_external_id, CreditNote.currency, CreditNote.remaining
+    ).where(
+        CreditNote.organization_id == bindparam("org"),
+        CreditNote.voided.is_(False),
+        CreditNote.deleted.is_(False),
+        CreditNote.remaining > 0,
+        _scope(CreditNote.customer_external_id, scoped),
     )
-
-
-@cache
-def unapplied_payments(scoped: bool) -> Select:
-    """Each customer's payments not (wholly) applied to invoices, per currency."""
-    return (
-        select(Payment.customer_external_id, Payment.currency, func.sum(Payment.unapplied))
-        .where(
-            Payment.organization_id == bindparam("org"),
-            Payment.deleted.is_(False),
-            Payment.unapplied > 0,
-            _scope(Payment.customer_external_id, scoped),
-        )
-        .group_by(Payment.customer_external_id, Payment.currency)
+    payments = select(Payment.customer_external_id, Payment.currency, Payment.unapplied).where(
+        Payment.organization_id == bindparam("org"),
+        Payment.deleted.is_(False),
+        Payment.unapplied > 0,
+        _scope(Payment.customer_external_id, scoped),
     )
+    return union_all(notes, payments)
 
 
 def _unsent(scoped: bool):  # type: ignore[no-untyped-def]
