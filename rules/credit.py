@@ -9,11 +9,14 @@ credit there is and what is left to pay after it.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from rules.conditions import Aggregate
+from rules.dunning import aggregates
 from rules.facts import CustomerFact
+from rules.facts import OrgFacts
 from rules.spec import RuleBook
 
 CREDIT_PAUSE = "unapplied_credit"
@@ -33,6 +36,21 @@ def covered(book: RuleBook, customer: CustomerFact, aggs: dict[str, Aggregate]) 
                 f"{currency} overdue"
             )
     return out
+
+
+def covered_on(
+    book: RuleBook, facts: OrgFacts, customer: CustomerFact, as_of: date
+) -> dict[str, str]:
+    """`covered` for one customer on `as_of`, from its facts alone (for a re-check at send
+    time: a reminder line in a covered currency, overdue, no longer needs sending)."""
+    open_invoices = [i for i in customer.invoices if i.is_open and i.anchor is not None]
+    days = {i.external_id: (as_of - i.anchor).days for i in open_invoices}  # type: ignore[operator]
+    disputed = {
+        i.external_id
+        for i in open_invoices
+        if any(d.active_on(as_of) for d in facts.disputes.get(i.external_id, ()))
+    }
+    return covered(book, customer, aggregates(open_invoices, days, disputed))
 
 
 def credit_lines(customer: CustomerFact, currencies: set[str]) -> list[dict[str, str]]:

@@ -157,6 +157,13 @@ def next_candidate(
     return None
 
 
+def before_due_passed(line: dict, as_of: date) -> bool:
+    """Whether a reminder line decided before its invoice's due date (a "due soon" step) is
+    out of date on `as_of`: the invoice is due now (for a re-check at send time)."""
+    due = line.get("due_date")
+    return line.get("days_overdue", 0) < 0 and due is not None and as_of.isoformat() >= due
+
+
 def held_reminder(policy: Policy, fired: list[Firing]) -> ScheduleItem | None:
     """The latest step fired whose reminder do-not-contact held back, unless a later step's
     reminder went (or it was sent already): the one reminder owed once contact is allowed."""

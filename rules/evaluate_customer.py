@@ -219,7 +219,8 @@ class CustomerLevel:
             return
         cid = self.customer.external_id
         claim = FiringClaim(DELIVERY_RULE, SEND, target, "0", inv.total, customer=cid)
-        when, waited = next_allowed(self.now, self._timezone(), self.book.limits, [])
+        sent = self.facts.history.messages.get(cid, [])
+        when, waited = next_allowed(self.now, self._timezone(), self.book.limits, sent)
         explanation = delivery_explanation(inv, after_days)
         explanation["schedule"] = {"scheduled_for": when.isoformat(), "waited_for": waited}
         payload = delivery_payload(inv, self.customer)

@@ -136,7 +136,7 @@ class History:
     """What earlier evaluations already did, as far as the evaluator needs to know."""
 
     firings: dict[str, list[Firing]] = field(default_factory=dict)  # by target
-    messages: dict[str, list[datetime]] = field(default_factory=dict)  # by customer
+    messages: dict[str, list[datetime]] = field(default_factory=dict)  # sent, by customer
     planned_reminders: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     planned_holds: dict[str, tuple[int, str]] = field(default_factory=dict)  # id, kind
 

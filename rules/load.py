@@ -273,9 +273,9 @@ def _history(
     ).all()
     latest_hold: dict[str, tuple] = {}
     for cid, action_id, kind, status, scheduled_for, performed_at, created_at in actions:
-        if kind == "reminder":
+        if kind in q.MESSAGE_KINDS:
             history.messages.setdefault(cid, []).append(performed_at or scheduled_for)
-            if status == ActionStatus.PLANNED:
+            if kind == "reminder" and status == ActionStatus.PLANNED:
                 history.planned_reminders[cid] = (action_id, scheduled_for)
         else:
             latest_hold[cid] = (action_id, kind, status, created_at)

@@ -37,6 +37,7 @@ from rules.models import CustomerProfile
 from rules.models import StepFiring
 
 HOLD_KINDS = ("credit_hold", "release_hold")
+MESSAGE_KINDS = ("reminder", "send_invoice")  # what reaches the customer: counted by the caps
 
 
 class _ReadMoney(TypeDecorator[Decimal]):
@@ -249,10 +250,11 @@ def offers_made(scoped: bool) -> Select:
 
 @cache
 def live_actions(scoped: bool) -> Select:
-    """Recent reminders (for caps and merging) and live hold actions, oldest first."""
+    """Recent messages (reminders, invoices sent: for caps; reminders for merging) and live
+    hold actions, oldest first."""
     horizon = bindparam("horizon")
     recent_reminder = and_(
-        Action.kind == "reminder",
+        Action.kind.in_(MESSAGE_KINDS),
         or_(Action.scheduled_for >= horizon, Action.performed_at >= horizon),
     )
     return (

@@ -9,7 +9,9 @@ from datetime import datetime
 
 import pytest
 
+from rules.credit import covered_on
 from rules.defaults import starter
+from rules.dunning import before_due_passed
 from rules.facts import DisputeFact
 from rules.facts import Firing
 from rules.messages import render_reminder
@@ -43,6 +45,7 @@ from tests.rules.answer_key import with_step
 from tests.rules.factories import D
 from tests.rules.factories import book
 from tests.rules.factories import customer
+from tests.rules.factories import facts
 from tests.rules.factories import invoice
 from tests.rules.factories import simple_rules
 
@@ -581,6 +584,17 @@ DELIVERY_CASES = [
         feature_since={"invoice_delivery": ago(1)},
     ),
     Case(
+        "it waits for the message cap like a reminder",
+        [customer("C1", unsent=[unsent("I1", ago(1))])],
+        [SEND],
+        rules=simple_rules(
+            invoice_delivery={"enabled": True, "after_days": 1},
+            limits={"caps": [{"messages": 1, "days": 3}], "quiet_hours": None},
+        ),
+        messages=[NOW - DAY],
+        scheduled_for=NOW + 2 * DAY,
+    ),
+    Case(
         "do-not-contact holds it back",
         [customer("C1", unsent=[unsent("I1", ago(1))], do_not_contact=True)],
         [],
@@ -608,6 +622,8 @@ def test_invoice_delivery(case: Case) -> None:
     got = [(d.kind, d.rule, d.step, d.target, d.period, detail(d)) for d in result.decisions]
     assert got == case.expect
     assert [(s.target, s.step, s.pause) for s in result.suppressed] == case.suppressed
+    if case.scheduled_for is not None:
+        assert result.decisions[0].scheduled_for == case.scheduled_for
 
 
 def test_a_delivery_names_the_invoice_and_the_recipient() -> None:
@@ -631,3 +647,20 @@ def test_a_delivery_names_the_invoice_and_the_recipient() -> None:
         "customer",
     )
     assert first.scheduled_for == NOW
+
+
+def test_send_time_helpers_for_the_outboxs_re_check() -> None:
+    c1 = customer(
+        "C1",
+        invoice("I1", ago(7)),
+        invoice("I2", ago(3), currency="NZD"),
+        credit={"USD": D(100), "NZD": D(10)},
+    )
+    org = facts(c1)
+    assert list(covered_on(book(), org, c1, AS_OF)) == ["USD"]
+    org.disputes = {"I1": [DisputeFact(1, "I1", "pricing", ago(1))]}
+    assert covered_on(book(), org, c1, AS_OF) == {}  # nothing overdue left to cover
+    soon = {"days_overdue": -2, "due_date": (AS_OF + 2 * DAY).isoformat()}
+    assert not before_due_passed(soon, AS_OF + DAY)
+    assert before_due_passed(soon, AS_OF + 2 * DAY)
+    assert not before_due_passed({"days_overdue": 0, "due_date": AS_OF.isoformat()}, AS_OF)

@@ -348,3 +348,27 @@ def test_a_preview_of_a_draft_starts_its_new_features_today(session_factory) -> 
         draft = dataclasses.replace(draft, version=None)
         shown = preview(db, org, draft, NOW, ACTIVATED.date())
     assert shown["decisions"] == []
+
+
+def test_an_invoice_sent_counts_toward_the_message_cap(ctx, session_factory) -> None:
+    rules = simple_rules(
+        invoice_delivery={"enabled": True, "after_days": 0},
+        limits={
+            "caps": [{"messages": 1, "days": 3}],
+            "quiet_hours": None,
+            "business_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        },
+    )
+    org_id = seed(
+        session_factory,
+        rules,
+        [
+            ("I1", TODAY + 30 * DAY, 100, {"issue_date": TODAY, "sent_to_customer": False}),
+            ("I2", TODAY + DAY, 100, {"issue_date": TODAY - 29 * DAY, "sent_to_customer": True}),
+        ],
+    )
+    run(ctx, session_factory, org_id, NOW)
+    run(ctx, session_factory, org_id, NOW + DAY)  # I2 is due: its reminder waits for the cap
+    with session_scope(session_factory) as db:
+        rows = db.execute(select(Action.kind, Action.scheduled_for).order_by(Action.id)).all()
+    assert [tuple(r) for r in rows] == [("send_invoice", NOW), ("reminder", NOW + 3 * DAY)]
