@@ -9,7 +9,9 @@ instalments are released so that they are decided afresh.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from typing import Protocol
 
 from sqlalchemy import delete
 from sqlalchemy import select
@@ -18,11 +20,19 @@ from sqlalchemy.orm import Session
 
 from rules.dunning import HELD
 from rules.dunning import RESUMED
-from rules.models import Action
 from rules.models import StepFiring
 
 
-def hold_back(session: Session, action: Action) -> None:
+class Reminder(Protocol):
+    """What is read of the cancelled reminder (an outbox Action row)."""
+
+    organization_id: int
+    customer_external_id: str
+    decided_on: date
+    payload: dict[str, Any]
+
+
+def hold_back(session: Session, action: Reminder) -> None:
     """Record that `action` (a reminder) did not reach the customer; the caller commits."""
     payload = action.payload or {}
     for line in payload.get("invoices", []):
@@ -50,7 +60,7 @@ def _forget(session: Session, org_id: int, claim: Any) -> None:
     session.execute(delete(StepFiring).where(*_where(org_id, claim)))
 
 
-def _mark(session: Session, action: Action, claim: tuple[str, str, str, str]) -> None:
+def _mark(session: Session, action: Reminder, claim: tuple[str, str, str, str]) -> None:
     if session.scalar(select(StepFiring.id).where(*_where(action.organization_id, claim))):
         return
     rule, step, target, period = claim
