@@ -1,10 +1,13 @@
 """The evaluator: mirror facts + a rule book + an "as of" date -> explained decisions. Pure.
 
-`evaluate(book, facts, as_of, now)` walks every customer (or the ones named): it picks the
-customer's policy by segment, finds the step each open invoice is due for, applies pauses,
-settles early-payment discounts, makes settlement offers, reminds of plan instalments, gathers
-everything a customer is due into one reminder scheduled for the next allowed time, and places
-or releases credit holds. Same inputs, same decisions, in the same order.
+`evaluate(book, facts, as_of, now)` walks every customer (or the ones named): it sends the
+invoices not yet sent to the customer (invoice delivery), picks the customer's policy by
+segment, finds the step each open invoice is due for, applies pauses (unapplied credit that
+covers the overdue amount among them), settles early-payment discounts, makes settlement
+offers, reminds of plan instalments, gathers everything a customer is due into one reminder
+scheduled for the next allowed time, and places or releases credit holds. A do-not-contact
+customer's steps fire without their reminder, which is sent once contact is allowed again.
+Same inputs, same decisions, in the same order.
 """
 
 from __future__ import annotations
