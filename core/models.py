@@ -137,6 +137,8 @@ class Invoice(_Mirrored, Base):
     discount_percent: Mapped[Decimal | None] = mapped_column(Money)
     discount_days: Mapped[int | None] = mapped_column(Integer)
     link: Mapped[str | None] = mapped_column(Text)
+    # Whether the business has sent it to the customer (None: the provider does not say).
+    sent_to_customer: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Payment(_Mirrored, Base):

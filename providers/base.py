@@ -83,6 +83,7 @@ class InvoiceRecord(Record):
     discount_percent: Decimal | None = None
     discount_days: int | None = None
     link: str | None = None
+    sent_to_customer: bool | None = None  # None: unknown, or not something that can be sent
     entity: ClassVar[Entity] = Entity.INVOICE
 
 

@@ -6,7 +6,8 @@ evaluator runs on those facts with a simulated history (rules.simulate), as if e
 had been performed at its scheduled time. Nothing is written.
 
 Approximations, stated in the report: a voided or deleted invoice counts as gone from the day
-of its last change; do-not-contact and tags are today's values; holds start released.
+of its last change; do-not-contact and tags are today's values; holds start released; unapplied
+credit and invoice delivery are not replayed.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def _check_span(start: date, end: date) -> None:
 def load_history(session: Session, org: Organization, start: date) -> History:
     customers = load_customers(session, org.id, None)
     invoices = _timeline(session, org)
-    base = OrgFacts(org.id, org.name, org.timezone or "UTC", {}, rules_since=start)
+    base = OrgFacts(
+        org.id, org.name, org.timezone or "UTC", {}, rules_since=start, currency=org.currency
+    )
     load_pauses(session, base, None, None)
     return History(org.id, org.timezone or "UTC", customers, invoices, base)
 

@@ -20,6 +20,9 @@ NOTES = (
     "Voided or deleted invoices count as gone from the day of their last change.",
     "Do-not-contact, tags and segments use today's values; credit holds start released.",
     "Every decision is assumed performed at its scheduled time.",
+    "Unapplied credit is not replayed: no invoice is held back by a customer's credit.",
+    "Invoice delivery is not replayed: whether an invoice had been sent is not known for "
+    "past days.",
 )
 
 

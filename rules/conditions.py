@@ -42,6 +42,16 @@ class Condition:
     fact: str
     op: str
     value: Any  # Decimal for money, int for counts, str or tuple[str, ...] for currency
+    currency: str | None = None  # credit holds: the currency the condition is about
+
+    def applies_in(self, currency: str, home: str | None) -> bool:
+        """Whether this (credit-hold) condition tests the customer's position in `currency`:
+        the one it names; for an amount without one, the home currency; else every one."""
+        if self.currency is not None:
+            return currency == self.currency
+        if FACT_TYPES[self.fact] == MONEY:
+            return home is not None and currency == home
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,7 @@ RELEASE_HOLD = "release_hold"
 SETTLE = "settle_discount"
 SEND_INVOICE = "send_invoice"
 MESSAGE_KINDS = (REMINDER, SEND_INVOICE)  # what reaches the customer, and counts toward caps
-KINDS = (REMINDER, NOTE, TASK, CREDIT_HOLD, RELEASE_HOLD, SETTLE)
-MESSAGE_KINDS = (REMINDER,)
+KINDS = (REMINDER, NOTE, TASK, CREDIT_HOLD, RELEASE_HOLD, SETTLE, SEND_INVOICE)
 
 
 @dataclass(frozen=True, slots=True)

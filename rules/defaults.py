@@ -15,6 +15,8 @@ REMINDER_BODY = """Dear {{ customer.name }},
 We can settle invoice {{ offer.number }} for {{ offer.pay_amount|money }} {{ offer.currency }} ({{ offer.percent }}% off) if paid by {{ offer.valid_until }}.
 {% endfor %}{% for instalment in instalments %}
 Instalment {{ instalment.number }} of your payment plan, {{ instalment.amount|money }} {{ instalment.currency }}, is due on {{ instalment.due_on }}.
+{% endfor %}{% for c in credit %}
+We hold {{ c.amount|money }} {{ c.currency }} of credit in your favour (unapplied credit notes or payments). {% if c.left_to_pay %}Applied to the above, it leaves {{ c.left_to_pay|money }} {{ c.currency }} to pay.{% else %}It covers the above in full: reply and we will apply it.{% endif %}
 {% endfor %}
 If you have already paid, thank you, and please ignore this message.
 
@@ -75,6 +77,8 @@ STARTER: dict[str, Any] = {
     "discounts": {"early_payment": None, "settlement_offers": []},
     "credit_hold": None,
     "payment_plans": {"remind_days_before": [3, 0], "template": "friendly", "grace_days": 0},
+    "unapplied_credit": {"pause_when_covered": True},
+    "invoice_delivery": {"enabled": False, "after_days": 0},
     "limits": {
         "caps": [{"messages": 1, "days": 3}, {"messages": 2, "days": 7}],
         "quiet_hours": {"start": "20:00", "end": "08:00"},

@@ -71,11 +71,17 @@ def early_offer(book: RuleBook, inv: InvoiceFact, as_of: date) -> dict | None:
     }
 
 
-def early_settlement(book: RuleBook, inv: InvoiceFact) -> Settlement | None:
+def early_settlement(
+    book: RuleBook, inv: InvoiceFact, since: date | None = None
+) -> Settlement | None:
+    """The write-off of an early payment's discount; only for a payment made once the rules
+    were running (`since`): a short payment from before is history, not a decision to make."""
     terms = early_terms(book, inv)
     if terms is None or not book.early or not book.early.settle_short_payments:
         return None
     if inv.issue_date is None or inv.last_paid_on is None or inv.balance <= 0:
+        return None
+    if since is not None and inv.last_paid_on < since:
         return None
     window_end = inv.issue_date + timedelta(days=terms.days)
     expected = cents(inv.total * terms.percent / 100)
@@ -117,9 +123,12 @@ def offer_settlement(offer: Offer, made: Firing, inv: InvoiceFact) -> Settlement
     )
 
 
-def settlement_for(book: RuleBook, inv: InvoiceFact, fired: list[Firing]) -> Settlement | None:
-    """The settlement this invoice qualifies for now, if any."""
-    found = early_settlement(book, inv)
+def settlement_for(
+    book: RuleBook, inv: InvoiceFact, fired: list[Firing], since: date | None = None
+) -> Settlement | None:
+    """The settlement this invoice qualifies for now, if any (`since`: the day the rules
+    started running; settlement offers are made by the rules, so always after it)."""
+    found = early_settlement(book, inv, since)
     if found:
         return found
     for offer in book.offers:

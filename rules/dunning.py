@@ -26,6 +26,11 @@ from rules.spec import ScheduleItem
 from rules.spec import Segment
 from rules.spec import Step
 
+# Markers beside a step's firing (step keys never contain ':'): its reminder was held back for
+# do-not-contact, and was later sent once contact was allowed again.
+HELD = ":held"
+RESUMED = ":resumed"
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -113,7 +118,8 @@ def next_candidate(
 
     Items that came due before `since` (the day the rules started running) were never missed,
     only never applicable: of those only the latest is considered, so activating a rule set
-    does not walk an old invoice through every early step.
+    does not walk an old invoice through every early step. A before-due item ("due soon") is
+    only ever sent before the due date: once the invoice is due it is passed over.
     """
     reached = bisect_right(policy.offsets, days_past_due)
     done, latest = done_at or ((last_fired(policy, fired)) if fired else (-1, None))
@@ -121,12 +127,16 @@ def next_candidate(
         return None
     pending = policy.schedule[done + 1 : reached]
     skipped: list[str] = []
+    if days_past_due >= 0:
+        early = tuple(i for i in pending if i.offset < 0)
+        skipped = _labels(policy, early)
+        pending = pending[len(early) :]
     if since is not None:
         lag = (as_of - since).days
         fresh = tuple(i for i in pending if days_past_due - i.offset <= lag)
         if len(fresh) < len(pending):
             old = pending[: len(pending) - len(fresh)]
-            skipped = _labels(policy, old[:-1]) if not fresh else _labels(policy, old)
+            skipped += _labels(policy, old[:-1]) if not fresh else _labels(policy, old)
             pending = fresh or old[-1:]
     order = pending[::-1] if policy.catch_up == "latest_step" else pending
     passed: list[str] = list(skipped)
@@ -144,6 +154,28 @@ def next_candidate(
                 ]
             return Candidate(item, step, trace, tuple(passed))
         passed.append(_label(policy, item))
+    return None
+
+
+def before_due_passed(line: dict, as_of: date) -> bool:
+    """Whether a reminder line decided before its invoice's due date (a "due soon" step) is
+    out of date on `as_of`: the invoice is due now (for a re-check at send time)."""
+    due = line.get("due_date")
+    return line.get("days_overdue", 0) < 0 and due is not None and as_of.isoformat() >= due
+
+
+def held_reminder(policy: Policy, fired: list[Firing]) -> ScheduleItem | None:
+    """The latest step fired whose reminder do-not-contact held back, unless a later step's
+    reminder went (or it was sent already): the one reminder owed once contact is allowed."""
+    marks = {(f.step, f.period) for f in fired if f.rule == policy.rule}
+    if not any(step.endswith(HELD) for step, _ in marks):
+        return None
+    for item in reversed(policy.schedule):
+        step, period = policy.steps[item.step_index], str(item.period)
+        if (step.key, period) not in marks or step.action("reminder") is None:
+            continue
+        owed = (step.key + HELD, period) in marks and (step.key + RESUMED, period) not in marks
+        return item if owed else None
     return None
 
 

@@ -1,18 +1,24 @@
 """The evaluator: mirror facts + a rule book + an "as of" date -> explained decisions. Pure.
 
-`evaluate(book, facts, as_of, now)` walks every customer (or the ones named): it picks the
-customer's policy by segment, finds the step each open invoice is due for, applies pauses,
-settles early-payment discounts, makes settlement offers, reminds of plan instalments, gathers
-everything a customer is due into one reminder scheduled for the next allowed time, and places
-or releases credit holds. Same inputs, same decisions, in the same order.
+`evaluate(book, facts, as_of, now)` walks every customer (or the ones named): it sends the
+invoices not yet sent to the customer (invoice delivery), picks the customer's policy by
+segment, finds the step each open invoice is due for, applies pauses (unapplied credit that
+covers the overdue amount among them), settles early-payment discounts, makes settlement
+offers, reminds of plan instalments, gathers everything a customer is due into one reminder
+scheduled for the next allowed time, and places or releases credit holds. A do-not-contact
+customer's steps fire without their reminder, which is sent once contact is allowed again.
+Same inputs, same decisions, in the same order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from datetime import datetime
 
 from rules.conditions import Aggregate
+from rules.credit import CREDIT_PAUSE
+from rules.credit import covered
 from rules.decisions import NOTE
 from rules.decisions import SETTLE
 from rules.decisions import TASK
@@ -24,10 +30,13 @@ from rules.discounts import Settlement
 from rules.discounts import early_offer
 from rules.discounts import offer_item
 from rules.discounts import settlement_for
+from rules.dunning import HELD
+from rules.dunning import RESUMED
 from rules.dunning import Candidate
 from rules.dunning import aggregates
 from rules.dunning import choose_policy
 from rules.dunning import current_step
+from rules.dunning import held_reminder
 from rules.dunning import last_fired
 from rules.dunning import next_candidate
 from rules.dunning import policy_rule
@@ -35,6 +44,7 @@ from rules.evaluate_customer import CustomerLevel
 from rules.facts import Firing
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
+from rules.features import EARLY_PAYMENT
 from rules.messages import OFFER
 from rules.messages import STEP
 from rules.messages import MessageItem
@@ -74,6 +84,7 @@ class CustomerRun(CustomerLevel):
         if c.deleted or c.merged_into is not None:
             self._never_chased(open_invoices)
             return
+        self.deliver()
         if not open_invoices and not self._has_customer_state():
             return
         self.policy, self.segment = choose_policy(self.book, c)
@@ -86,6 +97,7 @@ class CustomerRun(CustomerLevel):
             and any(d.active_on(self.as_of) for d in disputes[i.external_id])
         }
         self.aggs = aggregates(open_invoices, self.days, disputed)
+        self.covered = covered(self.book, c, self.aggs)
         for inv in open_invoices:
             self._invoice(inv)
         self.instalments()
@@ -101,7 +113,8 @@ class CustomerRun(CustomerLevel):
     def _invoice(self, inv: InvoiceFact) -> None:
         fired = self.facts.history.fired(inv.external_id)
         if inv.last_paid_on is not None:
-            settlement = settlement_for(self.book, inv, fired)
+            since = self.facts.since_for(EARLY_PAYMENT)
+            settlement = settlement_for(self.book, inv, fired, since)
             if settlement is not None:
                 self._settle(inv, settlement, fired)
                 return
@@ -110,6 +123,10 @@ class CustomerRun(CustomerLevel):
         pause, checks = invoice_pause(
             self.facts, self.customer, inv, self.as_of, self.book.plans.grace_days
         )
+        if pause is None and days > 0 and inv.currency in self.covered:
+            pause = CREDIT_PAUSE
+            why = self.covered[inv.currency]
+            checks = [*checks, {"pause": CREDIT_PAUSE, "active": True, "detail": why}]
         policy = self.policy
         candidate = None
         if policy is not None:
@@ -130,6 +147,8 @@ class CustomerRun(CustomerLevel):
                     self.step_holds.append(f"{inv.number or inv.external_id}: step {step_now.key}")
             if candidate is not None:
                 self._fire(inv, policy, candidate, days, agg, checks)
+            elif fired:
+                self._resume(inv, policy, fired, days, agg, checks)
         if self.book.offers and days >= self.min_offer_days:
             self._offers(inv, fired, days, None, checks)
 
@@ -153,15 +172,14 @@ class CustomerRun(CustomerLevel):
         )
         explanation = _step_explanation(inv, cand, days, agg, checks)
         reminder = step.action("reminder")
-        others = [a for a in step.actions if a.type != "reminder"]
-        if reminder is not None and self.customer.do_not_contact:
-            self.suppress(inv.external_id, rule, step.key, claim.period, "do_not_contact")
-            if not others:
-                return  # nothing done: the step fires once contact is allowed again
         if step.action("release_hold") is not None:
             self.explicit_release.append(f"{inv.number or inv.external_id}: step {step.key}")
         self.evaluation_claims.append(claim)
-        if reminder is not None and not self.customer.do_not_contact:
+        if reminder is not None and self.customer.do_not_contact:
+            # The step is reached (its notes and tasks happen now); its reminder is owed.
+            self.suppress(inv.external_id, rule, step.key, claim.period, "do_not_contact")
+            self.evaluation_claims.append(dataclasses.replace(claim, step=step.key + HELD))
+        elif reminder is not None:
             discount = early_offer(self.book, inv, self.as_of)
             line = invoice_line(inv, days, step.key, discount)
             position, template = cand.item.position, reminder.template
@@ -172,6 +190,34 @@ class CustomerRun(CustomerLevel):
                 self._note(
                     inv, rule, f"{step.key}:{action.type}:{j}", claim, action, days, explanation
                 )
+
+    def _resume(
+        self,
+        inv: InvoiceFact,
+        policy: Policy,
+        fired: list[Firing],
+        days: int,
+        agg: Aggregate,
+        checks: list[dict],
+    ) -> None:
+        """The reminder do-not-contact held back, sent once contact is allowed again."""
+        item = held_reminder(policy, fired)
+        if item is None or item.offset < 0 <= days:
+            return  # nothing owed; a "due soon" message is never sent once the invoice is due
+        step, rule, period = policy.steps[item.step_index], policy.rule, str(item.period)
+        if self.customer.do_not_contact:
+            self.suppress(inv.external_id, rule, step.key, period, "do_not_contact")
+            return
+        cid = self.customer.external_id
+        claim = FiringClaim(rule, step.key + RESUMED, inv.external_id, period, inv.balance, cid)
+        explanation = _step_explanation(inv, Candidate(item, step, [], ()), days, agg, checks)
+        explanation["resumed"] = "held back while the customer was do-not-contact"
+        line = invoice_line(inv, days, step.key, early_offer(self.book, inv, self.as_of))
+        template = step.action("reminder").template  # type: ignore[union-attr]
+        self.evaluation_claims.append(claim)
+        self.items.append(
+            MessageItem(STEP, rule, step.key, item.position, template, claim, line, explanation)
+        )
 
     def _note(self, inv, rule, step_key, claim, action, days, explanation) -> None:  # type: ignore[no-untyped-def]
         line = invoice_line(inv, days, step_key, None)

@@ -13,16 +13,26 @@ from rules.conditions import Aggregate
 from rules.conditions import customer_value
 from rules.conditions import holds
 from rules.conditions import plain
+from rules.credit import credit_lines
 from rules.decisions import CREDIT_HOLD
 from rules.decisions import RELEASE_HOLD
 from rules.decisions import REMINDER
+from rules.decisions import SEND_INVOICE
 from rules.decisions import Decision
 from rules.decisions import Evaluation
 from rules.decisions import FiringClaim
 from rules.decisions import Suppression
+from rules.delivery import DELIVERY_RULE
+from rules.delivery import SEND
+from rules.delivery import delivery_explanation
+from rules.delivery import delivery_payload
+from rules.delivery import due_to_send
+from rules.delivery import recipient
 from rules.facts import CustomerFact
+from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
 from rules.facts import PlanFact
+from rules.features import INVOICE_DELIVERY
 from rules.messages import INSTALMENT
 from rules.messages import MessageItem
 from rules.messages import context
@@ -77,6 +87,7 @@ class CustomerLevel:
         self.segment: Segment | None = None
         self.days: dict[str, int] = {}
         self.aggs: dict[str, Aggregate] = {}
+        self.covered: dict[str, str] = {}  # currency -> why unapplied credit covers it
         self.min_offer_days = min((o.min_days_overdue for o in book.offers), default=0)
 
     # ------------------------------------------------------------ helpers
@@ -184,6 +195,40 @@ class CustomerLevel:
             self.items.append(item)
             return  # only the first unmet instalment is reminded of
 
+    # ------------------------------------------------------------ invoice delivery
+
+    def deliver(self) -> None:
+        """Send the invoices not yet sent to the customer whose send day has come."""
+        after = self.book.delivery_after
+        if after is None:
+            return
+        since = self.facts.since_for(INVOICE_DELIVERY)
+        for inv in sorted(self.customer.unsent, key=lambda i: (i.issue_date, i.external_id)):
+            fired = self.facts.history.fired(inv.external_id)
+            if due_to_send(inv, after, self.as_of, since, fired):
+                self._deliver(inv, after)
+
+    def _deliver(self, inv: InvoiceFact, after_days: int) -> None:
+        target = inv.external_id
+        if self.customer.do_not_contact:
+            self.suppress(target, DELIVERY_RULE, SEND, "0", "do_not_contact")
+            return
+        if recipient(inv, self.customer) is None:
+            why = "neither the invoice nor the customer has an email address"
+            self.suppress(target, DELIVERY_RULE, SEND, "0", "no_email", why)
+            return
+        cid = self.customer.external_id
+        claim = FiringClaim(DELIVERY_RULE, SEND, target, "0", inv.total, customer=cid)
+        sent = self.facts.history.messages.get(cid, [])
+        when, waited = next_allowed(self.now, self._timezone(), self.book.limits, sent)
+        explanation = delivery_explanation(inv, after_days)
+        explanation["schedule"] = {"scheduled_for": when.isoformat(), "waited_for": waited}
+        payload = delivery_payload(inv, self.customer)
+        self.evaluation_claims.append(claim)
+        self.add(
+            SEND_INVOICE, DELIVERY_RULE, SEND, target, "0", when, payload, explanation, [claim]
+        )
+
     # ------------------------------------------------------------ the reminder
 
     def message(self) -> None:
@@ -206,6 +251,8 @@ class CustomerLevel:
             when, waited = next_allowed(self.now, tz, self.book.limits, sent)
         payload = reminder_payload(lead.template or "", self.customer, items)
         payload["step"] = {"key": lead.step, "name": self._step_name(lead)}
+        currencies = {i.line["currency"] for i in items if i.line.get("currency")}
+        payload["credit"] = credit_lines(self.customer, currencies)
         explanation = {
             "lead": {"rule": lead.rule, "step": lead.step, "template": lead.template},
             "items": [i.explanation for i in items],
@@ -275,8 +322,11 @@ class CustomerLevel:
 
     def _hold_rule_hits(self) -> list[dict]:
         hits = []
+        home = self.facts.currency
         for cond in self.book.hold_conditions:
             for currency, agg in sorted(self.aggs.items()):
+                if currency in self.covered or not cond.applies_in(currency, home):
+                    continue
                 seen = customer_value(cond.fact, agg)
                 if holds(cond, seen):
                     hits.append(

@@ -30,6 +30,8 @@ class InvoiceFact:
     discount_days: int | None = None
     link: str | None = None
     last_paid_on: date | None = None  # latest payment applied to it
+    email: str | None = None  # the invoice's own address (QuickBooks BillEmail)
+    sent_to_customer: bool | None = None
 
     @property
     def is_open(self) -> bool:
@@ -55,10 +57,16 @@ class CustomerFact:
     do_not_contact: bool = False
     on_hold: bool = False  # effective: the profile, or the latest live hold action
     hold_by_rule: bool = False  # the hold came from a rule's action, so a rule may lift it
-    profile_updated_at: datetime | None = None
+    hold_changed_at: datetime | None = None  # a person last set or lifted the hold
     billed_12m: Decimal | None = None
     avg_days_late: Decimal | None = None
     invoices: list[InvoiceFact] = field(default_factory=list)
+    # Unapplied credit by currency: credit notes' (and Xero overpayments') remaining credit and
+    # payments' unapplied amounts.
+    credit: dict[str, Decimal] = field(default_factory=dict)
+    # Invoices the business has not sent to the customer yet (loaded when invoice delivery is
+    # on): open ones, and Xero's SUBMITTED ones (mirrored as drafts).
+    unsent: list[InvoiceFact] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,17 +83,23 @@ class DisputeFact:
 
 @dataclass(frozen=True, slots=True)
 class PromiseFact:
+    """A promise to pay the invoices it names (stored when it was made: the customer's open
+    invoices then, unless some were named). Promises recorded before the invoices were stored
+    name none; they cover the invoices issued by the day the promise was made."""
+
     id: int
     customer_id: str
-    invoice_ids: frozenset[str]  # empty: every open invoice of the customer
+    invoice_ids: frozenset[str]
     promised_on: date
     until: date
     balance_at_promise: Decimal
     amount: Decimal | None = None
     cancelled_on: date | None = None
 
-    def covers(self, invoice_id: str) -> bool:
-        return not self.invoice_ids or invoice_id in self.invoice_ids
+    def covers(self, inv: InvoiceFact) -> bool:
+        if self.invoice_ids:
+            return inv.external_id in self.invoice_ids
+        return inv.issue_date is None or inv.issue_date <= self.promised_on
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +136,7 @@ class History:
     """What earlier evaluations already did, as far as the evaluator needs to know."""
 
     firings: dict[str, list[Firing]] = field(default_factory=dict)  # by target
-    messages: dict[str, list[datetime]] = field(default_factory=dict)  # by customer
+    messages: dict[str, list[datetime]] = field(default_factory=dict)  # sent, by customer
     planned_reminders: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     planned_holds: dict[str, tuple[int, str]] = field(default_factory=dict)  # id, kind
 
@@ -142,3 +156,12 @@ class OrgFacts:
     history: History = field(default_factory=History)
     synced_at: datetime | None = None
     rules_since: date | None = None  # local date the rule set first became active
+    currency: str | None = None  # the organization's home currency
+    feature_since: dict[str, date] = field(default_factory=dict)  # rules.features
+
+    def since_for(self, feature: str) -> date | None:
+        """From when `feature` decides anything: the later of the rules' and its own start."""
+        own = self.feature_since.get(feature)
+        if own is None or self.rules_since is None:
+            return own or self.rules_since
+        return max(own, self.rules_since)

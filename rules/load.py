@@ -30,8 +30,13 @@ from rules.facts import Firing
 from rules.facts import History
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
+from rules.features import COLUMNS
+from rules.features import INVOICE_DELIVERY
+from rules.features import features_on
 from rules.load_pauses import load_pauses
+from rules.models import RuleSet
 from rules.spec import RuleBook
+from rules.timing import local_date
 
 
 def load_facts(
@@ -46,6 +51,7 @@ def load_facts(
     """Everything the evaluator needs about `org` (or only `customer_ids`) as of `as_of`."""
     customers = load_customers(session, org.id, customer_ids)
     part_paid = _invoices(session, org.id, customer_ids, customers)
+    _credit(session, org.id, customer_ids, customers)
     if part_paid and (book is None or book.early is not None or book.offers):
         _last_paid(session, org.id, customer_ids, customers)
     if book is not None and (book.needs_billed or book.needs_lateness):
@@ -57,12 +63,41 @@ def load_facts(
         customers=customers,
         synced_at=org.last_synced_at,
         rules_since=rules_since,
+        currency=org.currency,
     )
+    if book is not None:
+        facts.feature_since = feature_since(session, org, book, as_of)
     load_pauses(session, facts, as_of, customer_ids)
     cap_days = book.limits.longest_cap_days if book is not None else 7
     offers = book is None or bool(book.offers)
     facts.history = _history(session, org.id, customer_ids, now, cap_days, customers, offers)
+    if book is not None and book.delivery_after is not None:
+        _unsent(session, facts, as_of, customer_ids, book.delivery_after)
     return facts
+
+
+def feature_since(
+    session: Session, org: Organization, book: RuleBook, as_of: date
+) -> dict[str, date]:
+    """The start of each feature of `book` (rules.features) as a local date. For the active
+    version, when it was switched on; for a draft (or another version), the same if the active
+    version has it too, else today: as if activated now."""
+    on = sorted(features_on(book))
+    if not on:
+        return {}
+    columns = [getattr(RuleSet, COLUMNS[f]) for f in on]
+    row = session.execute(
+        select(RuleSet.active_number, *columns).where(RuleSet.organization_id == org.id)
+    ).first()
+    active = row is not None and book.version is not None and row[0] == book.version
+    starts = row[1:] if row is not None else [None] * len(on)
+    out = {}
+    for feature, started in zip(on, starts, strict=True):
+        if started is not None:
+            out[feature] = local_date(started, org.timezone)
+        elif not active:
+            out[feature] = as_of
+    return out
 
 
 def load_customers(
@@ -77,7 +112,7 @@ def load_customers(
         fact.do_not_contact = bool(r[9])
         fact.on_hold = bool(r[10])
         fact.hold_by_rule = bool(r[10]) and r[11] == "rule"
-        fact.profile_updated_at = r[12]
+        fact.hold_changed_at = r[12]
         out[r[0]] = fact
     return out
 
@@ -102,6 +137,48 @@ def _invoices(
         part_paid = part_paid or balance < total
         customer.invoices.append(inv)
     return part_paid
+
+
+def _credit(
+    session: Session,
+    org_id: int,
+    customer_ids: list[str] | None,
+    customers: dict[str, CustomerFact],
+) -> None:
+    """Unapplied credit notes and payments, per customer and currency."""
+    stmt = q.credit(customer_ids is not None)
+    for cid, currency, amount in session.connection().execute(stmt, q.params(org_id, customer_ids)):
+        customer = customers.get(cid)
+        if customer is not None:
+            customer.credit[currency] = customer.credit.get(currency, Decimal(0)) + amount
+
+
+def _unsent(
+    session: Session,
+    facts: OrgFacts,
+    as_of: date,
+    customer_ids: list[str] | None,
+    after_days: int,
+) -> None:
+    """Invoices not yet sent to the customer whose send day is not before the rules started
+    running (or, for rules not running yet, today), with the deliveries already decided."""
+    first_day = facts.since_for(INVOICE_DELIVERY) or as_of
+    args = q.params(
+        facts.organization_id, customer_ids, issued_from=first_day - timedelta(days=after_days)
+    )
+    conn, scoped = session.connection(), customer_ids is not None
+    customers = facts.customers
+    for ext, cid, number, issued, due, cur, total, balance, status, email in conn.execute(
+        q.unsent_invoices(scoped), args
+    ):
+        customer = customers.get(cid)
+        if customer is None:
+            customer = customers[cid] = CustomerFact(cid)
+        fact = InvoiceFact(ext, cid, number, issued, due, cur, total, balance, status)
+        fact.email, fact.sent_to_customer = email, False
+        customer.unsent.append(fact)
+    for target, rule, step, period, fired_on in conn.execute(q.delivery_firings(scoped), args):
+        facts.history.firings.setdefault(target, []).append(Firing(rule, step, period, fired_on))
 
 
 def _last_paid(
@@ -196,9 +273,9 @@ def _history(
     ).all()
     latest_hold: dict[str, tuple] = {}
     for cid, action_id, kind, status, scheduled_for, performed_at, created_at in actions:
-        if kind == "reminder":
+        if kind in q.MESSAGE_KINDS:
             history.messages.setdefault(cid, []).append(performed_at or scheduled_for)
-            if status in ActionStatus.unsent():
+            if kind == "reminder" and status in ActionStatus.unsent():
                 history.planned_reminders[cid] = (action_id, scheduled_for)
         else:
             latest_hold[cid] = (action_id, kind, status, created_at)
@@ -216,13 +293,14 @@ def _offer_amounts(
 
 
 def _holds(latest: dict[str, tuple], customers: dict[str, CustomerFact], history: History) -> None:
-    """The effective hold: the latest live hold action, unless the profile changed since."""
+    """The effective hold: the latest live hold action, unless a person set or lifted the hold
+    in the profile since (editing tags or do-not-contact leaves a rule's hold in force)."""
     for cid, (action_id, kind, status, created_at) in latest.items():
         customer = customers.get(cid)
         if customer is None:
             continue
-        updated = customer.profile_updated_at
-        if updated is not None and updated > created_at:
+        changed = customer.hold_changed_at
+        if changed is not None and changed > created_at:
             continue
         customer.on_hold = kind == "credit_hold"
         customer.hold_by_rule = customer.on_hold

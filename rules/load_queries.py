@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger
+from sqlalchemy import CompoundSelect
 from sqlalchemy import Numeric
 from sqlalchemy import Select
 from sqlalchemy import and_
@@ -21,9 +22,11 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy import type_coerce
+from sqlalchemy import union_all
 from sqlalchemy.types import TypeDecorator
 
 from core.db import MONEY_SCALE
+from core.models import CreditNote
 from core.models import Customer
 from core.models import Invoice
 from core.models import Payment
@@ -34,6 +37,7 @@ from rules.models import CustomerProfile
 from rules.models import StepFiring
 
 HOLD_KINDS = ("credit_hold", "release_hold")
+MESSAGE_KINDS = ("reminder", "send_invoice")  # what reaches the customer: counted by the caps
 
 
 class _ReadMoney(TypeDecorator[Decimal]):
@@ -104,7 +108,7 @@ def customers(scoped: bool) -> Select:
             CustomerProfile.do_not_contact,
             CustomerProfile.credit_hold,
             CustomerProfile.credit_hold_source,
-            CustomerProfile.updated_at,
+            CustomerProfile.credit_hold_changed_at,
         )
         .outerjoin(CustomerProfile, profile_join)
         .where(
@@ -150,6 +154,71 @@ def last_paid(scoped: bool) -> Select:
 
 
 @cache
+def credit(scoped: bool) -> CompoundSelect:
+    """Each customer's unapplied credit per currency, in two parts: the remaining credit of
+    credit notes (and Xero overpayments and prepayments, mirrored as credit notes), and
+    payments not (wholly) applied to invoices."""
+    notes = select(
+        CreditNote.customer_external_id, CreditNote.currency, CreditNote.remaining
+    ).where(
+        CreditNote.organization_id == bindparam("org"),
+        CreditNote.voided.is_(False),
+        CreditNote.deleted.is_(False),
+        CreditNote.remaining > 0,
+        _scope(CreditNote.customer_external_id, scoped),
+    )
+    payments = select(Payment.customer_external_id, Payment.currency, Payment.unapplied).where(
+        Payment.organization_id == bindparam("org"),
+        Payment.deleted.is_(False),
+        Payment.unapplied > 0,
+        _scope(Payment.customer_external_id, scoped),
+    )
+    return union_all(notes, payments)
+
+
+def _unsent(scoped: bool):  # type: ignore[no-untyped-def]
+    """Invoices not yet sent to the customer, issued on or after `issued_from`: open ones, and
+    drafts (Xero SUBMITTED; a Xero DRAFT is mirrored with sent_to_customer None)."""
+    return and_(
+        Invoice.organization_id == bindparam("org"),
+        Invoice.status.in_(("open", "draft")),
+        Invoice.deleted.is_(False),
+        Invoice.sent_to_customer.is_(False),
+        Invoice.issue_date >= bindparam("issued_from"),
+        _scope(Invoice.customer_external_id, scoped),
+    )
+
+
+@cache
+def unsent_invoices(scoped: bool) -> Select:
+    return select(
+        Invoice.external_id,
+        Invoice.customer_external_id,
+        Invoice.number,
+        Invoice.issue_date,
+        Invoice.due_date,
+        Invoice.currency,
+        _money(Invoice.total),
+        _money(Invoice.balance),
+        Invoice.status,
+        Invoice.email,
+    ).where(_unsent(scoped))
+
+
+@cache
+def delivery_firings(scoped: bool) -> Select:
+    """Deliveries already decided for the unsent drafts (`firings` has the open invoices')."""
+    unsent_ids = select(Invoice.external_id).where(_unsent(scoped), Invoice.status == "draft")
+    return select(
+        StepFiring.target, StepFiring.rule, StepFiring.step, StepFiring.period, StepFiring.fired_on
+    ).where(
+        StepFiring.organization_id == bindparam("org"),
+        StepFiring.rule == "invoice_delivery",
+        StepFiring.target.in_(unsent_ids),
+    )
+
+
+@cache
 def firings(scoped: bool) -> Select:
     """Step firings of open invoices and of payment plans."""
     open_ids = select(Invoice.external_id).where(_open_invoices(scoped))
@@ -181,10 +250,11 @@ def offers_made(scoped: bool) -> Select:
 
 @cache
 def live_actions(scoped: bool) -> Select:
-    """Recent reminders (for caps and merging) and live hold actions, oldest first."""
+    """Recent messages (reminders, invoices sent: for caps; reminders for merging) and live
+    hold actions, oldest first."""
     horizon = bindparam("horizon")
     recent_reminder = and_(
-        Action.kind == "reminder",
+        Action.kind.in_(MESSAGE_KINDS),
         or_(Action.scheduled_for >= horizon, Action.performed_at >= horizon),
     )
     return (

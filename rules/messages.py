@@ -13,6 +13,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from rules.credit import credit_context
 from rules.decisions import FiringClaim
 from rules.facts import CustomerFact
 from rules.facts import InvoiceFact
@@ -96,6 +97,7 @@ def context(payload: dict[str, Any], org_name: str, as_of: date, step: dict | No
         "offers": [_decimals(line) for line in payload.get("offers", [])],
         "instalments": [_decimals(line) for line in payload.get("instalments", [])],
         "totals": [{"currency": k, "balance": v} for k, v in sorted(totals.items())],
+        "credit": credit_context(payload, totals),
         "step": step,
     }
 

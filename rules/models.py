@@ -49,6 +49,9 @@ class RuleSet(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     active_number: Mapped[int | None] = mapped_column(Integer)
     first_activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the active version's features that reach into the past were switched on (rules.features)
+    early_payment_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invoice_delivery_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -92,6 +95,8 @@ class CustomerProfile(Base):
     credit_hold_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     credit_hold_reason: Mapped[str] = mapped_column(Text, default="")
     credit_hold_source: Mapped[str] = mapped_column(String(10), default="manual")  # or "rule"
+    # When a person last set or lifted the hold here (other edits leave a rule's hold alone).
+    credit_hold_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -119,7 +124,8 @@ class Dispute(Base):
 
 class PromiseToPay(Base):
     """The customer promised to pay by `until`; dunning of the covered invoices resumes by
-    itself the day after, unless the promise was kept."""
+    itself the day after, unless the promise was kept. `invoice_external_ids` are the invoices
+    covered: the ones named, else the customer's open invoices when the promise was made."""
 
     __tablename__ = "promise_to_pay"
     __table_args__ = (Index("ix_promise_org_customer", "organization_id", "customer_external_id"),)

@@ -8,6 +8,7 @@ passed without the payments covering every instalment due so far.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
@@ -39,12 +40,8 @@ class PlanState:
     missed: int | None = None
 
 
-def covered_balance(customer: CustomerFact, invoice_ids: frozenset[str]) -> Decimal:
-    total = Decimal(0)
-    for inv in customer.invoices:
-        if inv.is_open and (not invoice_ids or inv.external_id in invoice_ids):
-            total += inv.balance
-    return total
+def covered_balance(customer: CustomerFact, covers: Callable[[InvoiceFact], bool]) -> Decimal:
+    return sum((i.balance for i in customer.invoices if i.is_open and covers(i)), Decimal(0))
 
 
 def promise_state(promise: PromiseFact, customer: CustomerFact, day: date) -> str:
@@ -52,7 +49,7 @@ def promise_state(promise: PromiseFact, customer: CustomerFact, day: date) -> st
         return CANCELLED
     if day < promise.promised_on:
         return NOT_STARTED
-    remaining = covered_balance(customer, promise.invoice_ids)
+    remaining = covered_balance(customer, promise.covers)
     paid = promise.balance_at_promise - remaining
     if remaining <= 0 or (promise.amount is not None and paid >= promise.amount):
         return COMPLETED
@@ -64,7 +61,7 @@ def plan_state(plan: PlanFact, customer: CustomerFact, day: date, grace_days: in
         return PlanState(CANCELLED, Decimal(0), Decimal(0), f"cancelled on {plan.cancelled_on}")
     if day < plan.created_on:
         return PlanState(NOT_STARTED, Decimal(0), Decimal(0), "not started")
-    remaining = covered_balance(customer, plan.invoice_ids)
+    remaining = covered_balance(customer, lambda i: i.external_id in plan.invoice_ids)
     paid = max(plan.start_balance - remaining, Decimal(0))
     if remaining <= 0:
         return PlanState(COMPLETED, paid, plan.start_balance, "covered invoices paid")
@@ -96,7 +93,7 @@ def invoice_pause(
     if disputes:
         blocking = "dispute"
     for promise in facts.promises.get(customer.external_id, ()):
-        if not promise.covers(inv.external_id):
+        if not promise.covers(inv):
             continue
         state = promise_state(promise, customer, day)
         active = state == HONOURED

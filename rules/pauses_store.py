@@ -70,20 +70,37 @@ def close_dispute(dispute: Dispute, data: dict[str, Any], today: date) -> None:
     dispute.resolution = data["resolution"]
 
 
+def _open_invoice_ids(session: Session, org_id: int, customer: str) -> list[str]:
+    query = select(Invoice.external_id).where(
+        Invoice.organization_id == org_id,
+        Invoice.customer_external_id == customer,
+        Invoice.status == "open",
+        Invoice.deleted.is_(False),
+        Invoice.balance > 0,
+    )
+    return sorted(session.scalars(query).all())
+
+
 def add_promise(session: Session, org_id: int, data: dict[str, Any], today: date) -> PromiseToPay:
+    """Record a promise; one that names no invoices covers the customer's open invoices now
+    (stored, so that an invoice issued later is dunned as usual)."""
+    customer = data["customer"]
     for invoice_id in data["invoices"]:
-        if _invoice(session, org_id, invoice_id).customer_external_id != data["customer"]:
-            raise RuleSetInvalid({"invoices": f"invoice {invoice_id} is not {data['customer']}'s"})
+        if _invoice(session, org_id, invoice_id).customer_external_id != customer:
+            raise RuleSetInvalid({"invoices": f"invoice {invoice_id} is not {customer}'s"})
     if data["until"] < today:
         raise RuleSetInvalid({"until": "must not be in the past"})
+    covered = list(data["invoices"]) or _open_invoice_ids(session, org_id, customer)
+    if not covered:
+        raise RuleSetInvalid({"invoices": f"customer {customer} has no open invoice to promise"})
     promise = PromiseToPay(
         organization_id=org_id,
-        customer_external_id=data["customer"],
-        invoice_external_ids=list(data["invoices"]),
+        customer_external_id=customer,
+        invoice_external_ids=covered,
         promised_on=today,
         until=data["until"],
         amount=data["amount"],
-        balance_at_promise=_open_balance(session, org_id, data["customer"], data["invoices"]),
+        balance_at_promise=_open_balance(session, org_id, customer, covered),
         note=data["note"],
     )
     session.add(promise)
@@ -139,8 +156,10 @@ def update_profile(
         if value is not None:
             setattr(row, key, sorted(set(value)) if key == "tags" else value)
     if data.get("credit_hold") is not None:
+        now = utcnow()
         row.credit_hold_source = "manual"
-        row.credit_hold_since = utcnow() if data["credit_hold"] else None
+        row.credit_hold_since = now if data["credit_hold"] else None
+        row.credit_hold_changed_at = now
     row.updated_at = utcnow()
     session.flush()
     return row

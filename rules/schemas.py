@@ -104,7 +104,10 @@ def normalise_condition(cond: dict[str, Any]) -> dict[str, Any]:
     value = cond["value"]
     if kind == MONEY:
         value = str(Decimal(str(value)))
-    return {"fact": cond["fact"], "op": cond["op"], "value": value}
+    out = {"fact": cond["fact"], "op": cond["op"], "value": value}
+    if cond.get("currency") is not None:
+        out["currency"] = cond["currency"]
+    return out
 
 
 class StepActionSchema(_Strict):
@@ -208,9 +211,21 @@ class DiscountsSchema(_Strict):
     settlement_offers = fields.List(fields.Nested(OfferSchema), load_default=list)
 
 
+class HoldConditionSchema(ConditionSchema):
+    """A credit-hold condition, tested on the customer's position in each currency.
+
+    An amount is in one currency: a money condition (customer_total_overdue) tests only the
+    balance in `currency`, and without `currency` the organization's home currency. A balance
+    in a currency no money condition names is never held by its amount (write one condition per
+    currency). Count and day conditions without `currency` apply in every currency.
+    """
+
+    currency = fields.String(load_default=None, allow_none=True, validate=CURRENCY_CODE)
+
+
 class CreditHoldSchema(_Strict):
     place_when_any = fields.List(
-        fields.Nested(ConditionSchema), required=True, validate=validate.Length(min=1, max=20)
+        fields.Nested(HoldConditionSchema), required=True, validate=validate.Length(min=1, max=20)
     )
     reason = fields.String(load_default="Overdue balance", validate=validate.Length(max=200))
 
@@ -221,6 +236,29 @@ class PlanRemindersSchema(_Strict):
     )
     template = fields.String(load_default=None, allow_none=True, validate=KEY)
     grace_days = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 60))
+
+
+class UnappliedCreditSchema(_Strict):
+    """Credit the customer already has with the business (unapplied credit notes, overpayments,
+    unapplied payments), per currency. When it covers everything overdue in a currency, the
+    overdue invoices in that currency are not chased (and hold no credit hold): the credit is
+    to be applied, not the customer reminded. Reminders always say how much credit there is."""
+
+    pause_when_covered = fields.Boolean(load_default=True)
+
+
+class InvoiceDeliverySchema(_Strict):
+    """Invoices that go out on time: an invoice the business has not yet sent to its customer
+    (QuickBooks EmailStatus NeedToSend; Xero SentToContact false on a SUBMITTED or AUTHORISED
+    invoice) is sent through the provider's own invoice email `after_days` days after its issue
+    date, once, to the invoice's (else the customer's) email address."""
+
+    enabled = fields.Boolean(load_default=False)
+    after_days = fields.Integer(
+        load_default=0,
+        strict=True,
+        validate=validate.Range(0, 365, error="must be a whole number of days from 0 to 365"),
+    )
 
 
 class CapSchema(_Strict):
@@ -270,6 +308,12 @@ class RuleSetSchema(_Strict):
     credit_hold = fields.Nested(CreditHoldSchema, load_default=None, allow_none=True)
     payment_plans = fields.Nested(
         PlanRemindersSchema, load_default=lambda: PlanRemindersSchema().load({})
+    )
+    unapplied_credit = fields.Nested(
+        UnappliedCreditSchema, load_default=lambda: UnappliedCreditSchema().load({})
+    )
+    invoice_delivery = fields.Nested(
+        InvoiceDeliverySchema, load_default=lambda: InvoiceDeliverySchema().load({})
     )
     limits = fields.Nested(LimitsSchema, load_default=lambda: LimitsSchema().load({}))
 

@@ -139,6 +139,8 @@ class RuleBook:
     hold_reason: str = ""
     plans: PlanReminders = PlanReminders((3, 0), None, 0)
     limits: Limits = Limits((), None, None, frozenset(range(5)), True)
+    pause_when_credit_covers: bool = True
+    delivery_after: int | None = None  # days after issue to send an unsent invoice; None: off
     document: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -174,6 +176,8 @@ def compile_book(
             doc["payment_plans"]["grace_days"],
         ),
         limits=_limits(doc["limits"]),
+        pause_when_credit_covers=doc["unapplied_credit"]["pause_when_covered"],
+        delivery_after=_delivery(doc["invoice_delivery"]),
         document=document,
     )
 
@@ -184,7 +188,7 @@ def _condition(c: dict[str, Any]) -> Condition:
         value = tuple(value)
     elif c["fact"] in ("invoice_amount", "invoice_balance", "customer_total_overdue"):
         value = Decimal(str(value))
-    return Condition(c["fact"], c["op"], value)
+    return Condition(c["fact"], c["op"], value, c.get("currency"))
 
 
 def _step(s: dict[str, Any]) -> Step:
@@ -234,6 +238,10 @@ def _segment(s: dict[str, Any]) -> Segment:
         late_min=m["avg_days_late_min"],
         late_max=m["avg_days_late_max"],
     )
+
+
+def _delivery(d: dict[str, Any]) -> int | None:
+    return d["after_days"] if d["enabled"] else None
 
 
 def _early(e: dict[str, Any] | None) -> EarlyPayment | None:

@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from rules.features import COLUMNS
+from rules.features import features_on
 from rules.models import RuleSet
 from rules.models import RuleSetVersion
 from rules.schemas import FORMAT
@@ -87,12 +89,30 @@ def activate_version(session: Session, org_id: int, number: int) -> RuleSetVersi
     version = get_version(session, org_id, number)
     owner = version.rule_set
     now = utcnow()
+    before = None
+    if owner.active_number is not None:
+        before = book_for(get_version(session, org_id, owner.active_number))
+    record_activation(owner, before, book_for(version), now)
     owner.active_number = number
     owner.name = version.document.get("name", owner.name)
     owner.first_activated_at = owner.first_activated_at or now
     version.activated_at = version.activated_at or now
     session.flush()
     return version
+
+
+def record_activation(
+    owner: RuleSet, before: RuleBook | None, after: RuleBook, now: datetime
+) -> None:
+    """Activating `after` in place of `before`: a feature (rules.features) switched on starts
+    now; one switched off is forgotten; one kept keeps its start."""
+    was = features_on(before) if before is not None else set()
+    now_on = features_on(after)
+    for feature, column in COLUMNS.items():
+        if feature not in now_on:
+            setattr(owner, column, None)
+        elif feature not in was or getattr(owner, column) is None:
+            setattr(owner, column, now)
 
 
 def get_version(session: Session, org_id: int, number: int) -> RuleSetVersion:

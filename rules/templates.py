@@ -28,6 +28,7 @@ CONTEXT_VARIABLES = (
     "offers",
     "instalments",
     "totals",
+    "credit",
     "step",
 )
 
@@ -115,6 +116,9 @@ def sample_context() -> dict[str, Any]:
             }
         ],
         "totals": [{"currency": "USD", "balance": Decimal("1280.50")}],
+        "credit": [
+            {"currency": "USD", "amount": Decimal("200.00"), "left_to_pay": Decimal("1080.50")}
+        ],
         "step": {"key": "first", "name": "First reminder"},
     }
 

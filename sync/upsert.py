@@ -331,6 +331,7 @@ def _invoice_row(r: InvoiceRecord) -> dict[str, Any]:
         "discount_percent": r.discount_percent,
         "discount_days": r.discount_days,
         "link": r.link,
+        "sent_to_customer": r.sent_to_customer,
     }
 
 

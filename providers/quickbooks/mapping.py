@@ -199,6 +199,11 @@ def invoice_status(raw: Mapping[str, Any]) -> InvoiceStatus:
     return InvoiceStatus.OPEN
 
 
+# Invoice.EmailStatus: NeedToSend is "to be emailed" (not yet), EmailSent is sent, NotSet says
+# nothing (the business does not email this invoice from QuickBooks).
+_EMAIL_SENT = {"NeedToSend": False, "EmailSent": True}
+
+
 def invoice(raw: Mapping[str, Any], ctx: Context) -> InvoiceRecord:
     terms = ctx.terms.get(ref(raw, "SalesTermRef") or "", Term())
     link = raw.get("InvoiceLink")
@@ -216,6 +221,7 @@ def invoice(raw: Mapping[str, Any], ctx: Context) -> InvoiceRecord:
         discount_percent=terms.discount_percent,
         discount_days=terms.discount_days,
         link=str(link) if link else None,
+        sent_to_customer=_EMAIL_SENT.get(str(raw.get("EmailStatus"))),
     )
 
 

@@ -93,7 +93,17 @@ def invoice(raw: dict[str, Any]) -> InvoiceRecord | None:
         balance=balance,
         status=status,
         email=_text((raw.get("Contact") or {}).get("EmailAddress")),
+        sent_to_customer=_sent_to_contact(raw),
     )
+
+
+def _sent_to_contact(raw: dict[str, Any]) -> bool | None:
+    """SentToContact; None for a DRAFT, which Xero cannot email (SUBMITTED and AUTHORISED can
+    be), and when the field is absent."""
+    sent = raw.get("SentToContact")
+    if str(raw.get("Status") or "").upper() == "DRAFT" or not isinstance(sent, bool):
+        return None
+    return sent
 
 
 def invoice_status(value: Any, balance: Decimal) -> InvoiceStatus:

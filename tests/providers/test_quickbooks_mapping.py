@@ -234,3 +234,14 @@ def test_delete_stub_without_metadata_takes_the_answer_time():
 )
 def test_parse_instant(text, expected):
     assert mapping.parse_instant(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("email_status", "sent"),
+    [("NeedToSend", False), ("EmailSent", True), ("NotSet", None), (None, None)],
+)
+def test_email_status_says_whether_the_invoice_was_sent(email_status, sent):
+    raw = dict(load("invoice_partial_terms.json")["Invoice"], EmailStatus=email_status)
+    if email_status is None:
+        del raw["EmailStatus"]
+    assert mapping.invoice(raw, ctx()).sent_to_customer is sent

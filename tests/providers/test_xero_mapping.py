@@ -333,3 +333,21 @@ def test_money_rejects_nonsense() -> None:
         mapping.money("12,50")
     with pytest.raises(ValueError):
         mapping.money(True)
+
+
+@pytest.mark.parametrize(
+    ("n", "sent_to_contact", "sent"),
+    [
+        (1, False, False),  # AUTHORISED
+        (1, True, True),
+        (8, False, False),  # SUBMITTED: Xero can email it
+        (7, False, None),  # DRAFT: Xero cannot email it
+        (1, None, None),  # not in the payload
+    ],
+)
+def test_sent_to_contact(n: int, sent_to_contact: bool | None, sent: bool | None) -> None:
+    raw = next(r for r in load("invoices.json")["Invoices"] if r.get("InvoiceID") == inv(n))
+    raw = dict(raw, SentToContact=sent_to_contact)
+    if sent_to_contact is None:
+        del raw["SentToContact"]
+    assert mapping.invoice(raw).sent_to_customer is sent

@@ -70,6 +70,15 @@ HOLD_RULES = simple_rules(
         "place_when_any": [{"fact": "customer_total_overdue", "op": "gt", "value": "1000"}]
     }
 )
+HOLD_PER_CURRENCY = simple_rules(
+    credit_hold={
+        "place_when_any": [
+            {"fact": "customer_total_overdue", "op": "gt", "value": "1000", "currency": "USD"},
+            {"fact": "customer_total_overdue", "op": "gt", "value": "2000", "currency": "NZD"},
+            {"fact": "oldest_overdue_days", "op": "gt", "value": 60},
+        ]
+    }
+)
 EARLY = simple_rules(discounts={"early_payment": {"percent": "2", "days": 10}})
 OFFERS = simple_rules(
     discounts={
@@ -99,6 +108,11 @@ SEGMENTS["policies"].append(
         ],
     }
 )
+BEFORE_DUE = simple_rules()
+BEFORE_DUE["policies"][0]["steps"].insert(
+    0, {"key": "soon", "offset_days": -3, "actions": [{"type": "reminder", "template": "t"}]}
+)
+DELIVERY = simple_rules(invoice_delivery={"enabled": True, "after_days": 1})
 CAPPED = simple_rules(limits={"caps": [{"messages": 1, "days": 3}], "quiet_hours": None})
 OFFICE = simple_rules(limits={"timezone_from": "customer"})  # defaults: 20-08, Mon-Fri
 
@@ -120,6 +134,8 @@ class Case:
     now: datetime = NOW
     since: date | None = None
     scheduled_for: datetime | None = None
+    currency: str | None = "USD"  # the organization's home currency
+    feature_since: dict[str, date] = field(default_factory=dict)
 
 
 def promise(until: date, balance: Any = 100, amount: Any = None, invoices=()) -> PromiseFact:
@@ -157,6 +173,8 @@ def detail(d) -> Any:
 def run(case: Case):
     org = facts(*copy.deepcopy(case.customers))
     org.rules_since = case.since
+    org.currency = case.currency
+    org.feature_since = case.feature_since
     org.disputes = case.disputes
     org.promises = {"C1": case.promises} if case.promises else {}
     org.plans = {"C1": case.plans} if case.plans else {}

@@ -22,6 +22,7 @@ from rules.defaults import starter
 from rules.facts import CustomerFact
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
+from rules.features import COLUMNS
 from rules.spec import RuleBook
 from rules.spec import compile_book
 from rules.store import save_version
@@ -129,6 +130,7 @@ def customer(ext: str = "C1", *invoices: InvoiceFact, **kw: Any) -> CustomerFact
 def org_row(
     db: Session, tz: str = "UTC", synced_at: datetime | None = None, **kw: Any
 ) -> Organization:
+    kw.setdefault("currency", "USD")
     org = Organization(
         provider="quickbooks",
         external_id=kw.pop("external_id", "realm-1"),
@@ -230,7 +232,11 @@ def activate(
     version = save_version(db, org.id, doc or starter(), activate=True)
     version.first_run_approved_at = at or version.activated_at
     if at is not None:
-        version.rule_set.first_activated_at = at
+        owner = version.rule_set
+        owner.first_activated_at = at
+        for column in COLUMNS.values():  # its features were switched on then too
+            if getattr(owner, column) is not None:
+                setattr(owner, column, at)
     db.flush()
     return version
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.rules.answer_key import AS_OF
+from tests.rules.answer_key import BEFORE_DUE
 from tests.rules.answer_key import C1
 from tests.rules.answer_key import DAY
 from tests.rules.answer_key import Case
@@ -89,6 +90,31 @@ CASES = [
         [customer("C1", invoice("I1", ago(10)))],
         [reminder("s7", "t7", ["I1"])],
         since=ago(1),
+    ),
+    Case(
+        "a before-due step fires while the invoice is not yet due",
+        [customer("C1", invoice("I1", AS_OF + 2 * DAY))],
+        [reminder("soon", "t", ["I1"])],
+        rules=BEFORE_DUE,
+    ),
+    Case(
+        "a due-on-receipt invoice never gets the before-due step",
+        [customer("C1", invoice("I1", AS_OF, issue_date=AS_OF))],
+        [reminder("s0", "t", ["I1"])],
+        rules=BEFORE_DUE,
+    ),
+    Case(
+        "an invoice first seen overdue never gets the before-due step",
+        [customer("C1", invoice("I1", ago(3)))],
+        [reminder("s0", "t", ["I1"])],
+        rules=BEFORE_DUE,
+    ),
+    Case(
+        "a before-due step still owed on the due date is passed over",
+        [customer("C1", invoice("I1", AS_OF))],
+        [reminder("s0", "t", ["I1"])],
+        rules=BEFORE_DUE,
+        since=ago(30),
     ),
     Case(
         "the last step repeats",

@@ -93,10 +93,9 @@ def test_preview_shows_what_would_happen_today_for_active_or_draft(client, sessi
     draft = client.post(f"/api/orgs/{org_id}/rules/preview", json={"document": simple_rules()}).json
     assert draft["counts"] == {"reminder": 1}
     reminder = draft["decisions"][0]
-    # Never active yet: the preview starts from today, as switching the rules on would, so
-    # steps reached before today are not sent one by one; the reminder leads with the latest.
+    # Not active yet: as if activated today, so I2 (7 days overdue) is at its 7-day step.
     assert reminder["target"] == "customer:C1" and reminder["subject"] == "Overdue"
-    assert "I2" in reminder["body"] and "I1" in reminder["body"]
+    assert reminder["body"] == "I2 I1 "  # the highest step first
     assert draft["approval"].startswith("The first run of this rule set waits")
     assert draft["queued"] == []
     assert reminder["explanation"]["version"] is None  # a draft has no version yet

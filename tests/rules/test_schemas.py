@@ -22,7 +22,10 @@ def errors(doc) -> dict[str, str]:
 def test_the_starter_rule_set_is_valid_and_normalised() -> None:
     doc = validate_document(starter())
     assert validate_document(doc) == doc
+    assert doc["invoice_delivery"] == {"enabled": False, "after_days": 0}
+    assert doc["unapplied_credit"] == {"pause_when_covered": True}
     book = compile_book(doc)
+    assert (book.delivery_after, book.pause_when_credit_covers) == (None, True)
     assert [s.offset for s in book.policies["standard"].steps] == [-3, 0, 7, 30]
     assert [i.offset for i in book.policies["standard"].schedule][-3:] == [44, 58, 72]
 
@@ -141,6 +144,56 @@ def test_a_round_trip_keeps_every_detail() -> None:
             "tests the customer",
         ),
         (
+            lambda d: d.update(
+                credit_hold={
+                    "place_when_any": [
+                        {
+                            "fact": "customer_total_overdue",
+                            "op": "gt",
+                            "value": "1",
+                            "currency": "nzd",
+                        }
+                    ]
+                }
+            ),
+            "credit_hold.place_when_any[0].currency",
+            "three-letter",
+        ),
+        (
+            lambda d: d["policies"][0]["steps"][0].update(
+                conditions=[
+                    {"fact": "invoice_balance", "op": "gt", "value": "5", "currency": "USD"}
+                ]
+            ),
+            "policies[0].steps[0].conditions[0].currency",
+            "not a known field",
+        ),
+        (
+            lambda d: d.update(unapplied_credit={"pause_when_covered": "sometimes"}),
+            "unapplied_credit.pause_when_covered",
+            "Not a valid boolean",
+        ),
+        (
+            lambda d: d.update(invoice_delivery={"enabled": True, "after_days": -1}),
+            "invoice_delivery.after_days",
+            "whole number of days from 0 to 365",
+        ),
+        (
+            lambda d: d.update(invoice_delivery={"enabled": True, "after_days": "2"}),
+            "invoice_delivery.after_days",
+            "Not a valid integer",
+        ),
+        (
+            lambda d: d.update(invoice_delivery={"enabled": "maybe"}),
+            "invoice_delivery.enabled",
+            "Not a valid boolean",
+        ),
+        (
+            lambda d: d.update(invoice_delivery={"enabled": True, "days": 2}),
+            "invoice_delivery.days",
+            "not a known field",
+        ),
+        (
             lambda d: d.update(discounts={"early_payment": {"percent": "2"}}),
             "discounts.early_payment.days",
             "go together",
@@ -175,3 +228,21 @@ def test_invalid_input_names_the_field_and_the_problem(change, path, words) -> N
 
 def test_a_document_must_be_an_object() -> None:
     assert errors(["not", "a", "rule set"]) == {"": "a rule set must be a JSON object"}
+
+
+def test_credit_hold_thresholds_name_their_currency_and_old_ones_stay_valid() -> None:
+    per_currency = [
+        {"fact": "customer_total_overdue", "op": "gt", "value": 1000, "currency": "USD"},
+        {"fact": "customer_total_overdue", "op": "gt", "value": "1500", "currency": "NZD"},
+        {"fact": "customer_total_overdue", "op": "gt", "value": "900"},
+    ]
+    doc = validate_document(simple_rules(credit_hold={"place_when_any": per_currency}))
+    assert doc["credit_hold"]["place_when_any"] == [
+        {"fact": "customer_total_overdue", "op": "gt", "value": "1000", "currency": "USD"},
+        {"fact": "customer_total_overdue", "op": "gt", "value": "1500", "currency": "NZD"},
+        {"fact": "customer_total_overdue", "op": "gt", "value": "900"},  # the home currency
+    ]
+    assert validate_document(copy.deepcopy(doc)) == doc
+    held = compile_book(doc).hold_conditions
+    assert [c.applies_in("NZD", "USD") for c in held] == [False, True, False]
+    assert [c.applies_in("USD", "USD") for c in held] == [True, False, True]

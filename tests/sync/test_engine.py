@@ -88,6 +88,20 @@ def test_money_is_exact_decimal(session_factory, org_id):
     assert Decimal(total) == Decimal("1234567.89")
 
 
+def test_whether_the_invoice_was_sent_is_mirrored(session_factory, org_id):
+    provider = FakeProvider()
+    provider.put(
+        invoice(1, T0, sent_to_customer=False),
+        invoice(2, T0, sent_to_customer=True),
+        invoice(3, T0),
+    )
+    sync_entity(session_factory, org_id, provider, Entity.INVOICE)
+    provider.touch(Entity.INVOICE, "1", T0 + timedelta(hours=1), sent_to_customer=True)
+    sync_entity(session_factory, org_id, provider, Entity.INVOICE)
+    rows = mirror(session_factory, org_id)
+    assert [rows[n].sent_to_customer for n in "123"] == [True, True, None]
+
+
 def test_older_version_never_overwrites_newer(session_factory, org_id):
     provider = FakeProvider()
     provider.put(invoice(1, T0 + timedelta(hours=1), balance=Decimal("10.00")))
