@@ -41,6 +41,9 @@ ACTIONS = "actions"
 QUEUE_NAMES = (SYNC, RULES, ACTIONS)
 
 LOCK_WAIT_SECONDS = 600
+LOCK_BUSY_RETRY_SECONDS = 10  # a job that finds its lock held comes back this much later
+# A sync's retries; the first at once, so a run whose worker died is re-run without waiting.
+SYNC_RETRY = Retry(max=4, interval=[0, 60, 300, 900])
 SETTLE_SECONDS = 2.0
 RERUN_SUFFIX = "-rerun"
 

@@ -37,10 +37,12 @@ from outbox.commands import command_json
 from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionStatus as S
+from outbox.recheck import DO_NOT_CONTACT
 from outbox.recheck import recheck
 from providers.base import SendReminder
 from rules.decisions import MESSAGE_KINDS
 from rules.facts import CustomerFact
+from rules.held_back import hold_back
 from rules.load import load_facts
 from rules.messages import render_reminder
 from rules.models import RuleSet
@@ -101,6 +103,8 @@ def take(session: Session, action_id: int, now: datetime) -> Taken | Performed |
     customer = facts.customers.get(action.customer_external_id)
     outcome = recheck(action, facts, customer, book, as_of, now)
     if outcome.cancel:
+        if action.kind == "reminder" and outcome.cancel == DO_NOT_CONTACT:
+            hold_back(session, action)  # owed once contact is allowed again, not lost
         transition(action, S.CANCELLED, outcome.cancel, now)
         return Performed(S.CANCELLED, outcome.cancel)
     if action.status == S.PENDING and action.command is not None:

@@ -16,18 +16,23 @@ from decimal import Decimal
 from typing import Any
 
 from outbox.models import Action
+from rules.credit import covered_on
+from rules.credit import credit_lines
 from rules.discounts import CENT
 from rules.discounts import settlement_for
+from rules.dunning import before_due_passed
 from rules.evaluate import evaluate
 from rules.facts import CustomerFact
 from rules.facts import InvoiceFact
 from rules.facts import OrgFacts
+from rules.features import EARLY_PAYMENT
 from rules.pauses import HONOURED
 from rules.pauses import invoice_pause
 from rules.pauses import plan_state
 from rules.spec import RuleBook
 
 GONE = "was paid, voided or deleted meanwhile"
+DO_NOT_CONTACT = "the customer was marked do-not-contact"
 MANUAL = "manual"  # the rule name of actions a person placed by hand (holds, notes)
 
 
@@ -58,12 +63,17 @@ def recheck(
         return Recheck()  # the ledger's record of a message that went out, or a person's order
     if kind == "send_invoice":
         invoice_id = action.payload.get("invoice")
-        if invoice_id not in open_invoices:
-            return Recheck(f"invoice {_number(action.payload, invoice_id)} {GONE}")
+        if customer.do_not_contact:
+            return Recheck(DO_NOT_CONTACT)
+        if invoice_id not in {i.external_id for i in customer.unsent}:
+            return Recheck(
+                f"invoice {_number(action.payload, invoice_id)} was sent, paid, voided or "
+                "deleted meanwhile"
+            )
         return Recheck()
     if kind == "reminder":
         if customer.do_not_contact:
-            return Recheck("the customer was marked do-not-contact")
+            return Recheck(DO_NOT_CONTACT)
         return _reminder(action, facts, customer, book, as_of, open_invoices)
     if kind in ("note", "task"):
         invoice_id = action.payload.get("invoice")
@@ -107,10 +117,11 @@ def _reminder(
 ) -> Recheck:
     payload = copy.deepcopy(action.payload)
     notes: list[str] = []
+    covered = covered_on(book, facts, customer, as_of)
     for part in ("invoices", "offers"):
         kept = []
         for line in payload.get(part, []):
-            problem = _invoice_problem(line, facts, customer, book, as_of, open_invoices)
+            problem = _invoice_problem(line, facts, customer, book, as_of, open_invoices, covered)
             if problem:
                 notes.append(problem)
                 continue
@@ -127,6 +138,9 @@ def _reminder(
     ]
     if not (payload["invoices"] or payload["offers"] or payload["instalments"]):
         return Recheck("; ".join(notes) or "nothing left to remind of")
+    if "credit" in payload:
+        currencies = {line["currency"] for line in payload["invoices"] + payload["offers"]}
+        payload["credit"] = credit_lines(customer, currencies)
     return Recheck(None, payload, notes)
 
 
@@ -137,6 +151,7 @@ def _invoice_problem(
     book: RuleBook,
     as_of: date,
     open_invoices: dict[str, InvoiceFact],
+    covered: dict[str, str],
 ) -> str | None:
     inv = open_invoices.get(line["external_id"])
     label = f"invoice {line['number']}"
@@ -145,8 +160,13 @@ def _invoice_problem(
     pause, _ = invoice_pause(facts, customer, inv, as_of, book.plans.grace_days)
     if pause is not None:
         return f"{label} is paused meanwhile ({pause.replace('_', ' ')})"
-    if settlement_for(book, inv, facts.history.fired(inv.external_id)) is not None:
+    fired = facts.history.fired(inv.external_id)
+    if settlement_for(book, inv, fired, facts.since_for(EARLY_PAYMENT)) is not None:
         return f"{label} awaits an early-payment settlement"
+    if before_due_passed(line, as_of):
+        return f"{label} is due now; a due-soon reminder no longer fits"
+    if inv.currency in covered and line.get("days_overdue", 0) > 0:
+        return f"{label}: {covered[inv.currency]}"
     return None
 
 

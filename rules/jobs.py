@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextlib import nullcontext
 from datetime import date
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
 from typing import Any
 
-from rq import Retry
 from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,15 +66,6 @@ def run_due_daily_evaluations() -> list[int]:
 # ---------------------------------------------------------------- evaluation
 
 
-@contextmanager
-def _org_lock(rt: JobContext, org_id: int) -> Iterator[None]:
-    lock = (
-        queues.job_lock(rt.redis, f"rules:org:{org_id}") if rt.redis is not None else nullcontext()
-    )
-    with lock:
-        yield
-
-
 def is_stale(org: Organization, now: datetime, freshness_minutes: int) -> bool:
     synced = org.last_synced_at
     return synced is None or now - synced > timedelta(minutes=freshness_minutes)
@@ -92,9 +79,26 @@ def run_evaluation(
     now: datetime | None = None,
     attempt: int = 0,
 ) -> dict[str, Any]:
-    """Evaluate `org_id` (every customer when `customer_ids` is None, which is the daily run)."""
-    now = now or utcnow()
-    with _org_lock(rt, org_id), session_scope(rt.sessions) as session:
+    """Evaluate `org_id` (every customer when `customer_ids` is None, which is the daily run).
+
+    One evaluation of an organization at a time: a job that finds another one running comes
+    back a little later instead of holding a worker while it waits."""
+    if rt.redis is None:
+        return _evaluate(rt, org_id, customer_ids, now or utcnow(), attempt)
+    lock = queues.job_lock(rt.redis, f"rules:org:{org_id}", timeout=0)
+    if not lock.acquire():
+        _come_back(rt, org_id, customer_ids, attempt, "lock", queues.LOCK_BUSY_RETRY_SECONDS)
+        return {"deferred": "another evaluation of this organization is running"}
+    try:
+        return _evaluate(rt, org_id, customer_ids, now or utcnow(), attempt)
+    finally:
+        lock.release()
+
+
+def _evaluate(
+    rt: JobContext, org_id: int, customer_ids: list[str] | None, now: datetime, attempt: int
+) -> dict[str, Any]:
+    with session_scope(rt.sessions) as session:
         org = session.get(Organization, org_id)
         if org is None or org.status != OrgStatus.CONNECTED:
             return {"skipped": "organization is not connected"}
@@ -146,12 +150,26 @@ def _sync_first(
         "sync.jobs.sync_organization",
         org_id,
         job_id=SYNC_JOB_ID.format(org_id=org_id),
-        retry=Retry(max=4, interval=[15, 60, 300, 900]),
+        retry=queues.SYNC_RETRY,
     )
     if attempt + 1 >= STALE_MAX_ATTEMPTS:
         return {"stale": True, "retry": False}
+    _come_back(rt, org_id, customer_ids, attempt + 1, str(attempt + 1), STALE_RETRY_SECONDS)
+    return {"stale": True, "retry": True}
+
+
+def _come_back(
+    rt: JobContext,
+    org_id: int,
+    customer_ids: list[str] | None,
+    attempt: int,
+    why: str,
+    seconds: float,
+) -> None:
+    """Run this evaluation again in `seconds`; one such job per organization, customers and
+    reason, however many runs ask for it."""
     if customer_ids is None:
-        func, args, name = f"{SELF}.evaluate_organization", (org_id, attempt + 1), "daily"
+        func, args, name = f"{SELF}.evaluate_organization", (org_id, attempt), "daily"
     else:
         func, args = f"{SELF}.evaluate_customers", (org_id, customer_ids)
         name = (
@@ -159,16 +177,16 @@ def _sync_first(
         )
     try:
         queues.queue(rt.redis, queues.RULES).enqueue_in(
-            timedelta(seconds=STALE_RETRY_SECONDS),
+            timedelta(seconds=seconds),
             func,
             *args,
-            job_id=f"rules-wait-{org_id}-{name}-{attempt + 1}",
+            job_id=f"rules-wait-{org_id}-{name}-{why}",
             unique=True,
             result_ttl=0,
+            on_failure=queues.RERUN_IF_ABANDONED,
         )
     except DuplicateJobError:
         pass
-    return {"stale": True, "retry": True}
 
 
 def _mark_daily(session: Session, org_id: int, as_of: date, decisions: int) -> None:

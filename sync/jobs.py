@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import Any
 
 from redis import Redis
-from rq import Retry
 from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 from sqlalchemy import update
@@ -34,9 +33,11 @@ from core.locks import is_held
 from core.models import Organization
 from core.models import OrgStatus
 from core.models import WebhookEvent
+from core.queues import LOCK_BUSY_RETRY_SECONDS
 from core.queues import RERUN_IF_ABANDONED
 from core.queues import RULES
 from core.queues import SYNC
+from core.queues import SYNC_RETRY
 from core.queues import clear_if_settled
 from core.queues import enqueue_once
 from core.queues import job_lock
@@ -52,8 +53,6 @@ from sync.engine import sync_entities
 
 log = logging.getLogger(__name__)
 
-SYNC_RETRY = Retry(max=4, interval=[0, 60, 300, 900])  # the first: a dead worker's run, at once
-LOCK_BUSY_RETRY_SECONDS = 10
 STUCK_AFTER = timedelta(minutes=2)
 EVALUATE_CUSTOMERS = "rules.jobs.evaluate_customers"
 
