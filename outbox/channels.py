@@ -7,6 +7,8 @@ failures) for outbox.deliver to handle.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -14,12 +16,17 @@ from sqlalchemy.orm import Session
 from core.context import JobContext
 from core.db import session_scope
 from core.models import Organization
+from core.tokens import GrantDead
 from outbox.commands import SendEmail
+from outbox.email.channel import send_reminder
 from outbox.perform import Taken
 from providers.base import AnyRecord
 from providers.base import Conflict
+from providers.base import ProviderError
 from providers.base import WriteCommand
 from sync.clients import open_provider
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,10 +37,30 @@ class Written:
 
 def write(rt: JobContext, taken: Taken) -> Written:
     if isinstance(taken.command, SendEmail):
-        from outbox.email.channel import send_reminder
-
-        return Written(send_reminder(rt, taken.organization_id, taken.key, taken.command))
+        command = with_payment_links(rt, taken.organization_id, taken.command)
+        return Written(send_reminder(rt, taken.organization_id, taken.key, command))
     return to_provider(rt, taken.organization_id, taken.command, taken.key)
+
+
+def with_payment_links(rt: JobContext, org_id: int, command: SendEmail) -> SendEmail:
+    """The email's invoice lines, each with its online payment link. The mirror has QuickBooks'
+    InvoiceLink; Xero's OnlineInvoice URL is asked for at send time. Without a link (the
+    provider would not say) the reminder still goes, its invoices listed without one."""
+    missing = [line["external_id"] for line in command.invoices if not line.get("link")]
+    if not missing:
+        return command
+    try:
+        with session_scope(rt.sessions) as session:
+            org = _organization(session, org_id)
+        links = open_provider(org, rt.settings, rt.sessions, rt.redis).invoice_links(missing)
+    except (ProviderError, GrantDead) as exc:
+        log.warning("payment links for organization %s not available: %s", org_id, exc)
+        return command
+    lines = tuple(
+        {**line, "link": line.get("link") or links.get(line["external_id"])}
+        for line in command.invoices
+    )
+    return dataclasses.replace(command, invoices=lines)
 
 
 def to_provider(rt: JobContext, org_id: int, command: WriteCommand, key: str) -> Written:
