@@ -21,6 +21,9 @@ import sys
 import time
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
@@ -228,34 +231,141 @@ def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
         )
         summary[f"{provider}:{org_id}"].update(
             {
-                "rules": switch_on_starter_rules(browser, org_id, timeout, stack),
                 "payment": payment,
                 "mirror_open_after_payment": open_balances(after),
                 "sandbox_open_after_payment": sandbox_open_balances(stack, provider, after["name"]),
                 "webhook_events": after["counts"]["webhook_events"],
             }
         )
+        for org_id in org_ids:
+            entry = summary[f"{provider}:{org_id}"]
+            tenant = sandbox_tenant(stack, provider, str(entry["name"]))
+            entry["rules"] = switch_on_starter_rules(
+                browser, stack, org_id, tenant, provider, timeout
+            )
     return summary
 
 
+def demo_rules(starter: dict) -> dict:
+    """The starter policy, as the demo runs it: sending at any hour and on any day (so a
+    walk-through on a Sunday evening still shows mail), and a credit hold for customers more
+    than 60 days late, so holds reach the ledger too."""
+    document = json.loads(json.dumps(starter))
+    document["limits"]["quiet_hours"] = None
+    document["limits"]["business_days"] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    document["credit_hold"] = {
+        "place_when_any": [{"fact": "oldest_overdue_days", "op": "gt", "value": 60}],
+        "reason": "More than 60 days overdue",
+    }
+    return document
+
+
 def switch_on_starter_rules(
-    browser: FormBrowser, org_id: int, timeout: float, stack: Stack
+    browser: FormBrowser, stack: Stack, org_id: int, tenant: str, provider: str, timeout: float
 ) -> dict[str, object]:
-    """Activate the starter rule set, evaluate, and report what landed in the outbox."""
+    """Activate the demo policy, run it now, approve its first run (it waits for approval, as a
+    new rule set always does), wait for delivery, and check what the outbox says it sent
+    against what the sandbox's mailbox and ledger received."""
     starter = browser.api("GET", org_id, "rules/starter")
-    version = browser.api("POST", org_id, "rules/versions", {"document": starter, "activate": True})
+    document = demo_rules(starter)
+    body = {"document": document, "activate": True, "note": "the demo's policy"}
+    version = browser.api("POST", org_id, "rules/versions", body)
     browser.api("POST", org_id, "evaluate")
+    approved = approve_a_sample(browser, stack, org_id, timeout)
+
+    def delivered() -> list[dict] | None:
+        soon = datetime.now(UTC) + timedelta(minutes=1)
+        for status in ("planned", "pending"):
+            for action in _actions(browser, org_id, status):
+                if datetime.fromisoformat(action["scheduled_for"]) <= soon:
+                    return None
+        return [a for status in DONE for a in _actions(browser, org_id, status)]
+
+    actions = _wait_until(stack, timeout, delivered)
+    actions += _actions(browser, org_id, "awaiting_approval")
+    by_status: dict[str, dict[str, int]] = {}
+    for action in actions:
+        kinds = by_status.setdefault(action["status"], {})
+        kinds[action["kind"]] = kinds.get(action["kind"], 0) + 1
+    sent = [a for a in actions if a["status"] == "sent"]
+    mailbox = _sandbox_mail(stack)
+    writes = _sandbox_writes(stack, provider, tenant)
+    emails = [a for a in sent if a["kind"] == "reminder"]
+    ledger = [a for a in sent if a["kind"] != "reminder"]
+    received = {a["key"] for a in emails} & mailbox
+    written = {a["key"] for a in ledger if any(k.startswith(a["key"]) for k in writes)}
+    return {
+        "version": version["number"],
+        "approved": approved,
+        "outbox": by_status,
+        "emails_sent": len(emails),
+        "emails_in_mailbox": len(received),
+        "ledger_writes_sent": len(ledger),
+        "ledger_writes_in_sandbox": len(written),
+        "matches": len(received) == len(emails) and len(written) == len(ledger),
+    }
+
+
+SAMPLE = {"reminder": 6, "note": 4, "credit_hold": 3}
+DONE = ("sent", "failed", "dead", "skipped", "cancelled", "needs_reconnect")
+
+
+def _actions(browser: FormBrowser, org_id: int, status: str) -> list[dict]:
+    """Every action of one status, page by page (the API gives 500 at a time)."""
+    found: list[dict] = []
+    before = ""
+    while True:
+        page = browser.api("GET", org_id, f"actions?status={status}&limit=500{before}")["actions"]
+        found += page
+        if len(page) < 500:
+            return found
+        before = f"&before={page[-1]['id']}"
+
+
+def approve_a_sample(browser: FormBrowser, stack: Stack, org_id: int, timeout: float) -> dict:
+    """Approve a few actions of each kind from the first run, as an admin trying it out would;
+    the rest stays waiting on the outbox page. Waits for the run to finish first (its actions
+    stop growing in number)."""
+
+    def settled() -> list[dict] | None:
+        before = browser.api("GET", org_id, "approvals")["actions"]
+        time.sleep(1.5)
+        after = browser.api("GET", org_id, "approvals")["actions"]
+        return after if after and len(after) == len(before) else None
+
+    held = _wait_until(stack, timeout, settled)
+    chosen: list[int] = []
+    counts: dict[str, int] = {}
+    for action in held:
+        if counts.get(action["kind"], 0) < SAMPLE.get(action["kind"], 0):
+            counts[action["kind"]] = counts.get(action["kind"], 0) + 1
+            chosen.append(action["id"])
+    browser.api("POST", org_id, "approvals", {"approve": chosen})
+    return {"waiting": len(held), "approved": counts}
+
+
+def _wait_until(stack: Stack, timeout: float, probe):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stack.check_alive()
-        actions = browser.api("GET", org_id, "actions?limit=500")["actions"]
-        if actions:
-            kinds: dict[str, int] = {}
-            for action in actions:
-                kinds[action["kind"]] = kinds.get(action["kind"], 0) + 1
-            return {"version": version["number"], "actions": len(actions), "by_kind": kinds}
+        found = probe()
+        if found:
+            return found
         time.sleep(0.5)
-    raise SystemExit(f"evaluation of organization {org_id} put nothing in the outbox")
+    raise SystemExit(f"the demo waited {timeout:.0f}s for the outbox and gave up")
+
+
+def _sandbox_mail(stack: Stack) -> set[str]:
+    """The action keys of the emails in the sandbox's mailbox (from their Message-IDs)."""
+    messages = requests.get(f"{stack.sandbox_url}/_sandbox/mail", timeout=10).json()["messages"]
+    return {m["message_id"].strip("<>").split("@")[0] for m in messages}
+
+
+def _sandbox_writes(stack: Stack, provider: str, tenant: str) -> set[str]:
+    """The idempotency keys of the writes the sandbox applied for one organization."""
+    url = f"{stack.sandbox_url}/_sandbox/writes?provider={provider}&tenant={tenant}"
+    writes = requests.get(url, timeout=10).json()["writes"]
+    return {w["idempotency_key"] for w in writes if w["applied"] and w["idempotency_key"]}
 
 
 def open_balances(summary: dict) -> dict[str, str]:

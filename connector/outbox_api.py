@@ -1,5 +1,5 @@
 """The outbox's JSON API, under /api/orgs/<org_id>/: approvals, retry and cancel of one action,
-an action's history, and "run now".
+and an action's history. ("Run now" is the rules API's `POST .../evaluate`.)
 
 Like the rules API: scoped through current_org(), POSTs need the CSRF token in X-CSRFToken, and
 bad input answers 4xx with a message naming the field.
@@ -15,7 +15,6 @@ from flask import request
 from sqlalchemy import select
 
 from connector import web
-from core import queues
 from outbox import approval
 from outbox import jobs as outbox_jobs
 from outbox.models import Action
@@ -132,22 +131,4 @@ def history(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
             }
             for e in events
         ],
-    )
-
-
-@bp.post("/run-now")
-def run_now(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
-    state = request_run(org_id)
-    return jsonify(queued=state), 202
-
-
-def request_run(org_id: int) -> str:
-    """Evaluate the whole organization now instead of at its next local morning."""
-    return queues.enqueue_once(
-        web.redis(),
-        queues.RULES,
-        "rules.jobs.evaluate_organization",
-        org_id,
-        job_id=f"rules-now-{org_id}",
     )

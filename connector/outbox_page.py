@@ -19,7 +19,6 @@ from werkzeug.wrappers import Response
 
 from connector import web
 from connector.outbox_api import ACTOR
-from connector.outbox_api import request_run
 from core.models import Customer
 from core.models import Organization
 from core.models import OrgStatus
@@ -29,6 +28,7 @@ from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
 from outbox.rendering import rendered
+from rules.jobs import request_run
 
 bp = Blueprint("outbox_page", __name__)
 
@@ -153,7 +153,7 @@ def run_now(org_id: int) -> Response:
     if org.status != OrgStatus.CONNECTED:
         flash(f"{org.name} is not connected; reconnect it first.", "warning")
     else:
-        request_run(org_id)
+        request_run(web.redis(), org_id)
         flash(
             f"{org.name} is being evaluated now; new actions appear here in a few seconds.",
             "success",

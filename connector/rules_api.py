@@ -31,6 +31,7 @@ from rules import store
 from rules.backtest import load_history
 from rules.backtest import replay
 from rules.defaults import starter
+from rules.jobs import request_run
 from rules.models import Dispute
 from rules.models import PaymentPlan
 from rules.models import PromiseToPay
@@ -271,14 +272,7 @@ def action(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/evaluate")
 def evaluate_now(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    result = queues.enqueue_once(
-        web.redis(),
-        queues.RULES,
-        "rules.jobs.evaluate_organization",
-        org_id,
-        job_id=f"rules-manual-{org_id}",
-    )
-    return jsonify(queued=result), 202
+    return jsonify(queued=request_run(web.redis(), org_id)), 202
 
 
 # ---------------------------------------------------------------- pauses and customer state

@@ -18,6 +18,7 @@ from datetime import time
 from datetime import timedelta
 from typing import Any
 
+from redis import Redis
 from rq.exceptions import DuplicateJobError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,6 +62,13 @@ def evaluate_organization(org_id: int, attempt: int = 0) -> dict[str, Any]:
 
 def run_due_daily_evaluations() -> list[int]:
     return enqueue_due_daily(job_context(), utcnow())
+
+
+def request_run(redis: Redis, org_id: int) -> str:
+    """Evaluate the whole organization now ("Run now") instead of at its next local morning."""
+    return queues.enqueue_once(
+        redis, queues.RULES, f"{SELF}.evaluate_organization", org_id, job_id=f"rules-now-{org_id}"
+    )
 
 
 # ---------------------------------------------------------------- evaluation

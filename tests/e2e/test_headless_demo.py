@@ -39,4 +39,13 @@ def test_headless_demo_connects_syncs_and_follows_webhooks(empty_database_url, r
         assert org["mirror_open_after_payment"] == org["sandbox_open_after_payment"]
         assert org["mirror_open_after_payment"] != org["mirror_open"]
         assert org["webhook_events"] >= 1
+    for org in orgs.values():
+        # Every organization's first run waited for approval; what was approved went out, and
+        # the mailbox and the sandbox's ledger hold exactly what the outbox says was sent.
+        rules = org["rules"]
+        assert rules["approved"]["waiting"] > 0
+        assert rules["outbox"]["awaiting_approval"]
+        assert rules["emails_sent"] > 0 and rules["ledger_writes_sent"] > 0
+        assert rules["outbox"]["sent"].get("credit_hold", 0) > 0
+        assert rules["matches"] is True, rules
     assert "Traceback" not in logs, logs[logs.find("Traceback") - 500 :][:3000]
