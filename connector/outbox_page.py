@@ -5,6 +5,7 @@ waiting for a reconnect), what went out recently, and each action's message and 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint
@@ -56,13 +57,19 @@ def page(org_id: int) -> str:
             .limit(RECENT_ROWS)
         )
     )
+    names = _names(org_id, held + attention + recent)
+    groups: dict[str, list[tuple[Action, Any]]] = {}
+    for action in held:
+        name = names.get(action.customer_external_id, action.customer_external_id)
+        groups.setdefault(name, []).append((action, rendered(db, action)))
     return render_template(
         "outbox.html",
         org=org,
-        held=[(a, rendered(db, a)) for a in held],
+        held=held,
+        held_by_customer=sorted(groups.items()),
         attention=attention,
         recent=recent,
-        names=_names(org_id, held + attention + recent),
+        names=names,
         local=lambda instant: _local(org, instant),
     )
 
