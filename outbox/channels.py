@@ -35,11 +35,32 @@ class Written:
     records: tuple[AnyRecord, ...] = ()
 
 
+RECEIPT_SECONDS = 14 * 24 * 3600
+
+
 def write(rt: JobContext, taken: Taken) -> Written:
     if isinstance(taken.command, SendEmail):
-        command = with_payment_links(rt, taken.organization_id, taken.command)
-        return Written(send_reminder(rt, taken.organization_id, taken.key, command))
+        return by_email(rt, taken.organization_id, taken.key, taken.command)
     return to_provider(rt, taken.organization_id, taken.command, taken.key)
+
+
+def by_email(rt: JobContext, org_id: int, key: str, command: SendEmail) -> Written:
+    """Send the reminder once.
+
+    SMTP has no idempotency key: a worker that dies after the server accepted the message but
+    before the outbox recorded it would send it again when the action is resumed. So the
+    server's answer is written to Redis the instant it arrives (a receipt, one fast SET), and a
+    resumed send that finds a receipt records it instead of sending again. What remains is the
+    instant between the server's reply and that SET. The Message-ID stays the same on every
+    attempt, so a receiving server can recognise a repeat even then."""
+    receipt_key = f"dunwell:email-receipt:{key}"
+    receipt = rt.redis.get(receipt_key) if rt.redis is not None else None
+    if receipt is not None:
+        return Written(receipt.decode())
+    reference = send_reminder(rt, org_id, key, with_payment_links(rt, org_id, command))
+    if rt.redis is not None:
+        rt.redis.set(receipt_key, reference, ex=RECEIPT_SECONDS)
+    return Written(reference)
 
 
 def with_payment_links(rt: JobContext, org_id: int, command: SendEmail) -> SendEmail:

@@ -14,9 +14,13 @@ from core.context import JobContext
 from core.db import session_scope
 from core.db import utcnow
 from core.models import Customer
+from core.models import Invoice
 from core.models import Organization
 from core.settings import Settings
+from outbox.channels import by_email
 from outbox.channels import write
+from outbox.commands import SendEmail
+from outbox.commands import command_json
 from outbox.deliver import deliver
 from outbox.jobs import deliver_due
 from outbox.models import Action
@@ -247,3 +251,51 @@ def test_a_stale_sync_token_is_read_again_and_written_once(live, sandbox) -> Non
     result = deliver(live, action_id)
     assert result is not None and result.status == S.SENT
     assert len(applied(sandbox, action(live, action_id).key)) == 1
+
+
+@pytest.fixture
+def live_mail(live, mail) -> JobContext:
+    settings = live.settings.with_changes(smtp=mail.settings(), mail_from="ar@dunwell.test")
+    return JobContext(settings, live.sessions, live.redis)
+
+
+def owed(ctx: JobContext, org_id: int) -> dict[str, Any]:
+    """A reminder line for the first open invoice (and so, a customer who owes something)."""
+    with session_scope(ctx.sessions) as db:
+        inv = db.scalars(
+            select(Invoice)
+            .where(Invoice.organization_id == org_id, Invoice.status == "open")
+            .order_by(Invoice.id)
+        ).first()
+        return {
+            "customer": inv.customer_external_id,
+            "external_id": inv.external_id,
+            "number": inv.number or inv.external_id,
+            "balance": str(inv.balance),
+            "currency": inv.currency,
+            "days_overdue": 1,
+        }
+
+
+@pytest.mark.e2e
+def test_an_email_cut_off_by_a_crash_after_the_server_took_it_is_not_sent_twice(
+    live_mail, sandbox, mail
+) -> None:
+    org_id, _ = connected(live_mail, "quickbooks")
+    line = owed(live_mail, org_id)
+    customer = line.pop("customer")
+    command = SendEmail(customer, "pat@customer.test", "Overdue", "Please pay.", (line,))
+    now = utcnow()
+    payload = {"template": "t", "invoices": [line], "offers": [], "instalments": []}
+    action_id = planned(live_mail, org_id, customer, "reminder", payload)
+    with session_scope(live_mail.sessions) as db:
+        row = db.get(Action, action_id)
+        row.rule = "starter"  # decided by the rules: re-checked against the mirror
+        row.status = S.PENDING
+        row.command = command_json(command)
+        row.lease_until = now - timedelta(seconds=1)  # its worker died mid-send
+        key = row.key
+    by_email(live_mail, org_id, key, command)  # the server took it, then the worker died
+    resumed = deliver(live_mail, action_id, now)
+    assert resumed is not None and resumed.status == S.SENT
+    assert len([m for m in mail.mailbox.messages() if key in m["message_id"]]) == 1
