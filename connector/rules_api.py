@@ -70,13 +70,6 @@ def _today(org: Organization) -> date:
     return local_date(utcnow(), org.timezone)
 
 
-def _since(org: Organization) -> date | None:
-    owner = store.rule_set(web.db(), org.id)
-    if owner is None or owner.first_activated_at is None:
-        return None
-    return local_date(owner.first_activated_at, org.timezone)
-
-
 def _reevaluate(org_id: int, customer: str) -> None:
     """A pause or state changed: evaluate that customer again soon."""
     queues.enqueue_once(
@@ -218,7 +211,15 @@ def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
     data = _body()
     book = _book(org_id, data)
     as_of = _date(data, "as_of", _today(org))
-    result = preview(web.db(), org, book, utcnow(), _since(org), as_of, web.deadline("preview"))
+    result = preview(
+        web.db(),
+        org,
+        book,
+        utcnow(),
+        store.rules_since(web.db(), org),
+        as_of,
+        web.deadline("preview"),
+    )
     return jsonify(result)
 
 

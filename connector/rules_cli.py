@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -78,13 +77,6 @@ def _book(session: Session, org_id: int, path: str | None, number: int | None) -
     if active is None:
         raise click.ClickException("no active rule set: pass --file or --version")
     return active[0]
-
-
-def _since(session: Session, org: Organization) -> date | None:
-    owner = store.rule_set(session, org.id)
-    if owner is None or owner.first_activated_at is None:
-        return None
-    return local_date(owner.first_activated_at, org.timezone)
 
 
 ORG = click.option("--org", "org_id", type=int, required=True, help="Organization id.")
@@ -155,7 +147,7 @@ def preview_command(
             org = _org(session, org_id)
             book = _book(session, org_id, path, number)
             day = as_of.date() if as_of else None
-            _echo(preview(session, org, book, utcnow(), _since(session, org), day))
+            _echo(preview(session, org, book, utcnow(), store.rules_since(session, org), day))
     except RuleSetInvalid as exc:
         _fail(exc)
 

@@ -45,11 +45,11 @@ from rules.facts import CustomerFact
 from rules.held_back import hold_back
 from rules.load import load_facts
 from rules.messages import render_reminder
-from rules.models import RuleSet
 from rules.models import RuleSetVersion
 from rules.spec import RuleBook
 from rules.store import active_version
 from rules.store import book_for
+from rules.store import rules_since
 from rules.timing import local_date
 from rules.timing import next_allowed
 
@@ -98,7 +98,7 @@ def take(session: Session, action_id: int, now: datetime) -> Taken | Performed |
         return Performed(S.NEEDS_RECONNECT, reason)
     as_of = local_date(now, org.timezone)
     facts = load_facts(
-        session, org, as_of, now, book, [action.customer_external_id], _since(session, org)
+        session, org, as_of, now, book, [action.customer_external_id], rules_since(session, org)
     )
     customer = facts.customers.get(action.customer_external_id)
     outcome = recheck(action, facts, customer, book, as_of, now)
@@ -128,13 +128,6 @@ def _book(session: Session, action: Action) -> RuleBook | None:
         version = session.get(RuleSetVersion, action.rule_version_id)
     version = version or active_version(session, action.organization_id)
     return book_for(version) if version is not None else None
-
-
-def _since(session: Session, org: Organization) -> date | None:
-    owner = session.scalar(select(RuleSet).where(RuleSet.organization_id == org.id))
-    if owner is None or owner.first_activated_at is None:
-        return None
-    return local_date(owner.first_activated_at, org.timezone)
 
 
 def _wait_for_limits(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import date
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.models import Organization
 from rules.features import COLUMNS
 from rules.features import features_on
 from rules.models import RuleSet
@@ -28,6 +30,7 @@ from rules.schemas import RuleSetInvalid
 from rules.schemas import validate_document
 from rules.spec import RuleBook
 from rules.spec import compile_book
+from rules.timing import local_date
 
 
 class NoSuchVersion(LookupError):
@@ -113,6 +116,15 @@ def record_activation(
             setattr(owner, column, None)
         elif feature not in was or getattr(owner, column) is None:
             setattr(owner, column, now)
+
+
+def rules_since(session: Session, org: Organization) -> date | None:
+    """The organization's local date its rules were first switched on (None: never). Nothing
+    before it is decided from history; every caller asks here."""
+    owner = rule_set(session, org.id)
+    if owner is None or owner.first_activated_at is None:
+        return None
+    return local_date(owner.first_activated_at, org.timezone)
 
 
 def get_version(session: Session, org_id: int, number: int) -> RuleSetVersion:
