@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from connector import admin
     from connector import oauth
+    from connector import openapi
     from connector import rules_api
     from connector import rules_page
     from connector import webhooks
@@ -47,6 +48,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(rules_page.bp)
     app.register_blueprint(rules_api.bp)
+    app.register_blueprint(openapi.bp)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -87,9 +87,9 @@ class ActionsQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    status = fields.String(validate=validate.Length(max=20))
+    status = fields.String(validate=validate.Length(min=1, max=20))
     customer = fields.String(validate=ID)
-    kind = fields.String(validate=validate.Length(max=20))
+    kind = fields.String(validate=validate.Length(min=1, max=20))
     before = fields.Integer(validate=validate.Range(1, MAX_ROW_ID))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
@@ -102,8 +102,8 @@ class ExportQuery(Schema):
 
 
 def query(schema: Schema) -> dict[str, Any]:
-    """The query string loaded by `schema` (empty values ignored); 422 naming the argument."""
-    args = {k: v for k, v in request.args.items() if v != ""}
+    """The query string loaded by `schema`; 422 naming the argument."""
+    args = dict(request.args.items())
     for key, value in args.items():
         problem = text_problem(value)
         if problem:

@@ -21,6 +21,9 @@ MONEY_PLACES = 4
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2199, 12, 31)
 ID = validate.Length(min=1, max=64)
+# The same bounds as text patterns, for the API's OpenAPI description.
+DAY_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+AMOUNT_PATTERN = r"^[0-9]{1,14}(\.[0-9]+)?$"
 
 
 def amount_problem(amount: Decimal) -> str | None:
@@ -51,17 +54,27 @@ def date_problem(day: date) -> str | None:
     return None
 
 
-def money(*, positive: bool = False, **kw: Any) -> fields.Decimal:
-    """An amount as a string ("12.50") or a number, 0 (or more than 0) to MAX_AMOUNT."""
+class Money(fields.Decimal):
+    """An amount as a string ("12.50") or a number; "1e2" is kept as 100, not 1E+2."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        amount = super()._deserialize(value, attr, data, **kwargs)
+        if isinstance(amount, Decimal) and amount.is_finite() and amount.as_tuple().exponent > 0:
+            return amount.quantize(Decimal(1))
+        return amount
+
+
+def money(*, positive: bool = False, **kw: Any) -> Money:
+    """An amount from 0 (or more than 0, when `positive`) to MAX_AMOUNT."""
     checks: list[Any] = [_check_amount]
     if positive:
         checks.append(validate.Range(min=0, min_inclusive=False, error="must be more than 0"))
-    return fields.Decimal(as_string=True, allow_nan=False, validate=checks, **kw)
+    return Money(as_string=True, allow_nan=False, validate=checks, **kw)
 
 
 def day(**kw: Any) -> fields.Date:
     """A date as YYYY-MM-DD between EARLIEST and LATEST."""
-    return fields.Date(validate=_check_date, **kw)
+    return fields.Date(validate=_check_date, metadata={"pattern": DAY_PATTERN}, **kw)
 
 
 def external_id(**kw: Any) -> fields.String:
