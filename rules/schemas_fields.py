@@ -59,8 +59,10 @@ class Money(fields.Decimal):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         amount = super()._deserialize(value, attr, data, **kwargs)
-        if isinstance(amount, Decimal) and amount.is_finite() and amount.as_tuple().exponent > 0:
-            return amount.quantize(Decimal(1))
+        if isinstance(amount, Decimal) and amount.is_finite() and abs(amount) <= MAX_AMOUNT:
+            exponent = amount.as_tuple().exponent
+            if isinstance(exponent, int) and exponent > 0:
+                return amount.quantize(Decimal(1))
         return amount
 
 

@@ -19,6 +19,7 @@ from tests.connector.test_webhooks import make_org
 from tests.connector.test_webhooks import post
 from tests.connector.test_webhooks import sign
 from tests.fuzzing import fuzz_settings
+from tests.hostile import dumps
 
 _serial = itertools.count(1)
 
@@ -60,7 +61,7 @@ def accepted(session_factory, entity_id: str) -> list[tuple]:
 def deliver(client, session_factory, provider: str, body: Any, add_good, key: str) -> None:
     entity_id = f"fuzz-{next(_serial)}"
     extended = add_good(body, entity_id)
-    raw = bodies.dumps(extended if extended is not None else body).encode()
+    raw = dumps(extended if extended is not None else body).encode()
     response = post(client, provider, raw, sign(key, raw))
     assert response.status_code == 200, (response.status_code, raw[:500])
     if extended is not None:

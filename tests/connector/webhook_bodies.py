@@ -2,57 +2,20 @@
 
 Each body holds well-formed events mixed with events whose fields are of the wrong type, hold
 unpaired surrogates or NULs, carry timestamps at or past the ends of datetime's range, or nest
-a thousand levels deep. `Deep` stands for such nesting; `dumps` writes it without recursing.
+a thousand levels deep (tests.hostile).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 
+from tests.hostile import JUNK
+from tests.hostile import maybe
+
 QBO_REALMS = ("9130", "4620")
 XERO_TENANTS = ("c2cc9b6e-9458-4c7d-93cc-f02b81b0594f", "0d3b2b3e-0b5e-4f43-b2d7-b0c1c0e0a001")
-
-
-@dataclass(frozen=True)
-class Deep:
-    """`levels` nested JSON arrays."""
-
-    levels: int
-
-
-def dumps(value: Any) -> str:
-    """JSON text of `value`, Deep included (json.dumps would recurse too deeply for it)."""
-    if isinstance(value, Deep):
-        return "[" * value.levels + "]" * value.levels
-    if isinstance(value, dict):
-        items = (f"{json.dumps(str(k))}: {dumps(v)}" for k, v in value.items())
-        return "{" + ", ".join(items) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(dumps(v) for v in value) + "]"
-    return json.dumps(value)
-
-
-HOSTILE_TEXT = st.sampled_from(
-    ["\ud800", "a\udfffb", "\x00", "x" * 70, "", " ", "💸", "null", "\u202e1"]
-)
-SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False),
-    st.text(max_size=20),
-    HOSTILE_TEXT,
-)
-JUNK = st.one_of(
-    SCALARS,
-    st.builds(Deep, st.sampled_from([40, 1000, 3000])),
-    st.lists(SCALARS, max_size=3),
-    st.dictionaries(st.text(max_size=5), SCALARS, max_size=3),
-)
 TIMESTAMPS = st.one_of(
     st.datetimes().map(lambda d: d.isoformat()),
     st.sampled_from(
@@ -70,13 +33,6 @@ TIMESTAMPS = st.one_of(
     ),
     st.integers(min_value=-(2**64), max_value=2**64).map(lambda n: f"/Date({n})/"),
 )
-
-
-def maybe(good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Mostly `good`, sometimes anything at all."""
-    return st.one_of(good, good, good, JUNK)
-
-
 IDS = st.one_of(st.integers(1, 10**6).map(str), st.uuids().map(str))
 
 

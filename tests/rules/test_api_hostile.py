@@ -155,3 +155,17 @@ def test_pauses_for_what_is_not_in_the_mirror_are_refused(
     with session_scope(session_factory) as db:
         for model in (Dispute, PromiseToPay, PaymentPlan):
             assert db.query(model).count() == 0
+
+
+def test_amounts_in_exponent_notation_are_plain_amounts(client, session_factory) -> None:
+    org_id = seed(session_factory)
+    sign_in(client, org_id)
+    for amount in ("1e2", "1e999999"):
+        answer = client.post(
+            f"/api/orgs/{org_id}/promises",
+            json={"customer": "C1", "until": "2099-01-01", "amount": amount},
+        )
+        assert answer.status_code == (201 if amount == "1e2" else 422)
+    with session_scope(session_factory) as db:
+        (promise,) = db.query(PromiseToPay).all()
+        assert str(promise.amount) in ("100", "100.0000")

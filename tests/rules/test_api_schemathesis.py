@@ -57,7 +57,7 @@ def test_the_api_keeps_its_description(app, client, signed_in, path, method) -> 
         operation.as_strategy(GenerationMode.NEGATIVE, **fixed),
     )
 
-    @fuzz_settings(25)
+    @fuzz_settings(15)
     @given(cases)
     def check(case) -> None:
         response = case.call(session=client)
