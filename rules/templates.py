@@ -48,6 +48,19 @@ CONTEXT_VARIABLES = (
 )
 
 
+# What a template's own operations can raise ({{ 1/0 }}, {{ 'a' + 1 }}, a macro calling itself).
+# Anything else (an RQ job timeout, a shutdown) is not the template's fault and passes through.
+_TEMPLATE_FAULTS = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    TypeError,
+    ValueError,
+    RuntimeError,
+    MemoryError,
+)
+
+
 class TemplateTimeout(TemplateLimitError):
     """A render ran past RENDER_BUDGET_MS."""
 
@@ -98,7 +111,7 @@ def _limits(name: str) -> Iterator[None]:
         raise TemplateLimitError(f"{name} asks for too much: {exc}") from None
     except TemplateError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a user's template may raise anything
+    except _TEMPLATE_FAULTS as exc:
         raise TemplateRenderError(f"{exc.__class__.__name__}: {exc}") from None
 
 
