@@ -41,6 +41,7 @@ def _register_blueprints(app: Flask) -> None:
     from connector import admin
     from connector import email_settings
     from connector import oauth
+    from connector import openapi
     from connector import outbox_api
     from connector import outbox_page
     from connector import rules_api
@@ -59,6 +60,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(email_settings.bp)
     app.register_blueprint(unsubscribe.bp)
     csrf.exempt(unsubscribe.bp)  # RFC 8058 one-click POSTs carry no token: the signed link rules
+    app.register_blueprint(openapi.bp)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -71,6 +71,7 @@ def summary_json(org_id: int) -> Response:
             "external_id": e.external_id,
             "operation": e.operation,
             "received_at": e.received_at.isoformat(),
+            "rejected_reason": e.rejected_reason,
         }
         for e in data["events"]
     ]

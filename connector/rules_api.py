@@ -2,8 +2,8 @@
 preview, backtest), the outbox, pauses and customer state.
 
 Every route is scoped through current_org(); POSTs need the CSRF token in X-CSRFToken (fetch it
-from GET .../rules/csrf). Invalid input answers 422 with `errors` mapping each field path to
-its problem.
+from GET .../rules/csrf). Input is read through connector.api_input; invalid input answers 422
+with `errors` mapping each field path to its problem. GET /api/openapi.json describes it all.
 """
 
 from __future__ import annotations
@@ -21,6 +21,14 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from connector import web
+from connector.api_input import ROW_ID
+from connector.api_input import ActionsQuery
+from connector.api_input import ExportQuery
+from connector.api_input import customer_id
+from connector.api_input import date_field
+from connector.api_input import json_object
+from connector.api_input import query
+from connector.api_input import version_number
 from core import queues
 from core.db import utcnow
 from core.models import Organization
@@ -57,13 +65,6 @@ def _invalid(exc: RuleSetInvalid):  # type: ignore[no-untyped-def]
 @bp.errorhandler(store.NoSuchVersion)
 def _no_version(exc: store.NoSuchVersion):  # type: ignore[no-untyped-def]
     return web.error_response(404, str(exc))
-
-
-def _body() -> Any:
-    data = request.get_json(silent=True)
-    if data is None:
-        raise RuleSetInvalid({"": "send a JSON body with Content-Type: application/json"})
-    return data
 
 
 def _today(org: Organization) -> date:
@@ -117,7 +118,7 @@ def starter_document(org_id: int):  # type: ignore[no-untyped-def]
 @web.read_only
 def validate(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    data = _body()
+    data = json_object()
     document = store.validate_document(store.unwrap(data.get("document", data)))
     return jsonify(valid=True, document=document)
 
@@ -125,7 +126,7 @@ def validate(org_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/rules/versions")
 def save(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    data = _body()
+    data = json_object()
     if "document" not in data:
         raise RuleSetInvalid({"document": "is required"})
     version = store.save_version(
@@ -140,14 +141,14 @@ def save(org_id: int):  # type: ignore[no-untyped-def]
     return jsonify({**version_head(version), "document": version.document}), 201
 
 
-@bp.get("/rules/versions/<int:number>")
+@bp.get(f"/rules/versions/<{ROW_ID}:number>")
 def version(org_id: int, number: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     found = store.get_version(web.db(), org_id, number)
     return jsonify({**version_head(found), "document": found.document})
 
 
-@bp.post("/rules/versions/<int:number>/activate")
+@bp.post(f"/rules/versions/<{ROW_ID}:number>/activate")
 def activate(org_id: int, number: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     found = store.activate_version(web.db(), org_id, number)
@@ -158,7 +159,7 @@ def activate(org_id: int, number: int):  # type: ignore[no-untyped-def]
 @bp.get("/rules/export")
 def export(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    number = request.args.get("version", type=int)
+    number = query(ExportQuery()).get("version")
     found = (
         store.get_version(web.db(), org_id, number)
         if number is not None
@@ -173,7 +174,7 @@ def export(org_id: int):  # type: ignore[no-untyped-def]
 def import_rules(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     activate_now = request.args.get("activate", "0") in ("1", "true", "yes")
-    found = store.import_document(web.db(), org_id, _body(), activate=activate_now)
+    found = store.import_document(web.db(), org_id, json_object(), activate=activate_now)
     web.db().commit()
     return jsonify({**version_head(found), "document": found.document}), 201
 
@@ -183,9 +184,8 @@ def _book(org_id: int, data: dict[str, Any]) -> RuleBook:
     if data.get("document") is not None:
         return store.draft_book(store.unwrap(data["document"]))
     if data.get("version") is not None:
-        if not isinstance(data["version"], int):
-            raise RuleSetInvalid({"version": "must be a version number"})
-        return store.book_for(store.get_version(web.db(), org_id, data["version"]))
+        number = version_number(data["version"])
+        return store.book_for(store.get_version(web.db(), org_id, number))
     active = store.active_book(web.db(), org_id)
     if active is None:
         raise RuleSetInvalid(
@@ -194,23 +194,13 @@ def _book(org_id: int, data: dict[str, Any]) -> RuleBook:
     return active[0]
 
 
-def _date(data: dict[str, Any], key: str, default: date) -> date:
-    value = data.get(key)
-    if value is None:
-        return default
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise RuleSetInvalid({key: "must be a date as YYYY-MM-DD"}) from None
-
-
 @bp.post("/rules/preview")
 @web.read_only
 def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
     org = web.current_org(org_id)
-    data = _body()
+    data = json_object()
     book = _book(org_id, data)
-    as_of = _date(data, "as_of", _today(org))
+    as_of = date_field(data, "as_of", _today(org))
     result = preview(
         web.db(),
         org,
@@ -227,12 +217,14 @@ def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
 @web.read_only
 def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
     org = web.current_org(org_id)
-    data = _body()
+    data = json_object()
     book = _book(org_id, data)
     months = data.get("months", 3)
-    if not isinstance(months, int) or not 1 <= months <= MAX_BACKTEST_MONTHS:
+    if isinstance(months, bool) or not isinstance(months, int):
+        months = 0
+    if not 1 <= months <= MAX_BACKTEST_MONTHS:
         raise RuleSetInvalid({"months": f"must be a whole number from 1 to {MAX_BACKTEST_MONTHS}"})
-    end = _date(data, "end", _today(org))
+    end = date_field(data, "end", _today(org))
     start = end - timedelta(days=30 * months)
     history = load_history(web.db(), org, start)
     web.done_reading()
@@ -245,23 +237,22 @@ def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/actions")
 def actions(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    query = select(Action).where(Action.organization_id == org_id)
+    args = query(ActionsQuery())
+    listing = select(Action).where(Action.organization_id == org_id)
     for arg, column in (
         ("status", Action.status),
         ("customer", Action.customer_external_id),
         ("kind", Action.kind),
     ):
-        if request.args.get(arg):
-            query = query.where(column == request.args[arg])
-    before = request.args.get("before", type=int)
-    if before:
-        query = query.where(Action.id < before)
-    limit = max(1, min(request.args.get("limit", 50, type=int), 500))
-    rows = web.db().scalars(query.order_by(Action.id.desc()).limit(limit)).all()
+        if args.get(arg):
+            listing = listing.where(column == args[arg])
+    if args.get("before"):
+        listing = listing.where(Action.id < args["before"])
+    rows = web.db().scalars(listing.order_by(Action.id.desc()).limit(args["limit"])).all()
     return jsonify(actions=[action_json(a, full=False) for a in rows])
 
 
-@bp.get("/actions/<int:action_id>")
+@bp.get(f"/actions/<{ROW_ID}:action_id>")
 def action(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     found = web.db().get(Action, action_id)
@@ -282,18 +273,20 @@ def evaluate_now(org_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/disputes")
 def open_dispute(org_id: int):  # type: ignore[no-untyped-def]
     org = web.current_org(org_id)
-    data = shapes.load(shapes.DisputeIn(), _body())
+    data = shapes.load(shapes.DisputeIn(), json_object())
     dispute = pauses_store.open_dispute(web.db(), org_id, data, _today(org))
     web.db().commit()
     _reevaluate(org_id, dispute.customer_external_id)
     return jsonify(dispute_json(dispute)), 201
 
 
-@bp.post("/disputes/<int:dispute_id>/close")
+@bp.post(f"/disputes/<{ROW_ID}:dispute_id>/close")
 def close_dispute(org_id: int, dispute_id: int):  # type: ignore[no-untyped-def]
     org = web.current_org(org_id)
     dispute = _owned(Dispute, dispute_id, org_id)
-    pauses_store.close_dispute(dispute, shapes.load(shapes.DisputeClose(), _body()), _today(org))
+    pauses_store.close_dispute(
+        dispute, shapes.load(shapes.DisputeClose(), json_object()), _today(org)
+    )
     web.db().commit()
     _reevaluate(org_id, dispute.customer_external_id)
     return jsonify(dispute_json(dispute))
@@ -318,7 +311,7 @@ def _owned(model: Any, row_id: int, org_id: int) -> Any:
 @bp.post("/promises")
 def add_promise(org_id: int):  # type: ignore[no-untyped-def]
     org = web.current_org(org_id)
-    data = shapes.load(shapes.PromiseIn(), _body())
+    data = shapes.load(shapes.PromiseIn(), json_object())
     promise = pauses_store.add_promise(web.db(), org_id, data, _today(org))
     web.db().commit()
     _reevaluate(org_id, promise.customer_external_id)
@@ -327,7 +320,7 @@ def add_promise(org_id: int):  # type: ignore[no-untyped-def]
     ), 201
 
 
-@bp.post("/promises/<int:promise_id>/cancel")
+@bp.post(f"/promises/<{ROW_ID}:promise_id>/cancel")
 def cancel_promise(org_id: int, promise_id: int):  # type: ignore[no-untyped-def]
     return _cancel(PromiseToPay, promise_id, org_id)
 
@@ -335,7 +328,7 @@ def cancel_promise(org_id: int, promise_id: int):  # type: ignore[no-untyped-def
 @bp.post("/payment-plans")
 def add_plan(org_id: int):  # type: ignore[no-untyped-def]
     org = web.current_org(org_id)
-    data = shapes.load(shapes.PlanIn(), _body())
+    data = shapes.load(shapes.PlanIn(), json_object())
     plan = pauses_store.add_plan(web.db(), org_id, data, _today(org))
     web.db().commit()
     _reevaluate(org_id, plan.customer_external_id)
@@ -344,7 +337,7 @@ def add_plan(org_id: int):  # type: ignore[no-untyped-def]
     ), 201
 
 
-@bp.post("/payment-plans/<int:plan_id>/cancel")
+@bp.post(f"/payment-plans/<{ROW_ID}:plan_id>/cancel")
 def cancel_plan(org_id: int, plan_id: int):  # type: ignore[no-untyped-def]
     return _cancel(PaymentPlan, plan_id, org_id)
 
@@ -362,8 +355,8 @@ def _cancel(model: Any, row_id: int, org_id: int):  # type: ignore[no-untyped-de
 @bp.put("/customers/<customer>/profile")
 def put_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    data = shapes.load(shapes.ProfileIn(), _body())
-    row = pauses_store.update_profile(web.db(), org_id, customer, data)
+    data = shapes.load(shapes.ProfileIn(), json_object())
+    row = pauses_store.update_profile(web.db(), org_id, customer_id(customer), data)
     web.db().commit()
     _reevaluate(org_id, customer)
     return jsonify(profile_json(row))
@@ -372,4 +365,4 @@ def put_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
 @bp.get("/customers/<customer>/profile")
 def get_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    return jsonify(profile_json(pauses_store.profile(web.db(), org_id, customer)))
+    return jsonify(profile_json(pauses_store.profile(web.db(), org_id, customer_id(customer))))

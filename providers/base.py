@@ -157,7 +157,11 @@ class Tenant:
 
 @dataclass(frozen=True)
 class ChangeNotice:
-    """One entity change announced by a webhook. Payloads carry ids only: re-fetch."""
+    """One entity change announced by a webhook. Payloads carry ids only: re-fetch.
+
+    `rejected` says why an event could not be read (the rest of its delivery still counts);
+    such a notice carries whatever of its tenant and id could be read, for the record.
+    """
 
     tenant_external_id: str
     entity: Entity | None
@@ -166,6 +170,7 @@ class ChangeNotice:
     occurred_at: datetime | None
     dedupe_key: str
     merged_from: str | None = None
+    rejected: str | None = None
 
 
 # ---------------------------------------------------------------- write commands

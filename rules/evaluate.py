@@ -226,7 +226,9 @@ class CustomerRun(CustomerLevel):
             "on": action.on if action.type == NOTE else "customer",
             "invoice": inv.external_id,
             "customer": self.customer.external_id,
-            "text": render_text(action.text or "", ctx),
+            "text": render_text(
+                action.text or "", ctx, f"the {action.type} text of step {step_key}"
+            ),
         }
         if action.type == TASK:
             payload["assignee"] = action.assignee

@@ -106,14 +106,18 @@ def render_reminder(
     book: RuleBook, payload: dict[str, Any], org_name: str, as_of: date, step: dict | None
 ) -> tuple[str, str]:
     """(subject, body); raises jinja2.TemplateError if the template cannot render."""
-    subject, body = book.templates[payload["template"]]
+    key = payload["template"]
+    subject, body = book.templates[key]
     ctx = context(payload, org_name, as_of, step)
-    return render(subject, ctx).strip(), render(body, ctx)
+    return (
+        render(subject, ctx, f"template '{key}' subject").strip(),
+        render(body, ctx, f"template '{key}' body"),
+    )
 
 
-def render_text(source: str, ctx: dict[str, Any]) -> str:
+def render_text(source: str, ctx: dict[str, Any], name: str = "the text") -> str:
     try:
-        return render(source, ctx).strip()
+        return render(source, ctx, name).strip()
     except TemplateError as exc:
         return f"[template error: {exc}]"
 

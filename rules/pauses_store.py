@@ -1,7 +1,8 @@
 """Recording pauses and customer state, from validated input (rules.schemas_pauses).
 
 Promises and plans remember the balance they started from, so a partial payment counts towards
-them; disputes name the invoice's customer from the mirror.
+them; disputes name the invoice's customer from the mirror. A dispute, promise or plan must
+name a customer and invoices that are in the organization's mirror (and not deleted there).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.models import Customer
 from core.models import Invoice
 from rules.models import CustomerProfile
 from rules.models import Dispute
@@ -23,14 +25,48 @@ from rules.models import PlanInvoice
 from rules.models import PromiseToPay
 from rules.schemas import RuleSetInvalid
 
+_MIRROR = " (not in the mirror of QuickBooks or Xero; has it synced yet?)"
 
-def _invoice(session: Session, org_id: int, external_id: str) -> Invoice:
+
+def _invoice(session: Session, org_id: int, external_id: str, field: str = "invoice") -> Invoice:
     row = session.scalar(
-        select(Invoice).where(Invoice.organization_id == org_id, Invoice.external_id == external_id)
+        select(Invoice).where(
+            Invoice.organization_id == org_id,
+            Invoice.external_id == external_id,
+            Invoice.deleted.is_(False),
+        )
     )
     if row is None:
-        raise RuleSetInvalid({"invoice": f"no invoice '{external_id}' in this organization"})
+        raise RuleSetInvalid({field: f"no invoice '{external_id}' in this organization{_MIRROR}"})
     return row
+
+
+def _check_customer(session: Session, org_id: int, external_id: str) -> None:
+    found = session.scalar(
+        select(Customer.id).where(
+            Customer.organization_id == org_id,
+            Customer.external_id == external_id,
+            Customer.deleted.is_(False),
+        )
+    )
+    if found is None:
+        raise RuleSetInvalid(
+            {"customer": f"no customer '{external_id}' in this organization{_MIRROR}"}
+        )
+
+
+def _customers_invoices(
+    session: Session, org_id: int, customer: str, invoices: list[str]
+) -> list[Invoice]:
+    """The named invoices, each checked to exist and to be `customer`'s."""
+    _check_customer(session, org_id, customer)
+    rows = []
+    for i, invoice_id in enumerate(invoices):
+        row = _invoice(session, org_id, invoice_id, f"invoices[{i}]")
+        if row.customer_external_id != customer:
+            raise RuleSetInvalid({f"invoices[{i}]": f"invoice {invoice_id} is not {customer}'s"})
+        rows.append(row)
+    return rows
 
 
 def _open_balance(session: Session, org_id: int, customer: str, invoices: list[str]) -> Decimal:
@@ -85,9 +121,7 @@ def add_promise(session: Session, org_id: int, data: dict[str, Any], today: date
     """Record a promise; one that names no invoices covers the customer's open invoices now
     (stored, so that an invoice issued later is dunned as usual)."""
     customer = data["customer"]
-    for invoice_id in data["invoices"]:
-        if _invoice(session, org_id, invoice_id).customer_external_id != customer:
-            raise RuleSetInvalid({"invoices": f"invoice {invoice_id} is not {customer}'s"})
+    _customers_invoices(session, org_id, customer, data["invoices"])
     if data["until"] < today:
         raise RuleSetInvalid({"until": "must not be in the past"})
     covered = list(data["invoices"]) or _open_invoice_ids(session, org_id, customer)
@@ -109,12 +143,8 @@ def add_promise(session: Session, org_id: int, data: dict[str, Any], today: date
 
 
 def add_plan(session: Session, org_id: int, data: dict[str, Any], today: date) -> PaymentPlan:
-    currencies = set()
-    for invoice_id in data["invoices"]:
-        row = _invoice(session, org_id, invoice_id)
-        if row.customer_external_id != data["customer"]:
-            raise RuleSetInvalid({"invoices": f"invoice {invoice_id} is not {data['customer']}'s"})
-        currencies.add(row.currency)
+    rows = _customers_invoices(session, org_id, data["customer"], data["invoices"])
+    currencies = {row.currency for row in rows}
     if len(currencies) > 1:
         raise RuleSetInvalid({"invoices": "a plan covers invoices in one currency"})
     plan = PaymentPlan(

@@ -23,6 +23,8 @@ from rules.conditions import FACT_TYPES
 from rules.conditions import MONEY
 from rules.conditions import OPS
 from rules.schemas_check import cross_check
+from rules.schemas_fields import amount_problem
+from rules.schemas_fields import money
 
 KEY = validate.Regexp(
     r"^[a-z0-9][a-z0-9_-]{0,39}$",
@@ -45,7 +47,7 @@ class RuleSetInvalid(ValueError):
 
 
 def _money(**kw: Any) -> fields.Decimal:
-    return fields.Decimal(as_string=True, allow_nan=False, validate=validate.Range(min=0), **kw)
+    return money(**kw)
 
 
 class _Strict(Schema):
@@ -94,9 +96,7 @@ def _value_problem(kind: str, op: str, value: Any) -> str | None:
         amount = Decimal(str(value))
     except ArithmeticError:
         return f"'{value}' is not an amount"
-    if not amount.is_finite() or amount < 0:
-        return "must be a finite amount of zero or more"
-    return None
+    return amount_problem(amount)
 
 
 def normalise_condition(cond: dict[str, Any]) -> dict[str, Any]:
@@ -160,8 +160,12 @@ class MatchSchema(_Strict):
     currencies = fields.List(fields.String(validate=CURRENCY_CODE), load_default=list)
     billed_12m_min = _money(load_default=None, allow_none=True)
     billed_12m_max = _money(load_default=None, allow_none=True)
-    avg_days_late_min = fields.Integer(load_default=None, allow_none=True, strict=True)
-    avg_days_late_max = fields.Integer(load_default=None, allow_none=True, strict=True)
+    avg_days_late_min = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(-3650, 3650)
+    )
+    avg_days_late_max = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(-3650, 3650)
+    )
 
 
 class SegmentSchema(_Strict):

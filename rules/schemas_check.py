@@ -37,7 +37,7 @@ def cross_check(doc: dict[str, Any]) -> dict[str, str]:
     _check_limits(problems, doc["limits"])
     for key, template in doc["templates"].items():
         for part in ("subject", "body"):
-            error = template_error(template[part])
+            error = template_error(template[part], f"template '{key}' {part}")
             if error:
                 problems[f"templates.{key}.{part}"] = error
     return problems
@@ -97,7 +97,7 @@ def _check_actions(problems: dict[str, str], path: str, actions: list, templates
         if action["type"] == "reminder" and action["template"] not in templates:
             problems[f"{here}.template"] = _unknown("template", action["template"], templates)
         if action["type"] in ("note", "task"):
-            error = template_error(action["text"])
+            error = template_error(action["text"], f"the {action['type']} text")
             if error:
                 problems[f"{here}.text"] = error
 

@@ -13,47 +13,43 @@ from marshmallow import validates_schema
 from rules.models import DisputeReason
 from rules.schemas import RuleSetInvalid
 from rules.schemas import flatten
-
-_ID = validate.Length(min=1, max=64)
+from rules.schemas_fields import day
+from rules.schemas_fields import external_id
+from rules.schemas_fields import money
 
 
 class DisputeIn(Schema):
-    invoice = fields.String(required=True, validate=_ID)
+    invoice = external_id(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(DisputeReason.ALL))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
-    opened_on = fields.Date(load_default=None)
+    opened_on = day(load_default=None)
 
 
 class DisputeClose(Schema):
     resolution = fields.String(load_default="", validate=validate.Length(max=2000))
-    closed_on = fields.Date(load_default=None)
+    closed_on = day(load_default=None)
 
 
 class PromiseIn(Schema):
-    customer = fields.String(required=True, validate=_ID)
-    until = fields.Date(required=True)
-    invoices = fields.List(fields.String(validate=_ID), load_default=list)
-    amount = fields.Decimal(
-        as_string=True, allow_nan=False, load_default=None, validate=validate.Range(min=0)
-    )
+    customer = external_id(required=True)
+    until = day(required=True)
+    invoices = fields.List(external_id(), load_default=list, validate=validate.Length(max=500))
+    amount = money(load_default=None)
     note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _distinct(self, data: dict[str, Any], **_: Any) -> None:
+        _no_repeats(data.get("invoices", []))
 
 
 class InstalmentIn(Schema):
-    due_on = fields.Date(required=True)
-    amount = fields.Decimal(
-        as_string=True,
-        allow_nan=False,
-        required=True,
-        validate=validate.Range(min=0, min_inclusive=False),
-    )
+    due_on = day(required=True)
+    amount = money(required=True, positive=True)
 
 
 class PlanIn(Schema):
-    customer = fields.String(required=True, validate=_ID)
-    invoices = fields.List(
-        fields.String(validate=_ID), required=True, validate=validate.Length(min=1)
-    )
+    customer = external_id(required=True)
+    invoices = fields.List(external_id(), required=True, validate=validate.Length(min=1, max=500))
     instalments = fields.List(
         fields.Nested(InstalmentIn), required=True, validate=validate.Length(min=1, max=120)
     )
@@ -61,13 +57,26 @@ class PlanIn(Schema):
 
     @validates_schema
     def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        _no_repeats(data.get("invoices", []))
         dates = [i["due_on"] for i in data.get("instalments", [])]
         if dates != sorted(set(dates)):
             raise ValidationError("instalment dates must be distinct and in order", "instalments")
 
 
+def _no_repeats(invoices: list[str]) -> None:
+    seen: set[str] = set()
+    for i, invoice in enumerate(invoices):
+        if invoice in seen:
+            raise ValidationError({i: [f"names invoice '{invoice}' a second time"]}, "invoices")
+        seen.add(invoice)
+
+
 class ProfileIn(Schema):
-    tags = fields.List(fields.String(validate=validate.Length(1, 60)), load_default=None)
+    tags = fields.List(
+        fields.String(validate=validate.Length(1, 60)),
+        load_default=None,
+        validate=validate.Length(max=50),
+    )
     do_not_contact = fields.Boolean(load_default=None)
     do_not_contact_reason = fields.String(load_default=None, validate=validate.Length(max=500))
     credit_hold = fields.Boolean(load_default=None)

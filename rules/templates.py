@@ -1,12 +1,20 @@
-"""User-editable message templates, rendered in Jinja's sandboxed environment.
+"""User-editable message templates: checked when saved, rendered within limits everywhere.
 
 Templates are checked when a rule set is saved: they must parse, and they must render against a
 sample context with StrictUndefined, so a misspelt variable ("invoice.nubmer") is an error naming
 the field then, not a failed reminder later.
+
+Every render (the check, the preview, evaluation in the worker, sending) goes through `render`,
+which runs the template in rules.template_sandbox's bounded environment, under a time budget
+(rules.template_budget) and with a cap on the output. A template past any limit raises a
+TemplateError naming it and the limit, never anything else, so one user's template can neither
+fail a request with a 500 nor hold a worker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -15,10 +23,18 @@ from typing import Any
 from jinja2 import StrictUndefined
 from jinja2 import Template
 from jinja2 import TemplateError
+from jinja2 import TemplateRuntimeError
 from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+
+from rules.template_budget import Overtime
+from rules.template_budget import deadline
+from rules.template_sandbox import MAX_VALUE_CHARS
+from rules.template_sandbox import BoundedEnvironment
+from rules.template_sandbox import TemplateLimitError
 
 MAX_TEMPLATE_CHARS = 20_000
+MAX_OUTPUT_CHARS = MAX_VALUE_CHARS
+RENDER_BUDGET_MS = 500
 
 CONTEXT_VARIABLES = (
     "organization",
@@ -33,6 +49,27 @@ CONTEXT_VARIABLES = (
 )
 
 
+# What a template's own operations can raise ({{ 1/0 }}, {{ 'a' + 1 }}, a macro calling itself).
+# Anything else (an RQ job timeout, a shutdown) is not the template's fault and passes through.
+_TEMPLATE_FAULTS = (
+    ArithmeticError,
+    AttributeError,
+    LookupError,
+    TypeError,
+    ValueError,
+    RuntimeError,
+    MemoryError,
+)
+
+
+class TemplateTimeout(TemplateLimitError):
+    """A render ran past RENDER_BUDGET_MS."""
+
+
+class TemplateRenderError(TemplateRuntimeError):
+    """The template raised something other than a TemplateError (e.g. a division by zero)."""
+
+
 def _money(value: Any) -> str:
     if value is None:
         return ""
@@ -40,11 +77,11 @@ def _money(value: Any) -> str:
 
 
 @lru_cache(maxsize=1)
-def environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def environment() -> BoundedEnvironment:
+    env = BoundedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
-    env.filters["money"] = _money
+    env.add_filter("money", _money)
     return env
 
 
@@ -53,26 +90,55 @@ def compiled(source: str) -> Template:
     return environment().from_string(source)
 
 
-def render(source: str, context: dict[str, Any]) -> str:
-    """Render `source`; raises jinja2.TemplateError on a broken template."""
-    return compiled(source).render(context)
+def render(source: str, context: dict[str, Any], name: str = "the template") -> str:
+    """Render `source`, compiled on first use; raises jinja2.TemplateError on any failure.
+
+    `name` says which template this is in the errors ("template 'first' body").
+    """
+    with _limits(name):
+        return _output(compiled(source), context)
 
 
-def template_error(source: str) -> str | None:
+@contextmanager
+def _limits(name: str) -> Iterator[None]:
+    try:
+        with deadline(RENDER_BUDGET_MS / 1000):
+            yield
+    except Overtime:
+        raise TemplateTimeout(
+            f"{name} took longer than {RENDER_BUDGET_MS} ms to render; make its loops smaller"
+        ) from None
+    except TemplateLimitError as exc:
+        raise TemplateLimitError(f"{name} asks for too much: {exc}") from None
+    except TemplateError:
+        raise
+    except _TEMPLATE_FAULTS as exc:
+        raise TemplateRenderError(f"{exc.__class__.__name__}: {exc}") from None
+
+
+def _output(template: Template, context: dict[str, Any]) -> str:
+    chunks, size = [], 0
+    for chunk in template.root_render_func(template.new_context(context)):
+        size += len(chunk)
+        if size > MAX_OUTPUT_CHARS:
+            raise TemplateLimitError(f"its output is longer than {MAX_OUTPUT_CHARS:,} characters")
+        chunks.append(chunk)
+    return "".join(chunks)
+
+
+def template_error(source: str, name: str = "the template") -> str | None:
     """None if `source` parses and renders against the sample context, else why not."""
     if len(source) > MAX_TEMPLATE_CHARS:
         return f"is longer than {MAX_TEMPLATE_CHARS} characters"
     try:
-        template = compiled(source)
+        render(source, sample_context(), name)
     except TemplateSyntaxError as exc:
         return f"template syntax error at line {exc.lineno}: {exc.message}"
-    try:
-        template.render(sample_context())
+    except (TemplateLimitError, TemplateRenderError) as exc:
+        return f"template error: {exc}"
     except TemplateError as exc:
         known = ", ".join(CONTEXT_VARIABLES)
         return f"template error: {exc.message or exc} (available variables: {known})"
-    except Exception as exc:  # noqa: BLE001 - a user's template may raise anything
-        return f"template error: {exc.__class__.__name__}: {exc}"
     return None
 
 

@@ -71,16 +71,20 @@ class Context:
 
 
 def parse_instant(value: Any) -> datetime | None:
-    """QuickBooks date-times ("2015-10-05T14:42:19-07:00", "-0700", "Z", nanoseconds) as UTC."""
+    """QuickBooks date-times ("2015-10-05T14:42:19-07:00", "-0700", "Z", nanoseconds) as UTC.
+
+    None when absent, unreadable, or not a representable instant ("0001-01-01T00:00:00+01:00"
+    would be in year 0 in UTC).
+    """
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def parse_date(value: Any) -> date | None:

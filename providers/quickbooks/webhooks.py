@@ -8,9 +8,11 @@ envelopes exist and both are accepted:
   `intuitaccountid` (the realm), `intuitentityid` and a unique `id`.
 One delivery may cover several realms. Operations are normalised to the classic verbs (Create,
 Update, Delete, Merge, Void, Emailed). Entities Dunwell does not mirror (Account, Vendor, Term,
-...) are returned with `entity=None`, so the caller can log them and decide; events missing a
-realm or an id are skipped. `dedupe_key` is the CloudEvent `id`, or for classic events a SHA-256
-of realm, entity, id, operation and lastUpdated. Payloads carry ids only: always re-fetch.
+...) are returned with `entity=None`, so the caller can log them and decide; an event that
+cannot be read (no realm or id, a timestamp out of range, ...) comes back rejected, with the
+reason, and the rest of the delivery counts. `dedupe_key` is the CloudEvent `id`, or for
+classic events a SHA-256 of realm, entity, id, operation and lastUpdated. Payloads carry ids
+only: always re-fetch.
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
-import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from providers.base import ChangeNotice
 from providers.base import Entity
+from providers.jsonbody import decode_untrusted
 from providers.quickbooks.mapping import parse_instant
-
-log = logging.getLogger(__name__)
+from providers.webhook_events import BadEvent
+from providers.webhook_events import identifier
+from providers.webhook_events import parse_each
+from providers.webhook_events import rejected
 
 SIGNATURE_HEADER = "intuit-signature"
 ENTITIES = {
@@ -81,75 +85,104 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def parse(body: bytes) -> list[ChangeNotice]:
-    """ChangeNotices from either envelope; ValueError for a body that is neither."""
+    """ChangeNotices from either envelope; ValueError for a body that is neither.
+
+    An event that cannot be read is returned as a rejected notice (providers.webhook_events).
+    """
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = decode_untrusted(body)
+    except ValueError as exc:
         raise ValueError(f"QuickBooks webhook body is not valid JSON: {exc}") from exc
     if isinstance(data, list):
-        return [n for event in data if (n := _cloud_event(event)) is not None]
+        return parse_each(data, _cloud_event, _cloud_ids)
     if isinstance(data, dict) and "eventNotifications" in data:
         return _classic(data["eventNotifications"])
     if isinstance(data, dict) and "specversion" in data:
-        notice = _cloud_event(data)
-        return [notice] if notice else []
+        return parse_each([data], _cloud_event, _cloud_ids)
     raise ValueError(
         "QuickBooks webhook body is neither a CloudEvents array nor an eventNotifications object"
     )
 
 
-def _cloud_event(event: Any) -> ChangeNotice | None:
-    if not isinstance(event, dict):
-        return None
-    realm, entity_id = event.get("intuitaccountid"), event.get("intuitentityid")
-    parts = str(event.get("type", "")).split(".")
-    if not realm or not entity_id or len(parts) < 3 or parts[0] != "qbo":
-        log.info("Skipping a QuickBooks CloudEvent without realm, entity id or qbo type")
-        return None
+def _cloud_ids(event: dict[str, Any]) -> tuple[Any, Any]:
+    return event.get("intuitaccountid"), event.get("intuitentityid")
+
+
+def _cloud_event(event: dict[str, Any]) -> ChangeNotice | None:
+    realm = identifier(event, "intuitaccountid")
+    entity_id = identifier(event, "intuitentityid")
+    parts = event.get("type").split(".") if isinstance(event.get("type"), str) else []
+    if len(parts) < 3 or parts[0] != "qbo":
+        raise BadEvent(f"type must read qbo.<entity>.<operation>.v1, not {_shown(event)}")
     operation = OPERATIONS.get(parts[2].lower(), parts[2])
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     merged_from = data.get("deletedId") if operation == "Merge" else None
-    dedupe = event.get("id") or _digest(realm, parts[1], entity_id, operation, event.get("time"))
+    event_id = identifier(event, "id") if event.get("id") is not None else None
+    when = _instant(event, "time")
     return ChangeNotice(
-        tenant_external_id=str(realm),
+        tenant_external_id=realm,
         entity=ENTITIES.get(parts[1].lower()),
-        external_id=str(entity_id),
+        external_id=entity_id,
         operation=operation,
-        occurred_at=parse_instant(event.get("time")),
-        dedupe_key=str(dedupe),
+        occurred_at=when,
+        dedupe_key=event_id or _digest(realm, parts[1], entity_id, operation, event.get("time")),
         merged_from=str(merged_from) if merged_from else None,
     )
 
 
+def _shown(event: dict[str, Any]) -> str:
+    return ascii(event.get("type"))[:60]
+
+
 def _classic(notifications: Any) -> list[ChangeNotice]:
-    notices = []
+    notices: list[ChangeNotice] = []
     for notification in notifications if isinstance(notifications, list) else []:
-        if not isinstance(notification, dict) or not notification.get("realmId"):
+        try:
+            realm = _realm(notification)
+        except BadEvent as exc:
+            notices.append(rejected(str(exc), None, None, notification))
             continue
         change = notification.get("dataChangeEvent")
         entities = change.get("entities") if isinstance(change, dict) else None
-        for item in entities if isinstance(entities, list) else []:
-            notice = _classic_entity(str(notification["realmId"]), item)
-            if notice is not None:
-                notices.append(notice)
+        notices += parse_each(
+            entities if isinstance(entities, list) else [],
+            lambda item, realm=realm: _classic_entity(realm, item),
+            lambda item, realm=realm: (realm, item.get("id")),
+        )
     return notices
 
 
-def _classic_entity(realm: str, item: Any) -> ChangeNotice | None:
-    if not isinstance(item, dict) or not item.get("id") or not item.get("name"):
-        return None
-    name, raw_operation = str(item["name"]), str(item.get("operation", ""))
+def _realm(notification: Any) -> str:
+    if not isinstance(notification, dict):
+        raise BadEvent("a notification in eventNotifications is not an object")
+    return identifier(notification, "realmId")
+
+
+def _classic_entity(realm: str, item: dict[str, Any]) -> ChangeNotice:
+    name, external_id = identifier(item, "name"), identifier(item, "id")
+    raw_operation = str(item.get("operation", ""))
     operation = OPERATIONS.get(raw_operation.lower(), raw_operation)
     merged_from = item.get("deletedId") if operation == "Merge" else None
     return ChangeNotice(
         tenant_external_id=realm,
         entity=ENTITIES.get(name.lower()),
-        external_id=str(item["id"]),
+        external_id=external_id,
         operation=operation,
-        occurred_at=parse_instant(item.get("lastUpdated")),
-        dedupe_key=_digest(realm, name, item["id"], raw_operation, item.get("lastUpdated")),
+        occurred_at=_instant(item, "lastUpdated"),
+        dedupe_key=_digest(realm, name, external_id, raw_operation, item.get("lastUpdated")),
         merged_from=str(merged_from) if merged_from else None,
     )
+
+
+def _instant(event: dict[str, Any], name: str) -> datetime | None:
+    """The timestamp field `name` as UTC; None when absent, BadEvent when unreadable."""
+    value = event.get(name)
+    if value is None or value == "":
+        return None
+    when = parse_instant(value)
+    if when is None:
+        raise BadEvent(f"{name} {ascii(value)[:60]} is not a timestamp we can read")
+    return when
 
 
 def _digest(*parts: Any) -> str:

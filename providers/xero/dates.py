@@ -41,24 +41,29 @@ def _is_placeholder(ms: int) -> bool:
 
 
 def instant(value: Any) -> datetime | None:
-    """An aware UTC datetime from a /Date()/ value or an ISO timestamp (no zone means UTC)."""
+    """An aware UTC datetime from a /Date()/ value or an ISO timestamp (no zone means UTC).
+
+    ValueError for anything else, including instants out of datetime's range.
+    """
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise ValueError(f"not a Xero timestamp: {value!r}")
     parts = _ms_parts(value)
-    if parts is not None:
-        ms, _offset = parts
-        return None if _is_placeholder(ms) else _EPOCH + timedelta(milliseconds=ms)
     try:
+        if parts is not None:
+            ms, _offset = parts
+            return None if _is_placeholder(ms) else _EPOCH + timedelta(milliseconds=ms)
         parsed = datetime.fromisoformat(value.strip())
+        if parsed.year <= 1:
+            return None
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"Xero timestamp out of range: {value!r}") from exc
     except ValueError as exc:
         raise ValueError(f"not a Xero timestamp: {value!r}") from exc
-    if parsed.year <= 1:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def calendar_date(twin: Any, value: Any) -> date | None:
@@ -80,7 +85,10 @@ def calendar_date(twin: Any, value: Any) -> date | None:
     ms, offset = parts
     if _is_placeholder(ms):
         return None
-    return (_EPOCH + timedelta(milliseconds=ms)).astimezone(offset).date()
+    try:
+        return (_EPOCH + timedelta(milliseconds=ms)).astimezone(offset).date()
+    except OverflowError as exc:
+        raise ValueError(f"Xero date out of range: {value!r}") from exc
 
 
 def if_modified_since(since: datetime) -> str:

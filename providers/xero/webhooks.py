@@ -13,12 +13,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from providers.base import ChangeNotice
 from providers.base import Entity
+from providers.jsonbody import decode_untrusted
+from providers.webhook_events import BadEvent
+from providers.webhook_events import identifier
+from providers.webhook_events import parse_each
 from providers.xero.dates import instant
 
 SIGNATURE_HEADER = "x-xero-signature"
@@ -53,36 +56,37 @@ def parse(body: bytes) -> list[ChangeNotice]:
     """Notices for the invoice, contact and customer credit-note events in a webhook body.
 
     Intent-to-receive bodies give []. Categories we do not mirror (SUBSCRIPTION, ...) are
-    skipped. A body that is not a Xero webhook raises ValueError.
+    skipped; an event that cannot be read comes back as a rejected notice with the reason
+    (providers.webhook_events). A body that is not a Xero webhook raises ValueError.
     """
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        doc = decode_untrusted(body)
+    except ValueError as exc:
         raise ValueError("Xero webhook body is not JSON") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
         raise ValueError("Xero webhook body has no events list")
-    notices = (_notice(event) for event in doc["events"])
-    return [notice for notice in notices if notice is not None]
+    return parse_each(doc["events"], _notice, lambda e: (e.get("tenantId"), e.get("resourceId")))
 
 
-def _notice(event: Any) -> ChangeNotice | None:
-    if not isinstance(event, dict):
-        raise ValueError("Xero webhook event is not an object")
-    fields = [event.get(name) for name in ("tenantId", "eventCategory", "resourceId", "eventType")]
-    if not all(isinstance(value, str) and value for value in fields):
-        raise ValueError("Xero webhook event lacks tenantId, eventCategory, resourceId, eventType")
-    tenant, category, resource, kind = fields
+def _notice(event: dict[str, Any]) -> ChangeNotice | None:
+    tenant, category, resource, kind = (
+        identifier(event, name) for name in ("tenantId", "eventCategory", "resourceId", "eventType")
+    )
     entity = _CATEGORIES.get(category.upper())
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     if entity is None or data.get("Type") in _IGNORED_CREDIT_TYPES:
         return None
     when = event.get("eventDateUtc")
+    try:
+        occurred_at = instant(when) if when else None
+    except ValueError as exc:
+        raise BadEvent(f"eventDateUtc: {exc}") from None
     return ChangeNotice(
         tenant_external_id=tenant,
         entity=entity,
         external_id=resource,
         operation=kind.lower(),
-        occurred_at=instant(when) if when else None,
+        occurred_at=occurred_at,
         dedupe_key=dedupe_key(tenant, category, resource, kind, str(when or "")),
     )
 

@@ -100,14 +100,20 @@ def test_cloudevent_merge_carries_the_merged_id_when_given():
     assert (notice.operation, notice.merged_from, notice.entity) == ("Merge", "59", Entity.CUSTOMER)
 
 
-def test_incomplete_events_are_skipped_not_fatal():
+def test_incomplete_events_are_set_aside_with_the_reason_not_fatal():
     body = (
         b'[{"id":"x1","type":"qbo.invoice.updated.v1","intuitentityid":"1"},'
         b'{"id":"x2","type":"other.thing","intuitentityid":"1","intuitaccountid":"2"},'
         b'"junk",'
         b'{"id":"x3","type":"qbo.invoice.updated.v1","intuitentityid":"9","intuitaccountid":"2"}]'
     )
-    assert [n.dedupe_key for n in QuickBooks.parse_webhook(body)] == ["x3"]
+    notices = QuickBooks.parse_webhook(body)
+    assert [n.dedupe_key for n in notices if n.rejected is None] == ["x3"]
+    assert [(n.tenant_external_id, n.external_id, n.rejected) for n in notices if n.rejected] == [
+        ("", "1", "intuitaccountid must be a non-empty string, not None"),
+        ("2", "1", "type must read qbo.<entity>.<operation>.v1, not 'other.thing'"),
+        ("", "", "the event is a JSON str, not an object"),
+    ]
 
 
 def test_empty_bodies_of_either_shape_give_no_notices():

@@ -84,13 +84,34 @@ def test_dedupe_key_is_stable_and_tracks_the_event() -> None:
         b"not json",
         b"[]",
         b'{"entropy": "x"}',
-        b'{"events": ["x"]}',
-        b'{"events": [{"eventCategory": "INVOICE", "eventType": "UPDATE"}]}',
-        b'{"events": [{"resourceId": "1", "tenantId": "t", "eventCategory": "INVOICE",'
-        b' "eventType": "UPDATE", "eventDateUtc": "last tuesday"}]}',
         b"\xff\xfe",
     ],
 )
 def test_malformed_bodies_raise(raw: bytes) -> None:
     with pytest.raises(ValueError):
         Xero.parse_webhook(raw)
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ('"x"', "the event is a JSON str, not an object"),
+        (
+            '{"eventCategory": "INVOICE", "eventType": "UPDATE"}',
+            "tenantId must be a non-empty string, not None",
+        ),
+        (
+            '{"resourceId": "1", "tenantId": "t", "eventCategory": "INVOICE",'
+            ' "eventType": "UPDATE", "eventDateUtc": "last tuesday"}',
+            "eventDateUtc: not a Xero timestamp: 'last tuesday'",
+        ),
+    ],
+)
+def test_a_malformed_event_is_set_aside_and_the_rest_kept(event: str, reason: str) -> None:
+    good = (
+        '{"resourceId": "2", "tenantId": "t", "eventCategory": "INVOICE", "eventType": "UPDATE",'
+        ' "eventDateUtc": "2026-01-01T00:00:00"}'
+    )
+    bad, kept = Xero.parse_webhook(f'{{"events": [{event}, {good}]}}'.encode())
+    assert bad.rejected == reason and bad.entity is None
+    assert (kept.rejected, kept.external_id) == (None, "2")

@@ -1,0 +1,124 @@
+"""The webhook inbox: notices to sync from, and events set aside with the reason.
+
+A notice is stored for a connected organization it names. One that a parser rejected, or whose
+text does not fit the inbox (an unpaired surrogate or NUL, an id longer than its column), is
+stored with `rejected_reason` and already processed, so no sync waits on it and an admin can
+see what the provider sent; its organization is set when its tenant is known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import Organization
+from core.models import OrgStatus
+from core.models import WebhookEvent
+from providers.base import ChangeNotice
+from providers.jsonbody import text_problem
+from providers.webhook_events import readable
+
+log = logging.getLogger(__name__)
+
+# The inbox's text columns and their lengths (core.models.WebhookEvent).
+_LIMITS = {"tenant_external_id": 64, "external_id": 64, "operation": 20, "merged_from": 64}
+_DEDUPE_KEY_CHARS = 200
+
+
+def record_notices(db: Session, provider: str, notices: list[ChangeNotice]) -> set[int]:
+    """Store new notices in the inbox; returns the organizations that got any to sync."""
+    if not notices:
+        return set()
+    notices = [_storable(n) for n in notices]
+    orgs = _connected(db, provider, {n.tenant_external_id for n in notices})
+    rows = [
+        _row(provider, n, orgs[n.tenant_external_id])
+        for n in notices
+        if n.rejected is None and n.tenant_external_id in orgs
+    ]
+    rows += [
+        _rejected_row(provider, n, orgs.get(n.tenant_external_id)) for n in notices if n.rejected
+    ]
+    if not rows:
+        return set()
+    module = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = module.insert(WebhookEvent).on_conflict_do_nothing(
+        index_elements=["provider", "dedupe_key"]
+    )
+    db.execute(stmt, rows)
+    db.commit()
+    return {row["organization_id"] for row in rows if row["rejected_reason"] is None}
+
+
+def _connected(db: Session, provider: str, tenants: set[str]) -> dict[str, int]:
+    return dict(
+        db.execute(
+            select(Organization.external_id, Organization.id).where(
+                Organization.provider == provider,
+                Organization.external_id.in_(tenants),
+                Organization.status == OrgStatus.CONNECTED,
+            )
+        ).all()
+    )
+
+
+def _storable(notice: ChangeNotice) -> ChangeNotice:
+    """`notice`, or a rejected copy of it when a field cannot be stored as it is."""
+    if notice.rejected is not None:
+        return notice
+    for name, limit in _LIMITS.items():
+        value = getattr(notice, name)
+        if value is None:
+            continue
+        problem = text_problem(value) or (
+            f"is longer than {limit} characters" if len(value) > limit else None
+        )
+        if problem:
+            return dataclasses.replace(
+                notice,
+                tenant_external_id=readable(notice.tenant_external_id),
+                external_id=readable(notice.external_id),
+                operation="rejected",
+                merged_from=None,
+                dedupe_key="rejected:" + readable(notice.dedupe_key, _DEDUPE_KEY_CHARS - 9),
+                rejected=f"{name} {problem}",
+            )
+    return notice
+
+
+def _row(provider: str, notice: ChangeNotice, org_id: int | None) -> dict[str, object]:
+    return {
+        "provider": provider,
+        "dedupe_key": notice.dedupe_key[:_DEDUPE_KEY_CHARS],
+        "organization_id": org_id,
+        "tenant_external_id": notice.tenant_external_id,
+        "entity": str(notice.entity) if notice.entity else None,
+        "external_id": notice.external_id,
+        "operation": notice.operation.lower(),
+        "merged_from": notice.merged_from,
+        "occurred_at": notice.occurred_at,
+        "processed_at": None,
+        "rejected_reason": None,
+    }
+
+
+def _rejected_row(provider: str, notice: ChangeNotice, org_id: int | None) -> dict[str, object]:
+    log.warning(
+        "set aside a %s webhook event (tenant %r, id %r): %s",
+        provider,
+        notice.tenant_external_id,
+        notice.external_id,
+        notice.rejected,
+    )
+    return {
+        **_row(provider, notice, org_id),
+        "entity": None,
+        "processed_at": utcnow(),
+        "rejected_reason": readable(notice.rejected, 2000),
+    }
