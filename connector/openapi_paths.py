@@ -19,7 +19,20 @@ DRAFT_OR_VERSION = {
     "version": {**ROW_ID, "description": "a saved version (default: the active one)"},
 }
 
+_IDS_OR_ALL = {
+    "anyOf": [
+        {"type": "array", "items": ROW_ID, "maxItems": 10_000},
+        {"type": "string", "enum": ["all"]},
+    ]
+}
+
 REQUESTS: dict[str, dict[str, Any]] = {
+    "ApprovalDecision": {
+        "description": 'actions to approve and/or reject: lists of ids, or "all" waiting',
+        "type": "object",
+        "properties": {"approve": _IDS_OR_ALL, "reject": _IDS_OR_ALL},
+        "minProperties": 1,
+    },
     "DocumentToCheck": {
         "description": "a rule set, wrapped as {document: ...}, bare, or as an export file",
         "anyOf": [
@@ -214,6 +227,38 @@ PATHS: dict[str, dict[str, Any]] = {
         )
     },
     "/evaluate": {"post": op("Evaluate the rules now", ("202", "Queued"), writes=True)},
+    "/approvals": {
+        "get": op("Actions waiting for approval, with their messages", ("200", "ActionList")),
+        "post": op(
+            "Approve and/or reject actions waiting for approval",
+            ("200", "Decided"),
+            body="ApprovalDecision",
+            writes=True,
+        ),
+    },
+    "/actions/{action_id}/retry": {
+        "post": op(
+            "Send a failed, dead or reconnect-waiting action again",
+            ("200", "Action"),
+            params=[_path_param("action_id", ROW_ID, "the action")],
+            writes=True,
+        )
+    },
+    "/actions/{action_id}/cancel": {
+        "post": op(
+            "Cancel an action that has not gone out",
+            ("200", "Action"),
+            params=[_path_param("action_id", ROW_ID, "the action")],
+            writes=True,
+        )
+    },
+    "/actions/{action_id}/history": {
+        "get": op(
+            "An action in full and every status change it went through",
+            ("200", "ActionHistory"),
+            params=[_path_param("action_id", ROW_ID, "the action")],
+        )
+    },
     "/disputes": {
         "get": op(
             "Disputes",

@@ -165,6 +165,8 @@ SHAPES: dict[str, dict[str, Any]] = {
             "decisions": listing(DECISION),
             "suppressed": listing(OPEN),
             "cancellations": listing(_obj({"action": INT, "reason": TEXT})),
+            "approval": TEXT,
+            "queued": listing(OPEN),
         }
     ),
     "Backtest": _obj(
@@ -194,7 +196,16 @@ SHAPES: dict[str, dict[str, Any]] = {
             "command": nullable(OPEN),
         }
     ),
-    "Queued": _obj({"queued": BOOL}),
+    "Decided": _obj({"approved": listing(INT), "rejected": listing(INT)}),
+    "ActionHistory": _obj(
+        {
+            "action": ref("Action"),
+            "history": listing(
+                _obj({"at": INSTANT, "from": TEXT, "to": TEXT, "actor": TEXT, "reason": TEXT})
+            ),
+        }
+    ),
+    "Queued": _obj({"queued": {"type": "string", "enum": ["enqueued", "coalesced", "follow-up"]}}),
     "Dispute": _obj(
         {
             "id": INT,

@@ -11,15 +11,18 @@ from typing import Any
 
 from flask import Blueprint
 from flask import jsonify
-from flask import request
 from sqlalchemy import select
 
 from connector import web
+from connector.api_input import MAX_ROW_ID
+from connector.api_input import ROW_ID
+from connector.api_input import json_object
 from outbox import approval
 from outbox import jobs as outbox_jobs
 from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.rendering import rendered
+from rules.schemas import RuleSetInvalid
 from rules.serialize import action_json
 
 bp = Blueprint("outbox_api", __name__, url_prefix="/api/orgs/<int:org_id>")
@@ -40,21 +43,19 @@ def _ids(org_id: int, data: dict[str, Any], field: str) -> list[int] | None:
     if value == "all":
         return approval.all_waiting(web.db(), org_id)
     if not isinstance(value, list) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
+        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_ROW_ID for v in value
     ):
         raise _Invalid(field, 'a list of action ids, or "all"')
     return value
 
 
-class _Invalid(ValueError):
-    def __init__(self, field: str, expected: str):
-        super().__init__(f"{field}: expected {expected}")
-        self.field, self.expected = field, expected
+def _Invalid(field: str, expected: str) -> RuleSetInvalid:  # noqa: N802 - raised like a class
+    return RuleSetInvalid({field: f"expected {expected}"})
 
 
-@bp.errorhandler(_Invalid)
-def _invalid(exc: _Invalid):  # type: ignore[no-untyped-def]
-    return jsonify(error="The input is not valid.", errors={exc.field: exc.expected}), 422
+@bp.errorhandler(RuleSetInvalid)
+def _invalid(exc: RuleSetInvalid):  # type: ignore[no-untyped-def]
+    return jsonify(error="The input is not valid.", errors=exc.errors, status=422), 422
 
 
 @bp.get("/approvals")
@@ -74,9 +75,7 @@ def waiting(org_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/approvals")
 def decide(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise _Invalid("", 'a JSON object such as {"approve": "all"} or {"reject": [12, 13]}')
+    data = json_object()
     approve, reject = _ids(org_id, data, "approve"), _ids(org_id, data, "reject")
     if approve is None and reject is None:
         raise _Invalid("approve", 'a list of action ids or "all" (or "reject")')
@@ -92,7 +91,7 @@ def decide(org_id: int):  # type: ignore[no-untyped-def]
     return jsonify(result)
 
 
-@bp.post("/actions/<int:action_id>/retry")
+@bp.post(f"/actions/<{ROW_ID}:action_id>/retry")
 def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     action = approval.retry(web.db(), org_id, action_id, ACTOR)
@@ -101,7 +100,7 @@ def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
     return jsonify(action_json(action, full=False))
 
 
-@bp.post("/actions/<int:action_id>/cancel")
+@bp.post(f"/actions/<{ROW_ID}:action_id>/cancel")
 def cancel(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     action = approval.cancel(web.db(), org_id, action_id, ACTOR)
@@ -109,7 +108,7 @@ def cancel(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
     return jsonify(action_json(action, full=False))
 
 
-@bp.get("/actions/<int:action_id>/history")
+@bp.get(f"/actions/<{ROW_ID}:action_id>/history")
 def history(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
     db = web.db()

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from connector import web
+from connector.api_input import ROW_ID
 from connector.outbox_api import ACTOR
 from core.models import Customer
 from core.models import Organization
@@ -74,7 +75,7 @@ def page(org_id: int) -> str:
     )
 
 
-@bp.get("/orgs/<int:org_id>/outbox/<int:action_id>")
+@bp.get(f"/orgs/<int:org_id>/outbox/<{ROW_ID}:action_id>")
 def detail(org_id: int, action_id: int) -> str:
     org = web.current_org(org_id)
     db = web.db()
@@ -127,12 +128,12 @@ def decide(org_id: int) -> Response:
     return redirect(url_for("outbox_page.page", org_id=org_id))
 
 
-@bp.post("/orgs/<int:org_id>/outbox/<int:action_id>/retry")
+@bp.post(f"/orgs/<int:org_id>/outbox/<{ROW_ID}:action_id>/retry")
 def retry(org_id: int, action_id: int) -> Response:
     return _change(org_id, action_id, "retry")
 
 
-@bp.post("/orgs/<int:org_id>/outbox/<int:action_id>/cancel")
+@bp.post(f"/orgs/<int:org_id>/outbox/<{ROW_ID}:action_id>/cancel")
 def cancel(org_id: int, action_id: int) -> Response:
     return _change(org_id, action_id, "cancel")
 

@@ -173,7 +173,10 @@ def export(org_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/rules/import")
 def import_rules(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id)
-    activate_now = request.args.get("activate", "0") in ("1", "true", "yes")
+    flag = request.args.get("activate", "0")
+    if flag not in ("0", "1", "true", "yes"):
+        raise RuleSetInvalid({"activate": 'must be "1", "true" or "yes" (or "0", the default)'})
+    activate_now = flag != "0"
     found = store.import_document(web.db(), org_id, json_object(), activate=activate_now)
     web.db().commit()
     return jsonify({**version_head(found), "document": found.document}), 201
