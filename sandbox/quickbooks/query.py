@@ -231,6 +231,18 @@ def _predicate(get: Callable[[str, dict[str, Any]], Any], op: str, values: list[
     return predicate
 
 
+def respond(text: str, co: Company) -> dict[str, Any]:
+    """The QueryResponse body for a statement: a page, a count, or {} past the last row. Call
+    under the store lock."""
+    parsed = parse(text, co)
+    rows, total = execute(parsed, co)
+    if parsed.count:
+        return {"totalCount": total}
+    if rows:
+        return {parsed.entity: rows, "startPosition": parsed.start, "maxResults": len(rows)}
+    return {}
+
+
 def execute(query: Query, co: Company) -> tuple[list[dict[str, Any]], int]:
     """(page of entities, total matching). Call under the store lock."""
     rows = co.entities[query.entity]
