@@ -49,6 +49,9 @@ bp.teardown_request(gate.api_teardown)
 CANONICAL = {
     name.lower(): name for name in (*COLLECTIONS, "Organisation", "ContactGroups", "Currencies")
 }
+# Xero documents /Organisation; tap-xero and many integrations' connection checks call
+# /Organisations, and get the same answer.
+CANONICAL["organisations"] = "Organisation"
 
 
 def ok(key: str, items: list[Any], pagination: dict[str, int] | None = None) -> Response:

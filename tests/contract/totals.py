@@ -74,6 +74,7 @@ def xero_from_tap(records: dict[str, list[dict]]) -> dict:
         if invoice["Type"] == "ACCREC" and invoice["Status"] == "AUTHORISED":
             due[invoice["CurrencyCode"]] += Decimal(str(invoice["AmountDue"]))
     return {
+        "organisation": records["organisations"][0]["Name"],
         "invoices": {kind: dict(counts) for kind, counts in statuses.items()},
         "open_amount_due": cents(due),
         "contacts": len(_latest(records.get("contacts", []), "ContactID")),

@@ -1,5 +1,5 @@
-"""What Xero's own SDK and the Singer tap need from the Xero sandbox, as Xero publishes it:
-/Connections (the identity OpenAPI's spelling), /Currencies, and batch payments whose
+"""What Xero's own SDK and the Singer tap need from the Xero sandbox: /Connections (the identity
+OpenAPI's spelling), /Currencies, /Organisations beside /Organisation, and batch payments whose
 TotalAmount and IsReconciled are a number and a boolean."""
 
 from __future__ import annotations
@@ -97,6 +97,18 @@ def test_currencies_need_the_settings_scope(client, organisations):
     tokens = connect(client, [tenant], scope="offline_access accounting.invoices.read")
     assert client.get(f"{API}/Currencies", headers=bearer(tokens, tenant)).status_code == 401
     assert client.get(f"{API}/currencies", headers=bearer(tokens, tenant)).status_code == 401
+
+
+def test_organisations_answers_as_organisation_does(client, organisations):
+    tenant = organisations[0]["tenantId"]
+    tokens = connect(client, [tenant])
+    singular = client.get(f"{API}/Organisation", headers=bearer(tokens, tenant))
+    plural = client.get(f"{API}/Organisations", headers=bearer(tokens, tenant))
+    assert singular.status_code == plural.status_code == 200
+    assert plural.json["Organisations"] == singular.json["Organisations"]
+    assert plural.json["Organisations"][0]["OrganisationID"] == tenant
+    narrow = connect(client, [tenant], scope="offline_access accounting.invoices.read")
+    assert client.get(f"{API}/Organisations", headers=bearer(narrow, tenant)).status_code == 401
 
 
 def test_batch_payments_carry_a_number_and_a_boolean(client, organisations):
