@@ -6,6 +6,10 @@ equal the sandbox's own totals (its control API's summaries)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -90,14 +94,15 @@ def test_xero_python_reads_every_organisation(sandbox, tmp_path):
     assert sum(read["batch_payments"] for read in reading["tenants"].values()) > 0
 
 
-def test_tap_quickbooks_syncs_through_batch(sandbox, tmp_path):
+def tap_quickbooks(sandbox: str, tmp_path: Path, start: str) -> tuple[Path, str, dict]:
+    """The tap's interpreter, a config for Harbour Print Co from `start`, its whole catalog."""
     python = python_for("tap-quickbooks")
     grant = consent.quickbooks_grant(sandbox, HARBOUR)
     client_id, secret = consent.INTUIT_CLIENT
     config = write_json(
         tmp_path / "config.json",
         {
-            "start_date": START,
+            "start_date": start,
             "user_agent": "dunwell-contract-test",
             "realm_id": grant["realmId"],
             "client_id": client_id,
@@ -105,9 +110,12 @@ def test_tap_quickbooks_syncs_through_batch(sandbox, tmp_path):
             "refresh_token": grant["refresh_token"],
         },
     )
-    discovered = json.loads(
-        programs.run(sandbox, python, "tap-quickbooks", "--config", config, "--discover")
-    )
+    discovered = programs.run(sandbox, python, "tap-quickbooks", "--config", config, "--discover")
+    return python, config, json.loads(discovered)
+
+
+def test_tap_quickbooks_syncs_through_batch(sandbox, tmp_path):
+    python, config, discovered = tap_quickbooks(sandbox, tmp_path, START)
     catalog = write_json(
         tmp_path / "catalog.json", programs.select_streams(discovered, QUICKBOOKS_STREAMS)
     )
@@ -121,6 +129,29 @@ def test_tap_quickbooks_syncs_through_batch(sandbox, tmp_path):
         f"{sandbox}/_sandbox/quickbooks/requests", params={"path": "/batch"}, timeout=10
     ).json()["requests"]
     assert batches and all(entry["status"] == 200 for entry in batches)
+
+
+def test_tap_quickbooks_finds_deletions_through_cdc(sandbox, tmp_path):
+    """Its deleted_objects stream asks CDC about every entity QuickBooks tracks, the sandbox's
+    and all the others, over the last 30 days at most."""
+    control = f"{sandbox}/_sandbox/quickbooks/{HARBOUR}"
+    victim = requests.get(f"{control}/open-invoices", timeout=10).json()["invoices"][0]["id"]
+    assert requests.post(f"{control}/invoices/{victim}/delete", timeout=10).status_code == 200
+    now = requests.get(f"{sandbox}/_sandbox/quickbooks/clock", timeout=10).json()["now"]
+    since = datetime.fromisoformat(now).astimezone(UTC) - timedelta(days=29)
+    python, config, discovered = tap_quickbooks(
+        sandbox, tmp_path, since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    catalog = write_json(
+        tmp_path / "catalog.json", programs.select_streams(discovered, {"deleted_objects"})
+    )
+    out = programs.run(sandbox, python, "tap-quickbooks", "--config", config, "--catalog", catalog)
+
+    deleted = programs.singer_records(out)["deleted_objects"]
+    assert {"Id": victim, "Type": "Invoice"} in [{k: r[k] for k in ("Id", "Type")} for r in deleted]
+    held = totals.quickbooks_deleted(sandbox, HARBOUR)
+    counted = Counter(row["Type"] for row in deleted)
+    assert all(count <= held.get(kind, 0) for kind, count in counted.items())
 
 
 def test_tap_xero_discovers_through_currencies_and_syncs(sandbox, tmp_path):

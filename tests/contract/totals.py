@@ -28,6 +28,12 @@ def quickbooks_expected(sandbox: str, realm_id: str) -> dict:
     }
 
 
+def quickbooks_deleted(sandbox: str, realm_id: str) -> dict[str, int]:
+    """How many of each entity the company has deleted (CDC shows those of the last 30 days)."""
+    summary = requests.get(f"{sandbox}/_sandbox/quickbooks/{realm_id}/summary", timeout=10).json()
+    return summary["deleted"]
+
+
 def xero_expected(sandbox: str, tenant_id: str) -> dict:
     summary = requests.get(f"{sandbox}/_sandbox/xero/{tenant_id}/summary", timeout=10).json()
     return {

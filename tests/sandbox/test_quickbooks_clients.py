@@ -1,10 +1,13 @@
 """What Intuit's own clients and the Singer tap need from the QuickBooks sandbox, as Intuit
 publishes it: the OpenID discovery document, client credentials in the token request's body
-(client_secret_post), and the /batch endpoint's queries."""
+(client_secret_post), the /batch endpoint's queries, and queries and CDC over every entity
+QuickBooks has (empty for those the sandbox holds none of)."""
 
 from __future__ import annotations
 
 import base64
+from datetime import datetime
+from datetime import timedelta
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
@@ -260,3 +263,44 @@ def test_forty_batches_a_minute_per_company(client):
     assert b"ThrottleExceeded" in throttled.data
     single = query(client, token, "SELECT COUNT(*) FROM Term")
     assert single["totalCount"] > 0
+
+
+# ---------------------------------------------------------------- entities held nowhere here
+
+
+def test_entities_the_sandbox_holds_none_of_answer_empty(client):
+    token = token_for(client)
+    accounts = (
+        "SELECT * FROM Account WHERE Metadata.LastUpdatedTime >= '2000-01-01' "
+        "AND Active IN (true, false) ORDER BY Metadata.LastUpdatedTime ASC "
+        "STARTPOSITION 1 MAXRESULTS 1000"
+    )
+    assert query(client, token, accounts) == {}
+    assert query(client, token, "SELECT COUNT(*) FROM Vendor") == {"totalCount": 0}
+    headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
+    garbled = client.get(
+        f"/qbo/v3/company/{LARKSPUR}/query",
+        query_string={"query": "SELECT * FROM Item WHERE Name ~ 'x'"},
+        headers=headers,
+    )
+    assert garbled.status_code == 400 and garbled.json["Fault"]["Error"][0]["code"] == "4000"
+
+
+def test_cdc_takes_every_entity_quickbooks_tracks(client):
+    token = token_for(client)
+    headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
+    now = client.get("/_sandbox/quickbooks/clock").json["now"]
+    since = (datetime.fromisoformat(now) - timedelta(days=29)).isoformat()
+    cdc = f"/qbo/v3/company/{LARKSPUR}/cdc"
+    wanted = {"entities": "Account,Invoice,Vendor", "changedSince": since}
+    answer = client.get(cdc, query_string=wanted, headers=headers)
+    assert answer.status_code == 200, answer.data
+    account, invoices, vendor = answer.json["CDCResponse"][0]["QueryResponse"]
+    assert account == {} and vendor == {}
+    assert invoices["Invoice"]
+    for untracked in ("TaxCode", "TimeActivity", "Custmoer"):
+        refused = client.get(
+            cdc, query_string={"entities": untracked, "changedSince": since}, headers=headers
+        )
+        assert refused.status_code == 400
+        assert untracked in refused.json["Fault"]["Error"][0]["Detail"]
