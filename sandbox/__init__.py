@@ -51,8 +51,9 @@ cleared. Provider-specific knobs (clock, limits, token expiry, payments, invoice
 
 The providers' own clients read it unmodified, only their base URLs redirected
 (tests/contract): Intuit's OpenID discovery document (`quickbooks.discovery`), client credentials
-in the token request's body or a Basic header, queries through `/batch` (`quickbooks.batch`);
-Xero's `/Connections` spelling, `/Currencies`, batch payments with numbers and booleans.
+in the token request's body or a Basic header, queries through `/batch` (`quickbooks.batch`),
+queries and CDC over QuickBooks entities the sandbox holds none of (empty); Xero's `/Connections`
+spelling, `/Currencies`, `/Organisations`, batch payments with numbers and booleans.
 """
 
 from sandbox.app import SandboxConfig
