@@ -45,4 +45,4 @@ bench: install
 	$(BIN)/python bench/evaluate.py
 
 clean:
-	rm -rf $(VENV) instance .demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .demo .pytest_cache .ruff_cache .cache

@@ -48,6 +48,12 @@ What each kind answers (QuickBooks; Xero), and what Dunwell's providers raise fo
 "reject" and "stale" answer writes only unless `methods` says otherwise; "revoke" lasts until
 cleared. Provider-specific knobs (clock, limits, token expiry, payments, invoices) are under
 `/_sandbox/quickbooks/...` and `/_sandbox/xero/...`.
+
+The providers' own clients read it unmodified, only their base URLs redirected
+(tests/contract): Intuit's OpenID discovery document (`quickbooks.discovery`), client credentials
+in the token request's body or a Basic header, queries through `/batch` (`quickbooks.batch`),
+queries and CDC over QuickBooks entities the sandbox holds none of (empty); Xero's `/Connections`
+spelling, `/Currencies`, `/Organisations`, batch payments with numbers and booleans.
 """
 
 from sandbox.app import SandboxConfig

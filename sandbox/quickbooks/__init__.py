@@ -17,6 +17,7 @@ from flask import Flask
 from sandbox.faults import Faults
 from sandbox.quickbooks import api
 from sandbox.quickbooks import control
+from sandbox.quickbooks import discovery
 from sandbox.quickbooks import oauth
 from sandbox.quickbooks.clock import Clock
 from sandbox.quickbooks.grants import Grants
@@ -55,4 +56,5 @@ def init_app(app: Flask, config: Any, faults: Faults, sender: WebhookSender) -> 
     app.register_blueprint(oauth.blueprint(state))
     app.register_blueprint(api.blueprint(state))
     app.register_blueprint(control.blueprint())
+    app.register_blueprint(discovery.bp)
     return state

@@ -8,21 +8,19 @@ asked with `include=invoiceLink` (see `online`). Writes live in `api_writes`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 from flask import Response
 from flask import g
 from flask import request
 
 from sandbox.quickbooks import api_writes
+from sandbox.quickbooks import batch
 from sandbox.quickbooks import state as gate
 from sandbox.quickbooks import updates
 from sandbox.quickbooks.online import with_links
 from sandbox.quickbooks.query import cdc
-from sandbox.quickbooks.query import execute
-from sandbox.quickbooks.query import parse
 from sandbox.quickbooks.query import parser_error
+from sandbox.quickbooks.query import respond
 from sandbox.quickbooks.state import QboState
 from sandbox.quickbooks.state import current
 from sandbox.quickbooks.state import render
@@ -104,15 +102,7 @@ def query(realm_id: str) -> Response:
         text = request.args.get("query", "")
     store = current().store
     with store.lock:
-        co = store.company(realm_id)
-        parsed = parse(text, co)
-        rows, total = execute(parsed, co)
-    if parsed.count:
-        body: dict[str, Any] = {"totalCount": total}
-    elif rows:
-        body = {parsed.entity: rows, "startPosition": parsed.start, "maxResults": len(rows)}
-    else:
-        body = {}
+        body = respond(text, store.company(realm_id))
     return render(with_links(realm_id, stamped(realm_id, {"QueryResponse": body})))
 
 
@@ -155,6 +145,7 @@ def preferences(realm_id: str) -> Response:
 
 ROUTES = (
     ("/query", query, ["GET", "POST"]),
+    ("/batch", batch.run, ["POST"]),
     ("/cdc", change_data_capture, ["GET"]),
     ("/preferences", preferences, ["GET"]),
     ("/<kind>/<entity_id>", read, ["GET"]),

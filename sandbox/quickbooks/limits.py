@@ -1,5 +1,5 @@
-"""Per-realm throttling (500 requests a minute, 10 in flight), the request log, and the requestid
-cache that makes QuickBooks writes idempotent."""
+"""Per-realm throttling (500 requests a minute, 10 in flight; of them at most 40 batch requests a
+minute), the request log, and the requestid cache that makes QuickBooks writes idempotent."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 PER_MINUTE = 500
 IN_FLIGHT = 10
+BATCHES_PER_MINUTE = 40
 LOG_SIZE = 2000
 IDEMPOTENCY_SIZE = 20_000
 LOGGED_HEADERS = ("Accept", "Content-Type", "User-Agent", "Authorization", "Intuit-Tid")

@@ -2,7 +2,7 @@
 
 GET  /qbo/connect/oauth2                 consent page (pick a company, Approve or Deny)
 POST /qbo/connect/oauth2/approve         302 to redirect_uri?code=&state=&realmId=
-POST /qbo/oauth2/v1/tokens/bearer        authorization_code / refresh_token (HTTP Basic)
+POST /qbo/oauth2/v1/tokens/bearer        authorization_code / refresh_token (Basic or form)
 POST /qbo/v2/oauth2/tokens/revoke        {"token": ...} (HTTP Basic)
 """
 
@@ -66,15 +66,24 @@ def _token_error(error: str, description: str, status: int = 400) -> Response:
     return response
 
 
-def _client_ok(state: QboState) -> bool:
+def _client_ok(state: QboState, form_allowed: bool = False) -> bool:
+    """HTTP Basic, or (`form_allowed`, the token endpoint) client_id and client_secret in the
+    form body: Intuit's discovery document lists both client_secret_basic and
+    client_secret_post."""
     auth = request.authorization
+    if auth and auth.type == "basic":
+        client_id, secret = auth.username or "", auth.password or ""
+    elif form_allowed and not request.headers.get("Authorization"):
+        client_id = request.form.get("client_id", "")
+        secret = request.form.get("client_secret", "")
+    else:
+        return False
     config = state.config
-    return bool(
-        auth
-        and auth.type == "basic"
-        and hmac.compare_digest(auth.username or "", config.intuit_client_id)
-        and hmac.compare_digest(auth.password or "", config.intuit_client_secret)
-    )
+    return _same(client_id, config.intuit_client_id) and _same(secret, config.intuit_client_secret)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _check_authorize(state: QboState, values: Any) -> str | None:
@@ -134,7 +143,7 @@ def approve() -> Response:
 
 def token() -> Response:
     state = current()
-    if not _client_ok(state):
+    if not _client_ok(state, form_allowed=True):
         return _token_error("invalid_client", "client authentication failed", 401)
     form, grant_type = request.form, request.form.get("grant_type")
     try:

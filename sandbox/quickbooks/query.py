@@ -5,6 +5,11 @@
 
 with conditions `<field> <op> <value>`, op one of = != < <= > >= IN LIKE. Name-list entities
 (Customer, Term) return only active rows unless the query mentions Active, as QBO does.
+
+The sandbox holds customers, invoices, payments, credit memos and terms. Every other QuickBooks
+entity (Account, Item, Vendor...) exists but holds nothing here: its queries and its CDC answer
+empty, as a company without such records would, so a client that reads them all (tap-quickbooks)
+goes on. A name QuickBooks does not know is "invalid context declaration".
 """
 
 from __future__ import annotations
@@ -35,6 +40,42 @@ ENTITIES = {
     )
 }
 CDC_ENTITIES = ("Customer", "Invoice", "Payment", "CreditMemo", "Term")
+HELD_NONE = {
+    name.lower(): name
+    for name in (
+        "Account",
+        "Attachable",
+        "Bill",
+        "BillPayment",
+        "Budget",
+        "Class",
+        "CompanyCurrency",
+        "CreditCardPayment",
+        "CustomerType",
+        "Department",
+        "Deposit",
+        "Employee",
+        "Estimate",
+        "ExchangeRate",
+        "Item",
+        "JournalCode",
+        "JournalEntry",
+        "PaymentMethod",
+        "Purchase",
+        "PurchaseOrder",
+        "RecurringTransaction",
+        "RefundReceipt",
+        "SalesReceipt",
+        "TaxAgency",
+        "TaxCode",
+        "TaxRate",
+        "TimeActivity",
+        "Transfer",
+        "Vendor",
+        "VendorCredit",
+    )
+}
+NO_CDC = ("JournalCode", "TaxAgency", "TaxCode", "TaxRate", "TimeActivity")
 NAME_LISTS = ("Customer", "Term")
 COMMON = ("Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime")
 QUERYABLE = {
@@ -100,7 +141,8 @@ def parse(text: str, co: Company) -> Query:
     match = STATEMENT.match(text or "")
     if not match:
         raise parser_error(f'Encountered unexpected text in "{(text or "").strip()[:80]}"')
-    entity = ENTITIES.get(match["entity"].lower())
+    name = match["entity"].lower()
+    entity = ENTITIES.get(name) or HELD_NONE.get(name)
     if entity is None:
         raise validation_error(f"invalid context declaration: {match['entity']}")
     predicates, mentions_active = [], False
@@ -108,10 +150,15 @@ def parse(text: str, co: Company) -> Query:
         if re.search(r"\bOR\b", match["where"], re.IGNORECASE):
             raise parser_error("OR is not supported")
         for part in AND_SPLIT.split(match["where"]):
+            if entity in HELD_NONE.values():
+                _check_syntax(part)
+                continue
             field, predicate = _condition(part, entity, co)
             predicates.append(predicate)
             mentions_active = mentions_active or field == "Active"
-    order = _field(match["order"], entity) if match["order"] else None
+    order = match["order"]
+    if order and entity not in HELD_NONE.values():
+        order = _field(order, entity)
     return Query(
         entity=entity,
         count=match["select"] != "*",
@@ -156,6 +203,14 @@ def _values(op: str, text: str) -> list[Any]:
     if not parts:
         raise parser_error("IN needs at least one value")
     return [_literal(part) for part in parts]
+
+
+def _check_syntax(text: str) -> None:
+    """A condition on an entity the sandbox holds none of: well formed, whatever its field."""
+    match = CONDITION.match(text)
+    if not match:
+        raise parser_error(f'Encountered "{text.strip()[:60]}"')
+    _values(match["op"].upper(), match["value"])
 
 
 def _condition(text: str, entity: str, co: Company) -> tuple[str, Predicate]:
@@ -231,8 +286,22 @@ def _predicate(get: Callable[[str, dict[str, Any]], Any], op: str, values: list[
     return predicate
 
 
+def respond(text: str, co: Company) -> dict[str, Any]:
+    """The QueryResponse body for a statement: a page, a count, or {} past the last row. Call
+    under the store lock."""
+    parsed = parse(text, co)
+    rows, total = execute(parsed, co)
+    if parsed.count:
+        return {"totalCount": total}
+    if rows:
+        return {parsed.entity: rows, "startPosition": parsed.start, "maxResults": len(rows)}
+    return {}
+
+
 def execute(query: Query, co: Company) -> tuple[list[dict[str, Any]], int]:
     """(page of entities, total matching). Call under the store lock."""
+    if query.entity not in co.entities:
+        return [], 0
     rows = co.entities[query.entity]
     predicates = list(query.predicates)
     if query.entity in NAME_LISTS and not query.mentions_active:
@@ -262,14 +331,15 @@ def cdc(co: Company, names: list[str], since: datetime, now: datetime) -> list[d
         raise OpError("2010", "Invalid request", "changedSince must be within the last 30 days")
     wanted = []
     for name in names:
-        entity = ENTITIES.get(name.strip().lower())
-        if entity not in CDC_ENTITIES:
+        key = name.strip().lower()
+        entity = ENTITIES.get(key) or HELD_NONE.get(key)
+        if entity not in CDC_ENTITIES and (entity is None or entity in NO_CDC):
             raise validation_error(f"invalid entity for CDC: {name}")
         wanted.append(entity)
     cutoff = since.timestamp()
     changed = []
     for entity in wanted:
-        for entity_id, stamp in co.updated[entity].items():
+        for entity_id, stamp in co.updated.get(entity, {}).items():
             if stamp >= cutoff:
                 changed.append((stamp, int(entity_id), entity, entity_id))
     changed.sort()

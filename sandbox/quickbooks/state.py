@@ -18,6 +18,7 @@ from sandbox.faults import Faults
 from sandbox.faults import Target
 from sandbox.quickbooks.clock import Clock
 from sandbox.quickbooks.grants import Grants
+from sandbox.quickbooks.limits import BATCHES_PER_MINUTE
 from sandbox.quickbooks.limits import IdempotencyCache
 from sandbox.quickbooks.limits import RateLimiter
 from sandbox.quickbooks.limits import RequestLog
@@ -49,6 +50,7 @@ class QboState:
     grants: Grants
     encoder: Encoder
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    batches: RateLimiter = field(default_factory=lambda: RateLimiter(BATCHES_PER_MINUTE))
     log: RequestLog = field(default_factory=RequestLog)
     idempotency: IdempotencyCache = field(default_factory=IdempotencyCache)
 
@@ -92,8 +94,9 @@ def begin(state: QboState) -> Response | None:
 
 
 def is_write() -> bool:
-    """Any API call but a GET, and but POST /query (a long query statement is a read)."""
-    return request.method != "GET" and not request.path.endswith("/query")
+    """Any API call but a GET, and but POST /query (a long query statement is a read) and
+    POST /batch (the sandbox runs only queries in a batch)."""
+    return request.method != "GET" and not request.path.endswith(("/query", "/batch"))
 
 
 def fault_response(fault: Armed, when: str) -> Response:

@@ -1,4 +1,5 @@
-"""Reads under /xero/api.xro/2.0: Organisation, the paged collections, single objects, history.
+"""Reads under /xero/api.xro/2.0: Organisation, Currencies, the paged collections, single
+objects, history.
 
 Resource names are matched case-insensitively, as Xero does. A single object still comes back
 inside its collection's array.
@@ -21,6 +22,7 @@ from sandbox.xero.models import Ledger
 from sandbox.xero.queries import BadQuery
 from sandbox.xero.queries import run
 from sandbox.xero.render import render_contact
+from sandbox.xero.render import render_currencies
 from sandbox.xero.render import render_invoice
 from sandbox.xero.render import render_org
 from sandbox.xero.render_docs import render_doc
@@ -44,7 +46,12 @@ bp.before_request(gate.api_before)
 bp.after_request(gate.api_after)
 bp.teardown_request(gate.api_teardown)
 
-CANONICAL = {name.lower(): name for name in (*COLLECTIONS, "Organisation", "ContactGroups")}
+CANONICAL = {
+    name.lower(): name for name in (*COLLECTIONS, "Organisation", "ContactGroups", "Currencies")
+}
+# Xero documents /Organisation; tap-xero and many integrations' connection checks call
+# /Organisations, and get the same answer.
+CANONICAL["organisations"] = "Organisation"
 
 
 def ok(key: str, items: list[Any], pagination: dict[str, int] | None = None) -> Response:
@@ -57,6 +64,8 @@ def list_resource(name: str) -> Response:
     ledger: Ledger = g.xero_ledger
     if resource == "Organisation":
         return ok("Organisations", [render_org(ledger.org)])
+    if resource == "Currencies":
+        return ok("Currencies", render_currencies(ledger.org))
     if resource == "ContactGroups":
         with current_store().lock:
             groups = [

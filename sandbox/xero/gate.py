@@ -44,6 +44,8 @@ SCOPES = {
     "Contacts": "accounting.contacts",
     "ContactGroups": "accounting.contacts",
     "Organisation": "accounting.settings",
+    "Organisations": "accounting.settings",
+    "Currencies": "accounting.settings",
 }
 
 

@@ -1,4 +1,5 @@
-"""Xero identity under /xero: the consent page, token and revocation endpoints, /connections.
+"""Xero identity under /xero: the consent page, token and revocation endpoints, /connections
+(also as /Connections, the path in Xero's identity OpenAPI and its SDKs).
 
 Xero's callback carries only `code`, `scope`, `state` and `session_state`, never a tenant id:
 the client asks `GET /connections` which organisations the consent covered. Apps created after
@@ -214,6 +215,7 @@ def revoke() -> Response:
 
 
 @bp.get("/connections")
+@bp.get("/Connections")
 def connections() -> Response:
     grant, error = gate.bearer()
     if error is not None or grant is None:
@@ -239,6 +241,7 @@ def connections() -> Response:
 
 
 @bp.delete("/connections/<connection_id>")
+@bp.delete("/Connections/<connection_id>")
 def delete_connection(connection_id: str) -> Response:
     grant, error = gate.bearer()
     if error is not None or grant is None:

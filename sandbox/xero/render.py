@@ -1,4 +1,4 @@
-"""Ledger objects -> Xero JSON: invoices, line items, contacts and the organisation.
+"""Ledger objects -> Xero JSON: invoices, line items, contacts, the organisation, its currencies.
 
 Field names and order follow the payloads in Xero's OpenAPI examples. Amounts are JSON numbers,
 except on the few invoices seeded with `string_amounts`, which carry them as strings the way
@@ -302,3 +302,19 @@ def render_org(org: Org) -> Json:
         "ExternalLinks": [],
         "PaymentTerms": {"Sales": {"Day": 20, "Type": "OFFOLLOWINGMONTH"}},
     }
+
+
+CURRENCY_NAMES = {
+    "AUD": "Australian Dollar",
+    "CAD": "Canadian Dollar",
+    "EUR": "Euro",
+    "GBP": "British Pound",
+    "NZD": "New Zealand Dollar",
+    "USD": "United States Dollar",
+}
+
+
+def render_currencies(org: Org) -> list[Json]:
+    """GET /Currencies: the base currency and every other one the organisation trades in."""
+    codes = [org.base_currency, *(code for code, _ in org.other_currencies)]
+    return [{"Code": code, "Description": CURRENCY_NAMES.get(code, code)} for code in codes]

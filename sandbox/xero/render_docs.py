@@ -56,16 +56,17 @@ def render_payment(ledger: Ledger, payment: Payment) -> Json:
 
 def _batch_ref(ledger: Ledger, batch_id: str) -> Json:
     batch = ledger.batch_payments[batch_id]
-    # Real batch payloads carry TotalAmount and IsReconciled as strings.
+    # A number and a boolean, as the Accounting API returns them: the strings in older examples
+    # of Xero's OpenAPI were the specification's mistake (XeroAPI/Xero-OpenAPI pull request 526).
     return {
         "Account": {"AccountID": ledger.org.bank_account_id},
         "BatchPaymentID": batch.id,
         "Date": local_day(ledger.org, batch.date),
         "Type": "RECBATCH",
         "Status": "AUTHORISED",
-        "TotalAmount": f"{batch.total:.2f}",
+        "TotalAmount": amount(batch.total),
         "UpdatedDateUTC": dates.net_instant(batch.updated),
-        "IsReconciled": "false",
+        "IsReconciled": all(ledger.payments[pid].is_reconciled for pid in batch.payment_ids),
     }
 
 

@@ -1,0 +1,1 @@
+"""Contract tests: the real QuickBooks and Xero clients against the sandbox."""
