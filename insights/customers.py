@@ -107,12 +107,17 @@ class CustomerState:
 
 
 def load_states(
-    session: Session, org: Organization, today: date, now: datetime
+    session: Session,
+    org: Organization,
+    today: date,
+    now: datetime,
+    customer_ids: list[str] | None = None,
 ) -> list[CustomerState]:
-    """Every customer of `org` still in the mirror (not deleted or merged away)."""
+    """Every customer of `org` (or those of `customer_ids`) still in the mirror (not deleted
+    or merged away)."""
     active = active_book(session, org.id)
     book = active[0] if active is not None else None
-    facts = load_facts(session, org, today, now, book)
+    facts = load_facts(session, org, today, now, book, customer_ids)
     owners = dict(
         session.execute(
             select(CustomerProfile.customer_external_id, CustomerProfile.owner).where(
