@@ -213,9 +213,11 @@ def export_one(org_id: int, customer: str) -> Response:
 def export_all(org_id: int) -> Response:
     org = web.current_org(org_id, need="viewer")
     names = dict(
-        web.db().execute(
+        web.db()
+        .execute(
             select(Customer.external_id, Customer.name).where(Customer.organization_id == org.id)
         )
+        .all()
     )
     return _csv(org, names, None, f"{org.name} contact history")
 

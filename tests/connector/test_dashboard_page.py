@@ -26,7 +26,10 @@ def test_dashboard_shows_every_figure(client):
         chart = client.get(f"/orgs/{org_id}/charts/{name}.svg")
         assert chart.status_code == 200 and chart.mimetype == "image/svg+xml"
         assert b"<svg" in chart.data and b"<script" not in chart.data
-        assert chart.headers["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+        assert (
+            chart.headers["Content-Security-Policy"]
+            == "default-src 'none'; style-src 'unsafe-inline'"
+        )
     assert client.get(f"/orgs/{org_id}/charts/nope.svg").status_code == 404
 
 
