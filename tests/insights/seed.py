@@ -152,3 +152,53 @@ def _pauses(db: Session, org_id: int) -> None:
             balance_at_promise=Decimal("250"),
         )
     )
+
+
+def action(db: Session, org_id: int, kind: str, customer: str, status: str, **fields) -> int:
+    """An outbox row as the rules leave one (the explanation has the engine's shape)."""
+    from outbox.models import Action
+
+    explanation = {
+        "rule_set": "Standard",
+        "version": 2,
+        "as_of": "2026-03-14",
+        "policy": "std",
+        "segment": None,
+        "customer_checks": [{"pause": "do_not_contact", "active": False, "detail": ""}],
+        "items": [
+            {
+                "invoice": "A-1",
+                "number": "A-1",
+                "step": "firm",
+                "offset_days": 30,
+                "due_date": "2026-01-31",
+                "days_overdue": 42,
+                "balance": "400.00",
+                "currency": "USD",
+                "conditions": [
+                    {"fact": "invoice_balance", "op": "gt", "value": "50", "seen": "400.00",
+                     "result": True}
+                ],
+                "pauses_checked": [{"pause": "dispute", "active": False, "detail": ""}],
+            }
+        ],
+    }  # fmt: skip
+    row = Action(
+        organization_id=org_id,
+        rule="policy:std",
+        step=fields.pop("step", "firm"),
+        target=fields.pop("target", f"{kind}:{customer}:{status}"),
+        period="2026-03-14",
+        kind=kind,
+        customer_external_id=customer,
+        rule_version=2,
+        status=status,
+        decided_on=date(2026, 3, 14),
+        scheduled_for=datetime(2026, 3, 14, 14, 0, tzinfo=UTC),
+        payload=fields.pop("payload", {}),
+        explanation=fields.pop("explanation", explanation),
+        **fields,
+    )
+    db.add(row)
+    db.flush()
+    return row.id

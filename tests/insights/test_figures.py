@@ -128,3 +128,25 @@ def test_overdue_by_reason_and_the_top_overdue_customers(db):
         ["key-account"],
         D(900),
     )
+
+
+def test_needs_attention_counts_failed_dead_waiting_reconnect_and_tasks_due(db):
+    from insights.attention import attention
+    from outbox.models import ActionStatus as S
+    from tasks.store import adopt_task_actions
+    from tests.insights.seed import action
+
+    org = seed(db)
+    action(db, org.id, "note", "A", S.FAILED)
+    action(db, org.id, "note", "B", S.DEAD)
+    action(db, org.id, "reminder", "C", S.AWAITING_APPROVAL)
+    action(db, org.id, "reminder", "B", S.AWAITING_APPROVAL)
+    action(db, org.id, "task", "C", S.PLANNED, payload={"text": "Call", "assignee": "jo"})
+    action(db, org.id, "task", "B", S.CANCELLED, payload={"text": "Gone", "assignee": "jo"})
+    adopt_task_actions(db, org.id)  # decided 2026-03-14: due the day before TODAY
+    found = attention(db, org, TODAY)
+    assert (found.failed, found.dead, found.awaiting_approval, found.tasks_due) == (1, 1, 2, 1)
+    assert not found.needs_reconnect and found.anything
+    org.status = "needs_reconnect"
+    assert attention(db, org, date(2026, 3, 13)).tasks_due == 0
+    assert attention(db, org, TODAY).needs_reconnect
