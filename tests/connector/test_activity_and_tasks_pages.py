@@ -31,14 +31,16 @@ def with_actions(client) -> tuple[int, dict[str, int]]:
         ids = {
             "sent": action(
                 db, org_id, "reminder", "A", S.SENT,
-                rendered_subject="Invoice A-1 is overdue", rendered_body="Dear Acme, 400.00 is due.",
+                rendered_subject="Invoice A-1 is overdue",
+                rendered_body="Dear Acme, 400.00 is due.",
                 provider_reference="<dw-123@mail.dunwell.test>", payload={"to": "a@example.test"},
             ),
             "failed": action(db, org_id, "note", "B", S.FAILED, reason="Xero refused: locked"),
             "waiting": action(db, org_id, "reminder", "C", S.AWAITING_APPROVAL),
             "task": action(
                 db, org_id, "task", "C", S.PLANNED,
-                payload={"invoice": "C-2", "text": "Call Cedar about C-2", "assignee": "Jo@Larkspur.test"},
+                payload={"invoice": "C-2", "text": "Call Cedar about C-2",
+                         "assignee": "Jo@Larkspur.test"},
             ),
         }  # fmt: skip
         adopt_task_actions(db, org_id)
