@@ -59,7 +59,7 @@ def site(settings, redis, tmp_path) -> Iterator[dict]:
                            rendered_body="Dear Acme Ltd,\n\nInvoice A-1 for 400.00 USD is overdue.",
                            provider_reference="<dw-1@mail.dunwell.test>",
                            payload={"to": "a@example.test"}),
-            "failed": action(db, org.id, "note", "B", S.FAILED, reason="Xero refused: period locked",
+            "failed": action(db, org.id, "note", "B", S.FAILED, reason="refused: period locked",
                              payload={"text": "Chased by phone"}),
             "waiting": action(db, org.id, "note", "C", S.AWAITING_APPROVAL,
                               payload={"text": "Second notice"}),
