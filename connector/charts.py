@@ -38,17 +38,22 @@ STYLE = Style(
 )
 
 
-def _chart(kind: type, **options: object) -> pygal.graph.graph.Graph:
+SIZES = {"wide": (800, 360), "narrow": (420, 340)}  # narrow: a phone, or half a page
+
+
+def _chart(kind: type, size: str, **options: object) -> pygal.graph.graph.Graph:
+    width, height = SIZES.get(size, SIZES["wide"])
     return kind(
         style=STYLE,
         js=[],
-        width=800,
-        height=360,
+        width=width,
+        height=height,
         explicit_size=False,
-        disable_xml_declaration=False,
         legend_at_bottom=True,
         show_y_guides=True,
-        value_formatter=lambda v: f"{v:,.2f}",
+        include_x_axis=True,  # amounts start at zero, so bars and lines compare honestly
+        value_formatter=lambda v: f"{v:,.0f}",
+        truncate_label=-1,
         **options,
     )
 
@@ -62,9 +67,9 @@ def _float(value: Decimal) -> float:
     return float(value)
 
 
-def aging_chart(aging: Aging) -> bytes:
+def aging_chart(aging: Aging, size: str = "wide") -> bytes:
     """Open balances per bucket: the home currency when there is one, else each currency."""
-    chart = _chart(pygal.Bar, show_legend=aging.home is None)
+    chart = _chart(pygal.Bar, size, show_legend=aging.home is None)
     chart.x_labels = [LABELS[b] for b in BUCKETS]
     rows = [aging.home] if aging.home is not None else aging.rows
     for row in rows:
@@ -73,16 +78,16 @@ def aging_chart(aging: Aging) -> bytes:
     return _render(chart)
 
 
-def trend_chart(points: list[Point], currency: str) -> bytes:
-    chart = _chart(pygal.Line, x_label_rotation=0, show_minor_x_labels=True, fill=False)
+def trend_chart(points: list[Point], currency: str, size: str = "wide") -> bytes:
+    chart = _chart(pygal.Line, size, fill=False)
     chart.x_labels = [p.day.strftime("%b") for p in points]
     chart.add(f"Overdue ({currency})", [_float(p.overdue) for p in points])
     chart.add(f"All owed ({currency})", [_float(p.total) for p in points])
     return _render(chart)
 
 
-def reasons_chart(reasons: list[ReasonTotal], currency: str) -> bytes:
-    chart = _chart(pygal.HorizontalBar, show_legend=False)
+def reasons_chart(reasons: list[ReasonTotal], currency: str, size: str = "wide") -> bytes:
+    chart = _chart(pygal.HorizontalBar, size, show_legend=False)
     chart.x_labels = [r.label for r in reasons]
     chart.add(currency, [_float(r.home) for r in reasons])
     return _render(chart)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import Response
 from flask import render_template
+from flask import request
 
 from connector import charts
 from connector import pages
@@ -37,14 +38,15 @@ def page(org_id: int) -> str:
 def chart(org_id: int, name: str) -> Response:
     org = web.current_org(org_id, need="viewer")
     db, today, home = web.db(), pages.today(org), org.currency or ""
+    size = request.args.get("size", "wide")
     if name == "aging":
-        svg = charts.aging_chart(aging(load_open(db, org.id), today, org.currency))
+        svg = charts.aging_chart(aging(load_open(db, org.id), today, org.currency), size)
     elif name == "trend":
         ledger = load_ledger(db, org.id, window_start(today))
-        svg = charts.trend_chart(trend(ledger, today, org.currency), home)
+        svg = charts.trend_chart(trend(ledger, today, org.currency), home, size)
     elif name == "reasons":
         states = load_states(db, org, today, utcnow())
-        svg = charts.reasons_chart(overdue_by_reason(states), home)
+        svg = charts.reasons_chart(overdue_by_reason(states), home, size)
     else:
         return web.error_response(404, f"There is no chart {name}; the dashboard shows them all.")
     response = Response(svg, mimetype="image/svg+xml")

@@ -60,6 +60,7 @@ class Progress:
         return sum(e.records for e in self.entities)
 
 
+@bp.app_template_global("sync_progress")
 def progress(org: Organization) -> Progress:
     cursors = {
         c.entity: c

@@ -58,8 +58,17 @@ class _Clock:
     def instant(self, at: datetime) -> tuple[datetime, str]:
         return at, at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M %Z")
 
-    def day(self, on: date) -> tuple[datetime, str]:
-        return datetime.combine(on, time(0), self.zone), on.isoformat()
+    def day(self, on: date, end: bool = False) -> tuple[datetime, str]:
+        """A day without a time: at its start, or (`end`) at its end, for things that closed
+        or were cancelled some time that day, after what opened them."""
+        at = time(23, 59, 59) if end else time(0)
+        return datetime.combine(on, at, self.zone), on.isoformat()
+
+    def opened(self, on: date, created: datetime) -> tuple[datetime, str]:
+        """The day something was opened; the instant it was recorded, when that is the day."""
+        if created.astimezone(self.zone).date() == on:
+            return self.instant(created)
+        return self.day(on)
 
 
 def timeline(
@@ -163,12 +172,12 @@ def _disputes(
     out = []
     for d in session.scalars(query):
         number = numbers.get(d.invoice_external_id) or d.invoice_external_id
-        at, when = clock.day(d.opened_on)
+        at, when = clock.opened(d.opened_on, d.created_at)
         why = f"{d.reason.replace('_', ' ')}. {d.note}".strip()
         title = f"Dispute opened on invoice {number}"
         out.append(Entry(d.customer_external_id, at, when, "dispute", title, why))
         if d.closed_on is not None:
-            at, when = clock.day(d.closed_on)
+            at, when = clock.day(d.closed_on, end=True)
             out.append(
                 Entry(
                     d.customer_external_id,
@@ -207,7 +216,7 @@ def _promises(
             )
         )
         if p.cancelled_on is not None:
-            at, when = clock.day(p.cancelled_on)
+            at, when = clock.day(p.cancelled_on, end=True)
             out.append(Entry(p.customer_external_id, at, when, "promise", "Promise cancelled"))
     return out
 
@@ -235,7 +244,7 @@ def _plans(session: Session, org_id: int, customer: str | None, clock: _Clock) -
             )
         )
         if plan.cancelled_on is not None:
-            at, when = clock.day(plan.cancelled_on)
+            at, when = clock.day(plan.cancelled_on, end=True)
             out.append(Entry(plan.customer_external_id, at, when, "plan", "Payment plan cancelled"))
     return out
 
