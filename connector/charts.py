@@ -87,7 +87,7 @@ def trend_chart(points: list[Point], currency: str, size: str = "wide") -> bytes
 
 
 def reasons_chart(reasons: list[ReasonTotal], currency: str, size: str = "wide") -> bytes:
-    chart = _chart(pygal.HorizontalBar, size, show_legend=False)
+    chart = _chart(pygal.HorizontalBar, size, show_legend=False, x_label_rotation=35)
     chart.x_labels = [r.label for r in reasons]
     chart.add(currency, [_float(r.home) for r in reasons])
     return _render(chart)
