@@ -170,7 +170,26 @@ def _local_iso(org: Organization, iso: str) -> str:
         return str(iso)
 
 
-@bp.post("/<int:action_id>/<any(approve, reject, retry, cancel):change>")
+@bp.post("/<int:action_id>/approve")
+def approve(org_id: int, action_id: int) -> Response:
+    return change(org_id, action_id, "approve")
+
+
+@bp.post("/<int:action_id>/reject")
+def reject(org_id: int, action_id: int) -> Response:
+    return change(org_id, action_id, "reject")
+
+
+@bp.post("/<int:action_id>/retry")
+def retry(org_id: int, action_id: int) -> Response:
+    return change(org_id, action_id, "retry")
+
+
+@bp.post("/<int:action_id>/cancel")
+def cancel(org_id: int, action_id: int) -> Response:
+    return change(org_id, action_id, "cancel")
+
+
 def change(org_id: int, action_id: int, change: str) -> Response:
     org = web.current_org(org_id, need="collector")
     db, actor = web.db(), team.actor()

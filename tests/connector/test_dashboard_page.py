@@ -37,3 +37,11 @@ def test_another_organizations_dashboard_is_not_found(client):
     org_id = seeded(client)
     other = client.application.test_client()
     assert other.get(f"/orgs/{org_id}/").status_code == 404
+
+
+def test_pygal_leaves_the_import_system_as_it_was():
+    import sys
+
+    import connector.charts  # noqa: F401
+
+    assert not [f for f in sys.meta_path if type(f).__name__ == "PluginImportFixer"]
