@@ -38,14 +38,21 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from connector import activity
     from connector import admin
+    from connector import customer_controls
+    from connector import customers
+    from connector import dashboard
     from connector import email_settings
     from connector import oauth
     from connector import openapi
     from connector import outbox_api
     from connector import outbox_page
+    from connector import pages
+    from connector import progress
     from connector import rules_api
     from connector import rules_page
+    from connector import tasks_page
     from connector import unsubscribe
     from connector import webhooks
 
@@ -59,6 +66,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(outbox_page.bp)
     app.register_blueprint(email_settings.bp)
     app.register_blueprint(unsubscribe.bp)
+    for page in (pages, dashboard, progress, customers, customer_controls, activity, tasks_page):
+        app.register_blueprint(page.bp)
     csrf.exempt(unsubscribe.bp)  # RFC 8058 one-click POSTs carry no token: the signed link rules
     app.register_blueprint(openapi.bp)
 

@@ -181,12 +181,22 @@ def signed_in_orgs() -> list[Organization]:
     return list(db().scalars(_visible().order_by(Organization.id)))
 
 
-def current_org(org_id: int) -> Organization:
+ROLES = ("viewer", "collector", "admin")
+
+
+def current_org(org_id: int, need: str = "viewer") -> Organization:
     """The organization `org_id`, if this browser's session may see it; 404 otherwise.
 
     The one gate for every organization-scoped route: an organization that exists but is
     another's gets the same answer as one that does not exist, so nothing leaks.
+
+    `need` is the least role the route asks of the signed-in person in that organization:
+    "viewer" for reads, "collector" for the collector's controls (disputes, promises, plans,
+    holds, tasks, approvals), "admin" for rules, connections and settings. Roles arrive with
+    users and memberships; until then every session that may see the organization passes.
     """
+    if need not in ROLES:
+        raise ValueError(f"unknown role {need!r}; one of {', '.join(ROLES)}")
     org = None
     if session_id() is not None:
         org = db().scalar(_visible().where(Organization.id == org_id))

@@ -26,6 +26,7 @@ from sqlalchemy.orm import relationship
 
 from core.db import Base
 from core.db import Money
+from core.db import Rate
 from core.db import UTCDateTime
 from core.db import utcnow
 
@@ -139,6 +140,9 @@ class Invoice(_Mirrored, Base):
     link: Mapped[str | None] = mapped_column(Text)
     # Whether the business has sent it to the customer (None: the provider does not say).
     sent_to_customer: Mapped[bool | None] = mapped_column(Boolean)
+    # Home-currency units per unit of `currency`, as the provider booked the invoice (None: the
+    # provider did not say; 1 for an invoice in the home currency).
+    home_rate: Mapped[Decimal | None] = mapped_column(Rate)
 
 
 class Payment(_Mirrored, Base):

@@ -84,6 +84,9 @@ class InvoiceRecord(Record):
     discount_days: int | None = None
     link: str | None = None
     sent_to_customer: bool | None = None  # None: unknown, or not something that can be sent
+    # Home-currency units per unit of `currency`, the rate the provider booked the invoice at
+    # (None: it did not say). QuickBooks gives it this way round; Xero the other (see its mapping).
+    home_rate: Decimal | None = None
     entity: ClassVar[Entity] = Entity.INVOICE
 
 

@@ -41,6 +41,7 @@ from rules.models import RuleSetVersion
 from rules.store import active_book
 from rules.timing import local_date
 from rules.timing import zone
+from tasks.store import adopt_task_actions
 
 DAILY_AT = time(8, 0)
 STALE_RETRY_SECONDS = 300
@@ -127,6 +128,7 @@ def _evaluate(
         gate = _gate(session, book.version_id, book.limits.approve_runs_over)
         batch = f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
         stored = store(session, org_id, evaluation, book.version_id, gate, batch)
+        adopt_task_actions(session, org_id)
         if customer_ids is None:
             _mark_daily(session, org_id, as_of, len(stored.created))
     if stored.created or stored.merged:

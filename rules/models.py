@@ -97,6 +97,8 @@ class CustomerProfile(Base):
     credit_hold_source: Mapped[str] = mapped_column(String(10), default="manual")  # or "rule"
     # When a person last set or lifted the hold here (other edits leave a rule's hold alone).
     credit_hold_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The team member who looks after this customer (connector.team says how one is named).
+    owner: Mapped[str] = mapped_column(String(300), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

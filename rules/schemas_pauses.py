@@ -81,6 +81,7 @@ class ProfileIn(Schema):
     do_not_contact_reason = fields.String(load_default=None, validate=validate.Length(max=500))
     credit_hold = fields.Boolean(load_default=None)
     credit_hold_reason = fields.String(load_default=None, validate=validate.Length(max=500))
+    owner = fields.String(load_default=None, validate=validate.Length(max=300))
 
 
 def load(schema: Schema, data: Any) -> dict[str, Any]:

@@ -70,4 +70,5 @@ def profile_json(row: Any) -> dict[str, Any]:
         "credit_hold": bool(row.credit_hold),
         "credit_hold_reason": row.credit_hold_reason or "",
         "credit_hold_source": row.credit_hold_source or "manual",
+        "owner": row.owner or "",
     }

@@ -332,6 +332,7 @@ def _invoice_row(r: InvoiceRecord) -> dict[str, Any]:
         "discount_days": r.discount_days,
         "link": r.link,
         "sent_to_customer": r.sent_to_customer,
+        "home_rate": r.home_rate,
     }
 
 

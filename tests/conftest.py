@@ -43,6 +43,7 @@ def _load_all_models() -> None:
     import outbox.email.models  # noqa: F401
     import outbox.models  # noqa: F401
     import rules.models  # noqa: F401
+    import tasks.models  # noqa: F401
 
 
 def _worker() -> str:

@@ -226,7 +226,17 @@ def invoice(raw: Mapping[str, Any], ctx: Context) -> InvoiceRecord:
         discount_days=terms.discount_days,
         link=str(link) if link else None,
         sent_to_customer=_EMAIL_SENT.get(str(raw.get("EmailStatus"))),
+        home_rate=_home_rate(raw, ctx),
     )
+
+
+def _home_rate(raw: Mapping[str, Any], ctx: Context) -> Decimal | None:
+    """ExchangeRate is home-currency units per unit of the invoice's currency; QuickBooks
+    leaves it out of an invoice in the home currency."""
+    rate = raw.get("ExchangeRate")
+    if rate is not None and Decimal(str(rate)) > ZERO:
+        return Decimal(str(rate))
+    return Decimal(1) if _currency(raw, ctx) == ctx.home_currency else None
 
 
 def payment(raw: Mapping[str, Any], ctx: Context) -> PaymentRecord:

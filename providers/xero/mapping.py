@@ -94,7 +94,19 @@ def invoice(raw: dict[str, Any]) -> InvoiceRecord | None:
         status=status,
         email=_text((raw.get("Contact") or {}).get("EmailAddress")),
         sent_to_customer=_sent_to_contact(raw),
+        home_rate=_home_rate(raw.get("CurrencyRate")),
     )
+
+
+def _home_rate(currency_rate: Any) -> Decimal | None:
+    """Xero's CurrencyRate is units of the invoice's currency per unit of the base currency
+    (1 for an invoice in the base currency); Dunwell keeps the inverse, to 12 places."""
+    if currency_rate is None:
+        return None
+    rate = Decimal(str(currency_rate))
+    if rate <= 0:
+        return None
+    return (Decimal(1) / rate).quantize(Decimal("1e-12")).normalize()
 
 
 def _sent_to_contact(raw: dict[str, Any]) -> bool | None:

@@ -37,6 +37,9 @@ def out_of_order(records: list[AnyRecord]) -> list[str]:
     ]
 
 
+RATE_PLACES = 12  # an exchange rate is not money: core.db.Rate keeps 12 places
+
+
 def value_problems(where: str, value: Any) -> list[str]:
     """Floats, naive instants and over-precise amounts anywhere inside a record."""
     if isinstance(value, float):
@@ -46,8 +49,9 @@ def value_problems(where: str, value: Any) -> list[str]:
         return [] if ok else [f"{where} is a naive datetime ({value!r})"]
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
-        if not value.is_finite() or not isinstance(exponent, int) or -exponent > MAX_PLACES:
-            return [f"{where} = {value!r} has more than {MAX_PLACES} decimal places"]
+        places = RATE_PLACES if where.endswith(".home_rate") else MAX_PLACES
+        if not value.is_finite() or not isinstance(exponent, int) or -exponent > places:
+            return [f"{where} = {value!r} has more than {places} decimal places"]
         return []
     if isinstance(value, tuple):
         return [p for i, item in enumerate(value) for p in value_problems(f"{where}[{i}]", item)]
