@@ -60,7 +60,7 @@ def _invalid(exc: _Invalid):  # type: ignore[no-untyped-def]
 
 @bp.get("/approvals")
 def waiting(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     db = web.db()
     out = []
     for action in approval.waiting(db, org_id):
@@ -74,7 +74,7 @@ def waiting(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/approvals")
 def decide(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="collector")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise _Invalid("", 'a JSON object such as {"approve": "all"} or {"reject": [12, 13]}')
@@ -95,7 +95,7 @@ def decide(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/actions/<int:action_id>/retry")
 def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="collector")
     action = approval.retry(web.db(), org_id, action_id, ACTOR)
     web.db().commit()
     outbox_jobs.request_delivery(web.job_context(), org_id)
@@ -104,7 +104,7 @@ def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/actions/<int:action_id>/cancel")
 def cancel(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="collector")
     action = approval.cancel(web.db(), org_id, action_id, ACTOR)
     web.db().commit()
     return jsonify(action_json(action, full=False))
@@ -112,7 +112,7 @@ def cancel(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/actions/<int:action_id>/history")
 def history(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     db = web.db()
     action = db.get(Action, action_id)
     if action is None or action.organization_id != org_id:
@@ -137,7 +137,7 @@ def history(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/run-now")
 def run_now(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="collector")
     state = request_run(org_id)
     return jsonify(queued=state), 202
 

@@ -38,7 +38,7 @@ ATTENTION = (S.FAILED, S.DEAD, S.NEEDS_RECONNECT)
 
 @bp.get("/orgs/<int:org_id>/outbox")
 def page(org_id: int) -> str:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="viewer")
     db = web.db()
     held = approval.waiting(db, org_id)
     attention = list(
@@ -69,7 +69,7 @@ def page(org_id: int) -> str:
 
 @bp.get("/orgs/<int:org_id>/outbox/<int:action_id>")
 def detail(org_id: int, action_id: int) -> str:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="viewer")
     db = web.db()
     action = db.get(Action, action_id)
     if action is None or action.organization_id != org_id:
@@ -90,7 +90,7 @@ def detail(org_id: int, action_id: int) -> str:
 
 @bp.post("/orgs/<int:org_id>/outbox/approvals")
 def decide(org_id: int) -> Response:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     db = web.db()
     chosen = [int(v) for v in request.form.getlist("action") if v.isdigit()]
     decision = request.form.get("decision", "")
@@ -131,7 +131,7 @@ def cancel(org_id: int, action_id: int) -> Response:
 
 
 def _change(org_id: int, action_id: int, change: str) -> Response:
-    web.current_org(org_id)
+    web.current_org(org_id, need="collector")
     db = web.db()
     try:
         if change == "retry":
@@ -149,7 +149,7 @@ def _change(org_id: int, action_id: int, change: str) -> Response:
 
 @bp.post("/orgs/<int:org_id>/run-now")
 def run_now(org_id: int) -> Response:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     if org.status != OrgStatus.CONNECTED:
         flash(f"{org.name} is not connected; reconnect it first.", "warning")
     else:
