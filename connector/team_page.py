@@ -40,6 +40,7 @@ from team import members
 from team.roles import ADMIN
 from team.roles import MAY
 from team.roles import ROLES
+from team.roles import a
 from team.schemas import InviteIn
 from team.schemas import RoleIn
 
@@ -85,7 +86,7 @@ def invite(org_id: int) -> Any:
         web.db().commit()
         problem = f"The invitation was not sent. The mail server said: {exc}"
         return _render(org, {"email": problem}, values), 422
-    flash(f"Invitation sent to {data['email']} as a {data['role']}.", "success")
+    flash(f"Invitation sent to {data['email']} as {a(data['role'])}.", "success")
     return redirect(url_for("team.page", org_id=org_id))
 
 
@@ -110,7 +111,7 @@ def change_role(org_id: int, user_id: int) -> Any:
     except members.MembershipError as exc:
         return _render(org, {"members": str(exc)}), 409
     web.db().commit()
-    flash(f"{_email(user_id)} is now a {role}.", "success")
+    flash(f"{_email(user_id)} is now {a(role)}.", "success")
     return redirect(url_for("team.page", org_id=org_id))
 
 
@@ -143,6 +144,7 @@ def invitation(token: str) -> Any:
         org=org,
         inviter=inviter.label if inviter else "An admin",
         may=MAY[row.role],
+        role=a(row.role),
         token=token,
         providers=DISPLAY_NAMES,
     )
@@ -165,7 +167,7 @@ def accept(token: str) -> Response:
         db.commit()
         web.grant([org_id])
     org = db.get(Organization, org_id)
-    flash(f"You joined {org.name if org else 'the organization'} as a {role}.", "success")
+    flash(f"You joined {org.name if org else 'the organization'} as {a(role)}.", "success")
     return redirect(org_home(org_id))
 
 

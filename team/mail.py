@@ -29,6 +29,7 @@ from outbox.email.settings import EmailNotConfigured
 from outbox.email.settings import EmailSetup
 from team import links
 from team.roles import MAY
+from team.roles import a
 
 
 def invitation(
@@ -43,7 +44,7 @@ def invitation(
 ) -> EmailMessage:
     message = _message(setup.sender, to, f"{inviter} invited you to {org_name} on Dunwell", now)
     message.set_content(
-        f"{inviter} invited you to {org_name} on Dunwell as a {role}: a {role} may "
+        f"{inviter} invited you to {org_name} on Dunwell as {a(role)}: {a(role)} may "
         f"{MAY[role]}.\n\n"
         f"Join here (the link works once, until {expires_at:%d %B %Y}):\n{link}\n\n"
         "You can sign in with your Intuit or Xero login, or with this email address alone.\n"

@@ -26,10 +26,15 @@ def allows(role: str, need: str) -> bool:
     return _RANK.get(role, -1) >= _RANK[need]
 
 
+def a(role: str) -> str:
+    """The role with its article: "an admin", "a viewer"."""
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
+
+
 def refusal(org_name: str, role: str, need: str, admins: list[str]) -> str:
     """Why a request was refused, and who can change it."""
     ask = f" Ask an admin ({', '.join(admins)})" if admins else " Ask an admin"
     return (
-        f"You are a {role} of {org_name}: a {role} may {MAY.get(role, 'do nothing here')}. "
-        f"This needs a {need}, who may {MAY[need]}.{ask} to change your role on the Team page."
+        f"You are {a(role)} of {org_name}: {a(role)} may {MAY.get(role, 'do nothing here')}. "
+        f"This needs {a(need)}, who may {MAY[need]}.{ask} to change your role on the Team page."
     )

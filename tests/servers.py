@@ -58,12 +58,19 @@ def provider_urls(sandbox: str, web: str = "http://localhost") -> dict[str, str]
         "INTUIT_REVOKE_URL": f"{sandbox}/qbo/v2/oauth2/tokens/revoke",
         "INTUIT_API_BASE": f"{sandbox}/qbo",
         "INTUIT_REDIRECT_URI": f"{web}/oauth/quickbooks/callback",
-        "INTUIT_DISCOVERY_URL": f"{sandbox}/qbo/.well-known/openid_sandbox_configuration/",
         "XERO_AUTHORIZE_URL": f"{sandbox}/xero/identity/connect/authorize",
         "XERO_TOKEN_URL": f"{sandbox}/xero/identity/connect/token",
         "XERO_REVOKE_URL": f"{sandbox}/xero/identity/connect/revocation",
         "XERO_CONNECTIONS_URL": f"{sandbox}/xero/connections",
         "XERO_API_BASE": f"{sandbox}/xero/api.xro/2.0",
         "XERO_REDIRECT_URI": f"{web}/oauth/xero/callback",
+        **discovery_urls(sandbox),
+    }
+
+
+def discovery_urls(sandbox: str) -> dict[str, str]:
+    """The settings that point Dunwell's OpenID Connect at the sandbox's discovery documents."""
+    return {
+        "INTUIT_DISCOVERY_URL": f"{sandbox}/qbo/.well-known/openid_sandbox_configuration/",
         "XERO_DISCOVERY_URL": f"{sandbox}/xero/identity/.well-known/openid-configuration",
     }

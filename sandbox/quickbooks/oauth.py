@@ -56,7 +56,8 @@ label{display:block;margin:.4rem 0} button{margin-right:1rem;padding:.4rem 1.2re
 <input type="hidden" name="state" value="{{ state }}">
 <input type="hidden" name="scope" value="{{ scope }}">
 <input type="hidden" name="nonce" value="{{ nonce }}">
-<p><button type="submit" name="decision" value="approve" id="approve">Connect</button>
+<p><button type="submit" name="decision" value="approve" id="approve">
+{%- if companies %}Connect{% else %}Sign in{% endif %}</button>
 <button type="submit" name="decision" value="deny" id="deny">Cancel</button></p>
 </form></body></html>"""
 ERROR_PAGE = "<!doctype html><title>Error</title><h1>Request rejected</h1><p>{{ message }}</p>"

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from connector import create_app
+from connector.demo_browser import FormBrowser
 from core.settings import Settings
 from tests.conftest import dunwell_env
 from tests.connector.identity import arm
@@ -24,8 +25,10 @@ from tests.connector.identity import users
 from tests.connector.test_oauth import finish
 from tests.connector.test_oauth import orgs
 from tests.connector.test_oauth import xero_tenants
+from tests.servers import free_port
 from tests.servers import provider_urls
 from tests.servers import sandbox_server
+from tests.servers import serve
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +226,23 @@ def test_the_signed_out_home_page_offers_every_way_in(client):
     for words in ("Sign in with Intuit", "Sign in with Xero", "Email me a sign-in link"):
         assert words in page
     assert "Sign out" not in page
+
+
+def test_the_demo_browser_signs_in_through_the_sandbox(sandbox, database_url, redis, tmp_path):
+    """connector.demo_browser.FormBrowser.sign_in, as `make demo` uses it, over real HTTP."""
+    port = free_port()
+    web = f"http://127.0.0.1:{port}"
+    env = dunwell_env(tmp_path, DATABASE_URL=database_url, **provider_urls(sandbox, web))
+    app = create_app(Settings.from_env(env).with_changes(testing=True))
+    blake = people(sandbox)[1]
+    try:
+        with serve(app, port):
+            browser = FormBrowser(web)
+            assert browser.sign_in("quickbooks") == people(sandbox)[0]["email"]
+            other = FormBrowser(web)
+            assert other.sign_in("xero", blake["key"]) == blake["email"]
+            [org_id] = other.connect("quickbooks")
+            assert other.summary(org_id)["name"] == "Larkspur Landscaping"
+            assert roles(app.extensions["dunwell"]["sessions"], org_id) == {blake["email"]: "admin"}
+    finally:
+        app.extensions["dunwell"]["engine"].dispose()
