@@ -36,18 +36,20 @@ class SignInFailed(Exception):
     """The sign-in could not be completed or verified; the message says so for a person."""
 
 
+CLIENT_KWARGS = {"token_endpoint_auth_method": "client_secret_basic", "default_timeout": 20}
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     oauth = OAuth(app)
-    for provider in ("quickbooks", "xero"):
+    for provider in SIGN_IN_SCOPES:
         config = settings.provider(provider)
         oauth.register(
             provider,
             client_id=config.client_id,
             client_secret=config.client_secret,
             server_metadata_url=config.discovery_url,
-            client_kwargs={"token_endpoint_auth_method": "client_secret_basic",
-                           "default_timeout": 20},
-        )  # fmt: skip
+            client_kwargs=CLIENT_KWARGS,
+        )
     app.extensions[EXTENSION] = oauth
 
 

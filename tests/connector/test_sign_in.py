@@ -22,6 +22,7 @@ from tests.connector.identity import sign_in_with
 from tests.connector.identity import signed_in_email
 from tests.connector.identity import start_sign_in
 from tests.connector.identity import users
+from tests.connector.test_oauth import csrf
 from tests.connector.test_oauth import finish
 from tests.connector.test_oauth import orgs
 from tests.connector.test_oauth import xero_tenants
@@ -246,3 +247,15 @@ def test_the_demo_browser_signs_in_through_the_sandbox(sandbox, database_url, re
             assert roles(app.extensions["dunwell"]["sessions"], org_id) == {blake["email"]: "admin"}
     finally:
         app.extensions["dunwell"]["engine"].dispose()
+
+
+def test_an_unreachable_provider_is_a_page_that_says_so(sandbox, database_url, redis, tmp_path):
+    nowhere = f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration"
+    urls = provider_urls(sandbox) | {"XERO_DISCOVERY_URL": nowhere}
+    env = dunwell_env(tmp_path, DATABASE_URL=database_url, **urls)
+    app = create_app(Settings.from_env(env).with_changes(testing=True))
+    client = app.test_client()
+    response = client.post("/sign-in/xero", data={"csrf_token": csrf(client)})
+    assert response.status_code == 502
+    assert "Xero could not be reached to sign you in" in response.get_data(as_text=True)
+    app.extensions["dunwell"]["engine"].dispose()

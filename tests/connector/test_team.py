@@ -263,3 +263,14 @@ def test_cancelling_an_invitation_kills_its_link(app, admin, org_id, mail, sessi
 def _user_id(sessions, email: str) -> int:
     with session_scope(sessions) as db:
         return db.query(User).filter_by(email=email).one().id
+
+
+def test_an_operator_gives_someone_a_role_from_the_command_line(app, org_id, sessions):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["member", str(org_id), "Owner@Example.com"])
+    assert result.exit_code == 0, result.output
+    assert roles(sessions, org_id) == {"owner@example.com": "admin"}
+    demoted = runner.invoke(args=["member", str(org_id), "owner@example.com", "--role", "viewer"])
+    assert demoted.exit_code == 0 and roles(sessions, org_id) == {"owner@example.com": "viewer"}
+    missing = runner.invoke(args=["member", str(org_id + 1000), "x@example.com"])
+    assert missing.exit_code != 0 and "no organization" in missing.output
