@@ -65,13 +65,11 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
 
     from sandbox import console
     from sandbox import mail_views
-    from sandbox import oidc
     from sandbox import pay
     from sandbox import quickbooks
     from sandbox import writes_page
     from sandbox import xero
 
-    oidc.init_app(app, config)
     quickbooks.init_app(app, config, faults, sender)
     xero.init_app(app, config, faults, sender)
     app.register_blueprint(console.bp)

@@ -22,10 +22,13 @@ __all__ = ["Oidc", "current", "init_app"]
 
 
 def init_app(app: Flask, config: Any) -> Oidc:
+    """Once per app (each provider's init_app asks for it; the first call sets it up)."""
     from sandbox.oidc import control
     from sandbox.oidc import intuit
     from sandbox.oidc import xero
 
+    if EXTENSION in app.extensions:
+        return app.extensions[EXTENSION]
     oidc = app.extensions[EXTENSION] = Oidc(config.seed)
     app.register_blueprint(intuit.bp)
     app.register_blueprint(xero.bp)

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 
+from sandbox import oidc
 from sandbox.faults import Faults
 from sandbox.quickbooks import api
 from sandbox.quickbooks import control
@@ -37,6 +38,7 @@ def _today(app: Flask, config: Any) -> date:
 
 
 def init_app(app: Flask, config: Any, faults: Faults, sender: WebhookSender) -> QboState:
+    oidc.init_app(app, config)  # who signs in, and the id_tokens
     clock = Clock(_today(app, config))
     store = Store(
         clock, build_companies(config.seed, config.size, clock.today, clock.seed_horizon())
