@@ -22,6 +22,7 @@ def test_headless_demo_connects_syncs_and_follows_webhooks(empty_database_url, r
     command = [
         sys.executable, "-m", "connector.demo", "--headless",
         "--web-port", str(free_port()), "--sandbox-port", str(sandbox_port),
+        "--smtp-port", str(free_port()),
         "--database-url", empty_database_url, "--redis-url", redis_url,
         "--workdir", str(tmp_path / "demo"), "--sandbox-size", "small",
     ]  # fmt: skip
