@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from connector import cli
 from connector import headers
+from connector import oidc
 from connector import web
 from core.deadline import TimeLimitExceeded
 from core.settings import Settings
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
     )
     web.init_app(app, settings)
+    oidc.init_app(app, settings)
     headers.init_app(app, settings)
     csrf.init_app(app)
     cli.init_app(app)
@@ -52,7 +54,9 @@ def _register_blueprints(app: Flask) -> None:
     from connector import progress
     from connector import rules_api
     from connector import rules_page
+    from connector import signin
     from connector import tasks_page
+    from connector import team_page
     from connector import unsubscribe
     from connector import webhooks
 
@@ -65,6 +69,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(outbox_api.bp)
     app.register_blueprint(outbox_page.bp)
     app.register_blueprint(email_settings.bp)
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(team_page.bp)
     app.register_blueprint(unsubscribe.bp)
     for page in (pages, dashboard, progress, customers, customer_controls, activity, tasks_page):
         app.register_blueprint(page.bp)

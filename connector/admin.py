@@ -46,7 +46,7 @@ def home() -> str:
 
 @bp.get("/api/orgs/<int:org_id>/summary")
 def summary_json(org_id: int) -> Response:
-    data = summary(web.current_org(org_id))
+    data = summary(web.current_org(org_id, need="viewer"))
     data["aging"] = [
         {
             "currency": row.currency,
@@ -81,7 +81,7 @@ def summary_json(org_id: int) -> Response:
 @bp.post("/orgs/<int:org_id>/sync")
 @web.read_only
 def sync_now(org_id: int) -> Response:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="admin")
     if org.status != OrgStatus.CONNECTED:
         flash(f"{org.name} is not connected; reconnect it first.", "warning")
     else:

@@ -1,4 +1,5 @@
-"""`flask --app connector ...` commands: migrate, list organizations, sync one now."""
+"""`flask --app connector ...` commands: migrate, list organizations, sync one now, give someone a
+role in an organization."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from connector.rules_cli import rules_cli
+from core.accounts import User
 from core.context import JobContext
 from core.db import session_scope
 from core.models import Organization
 from sync.jobs import run_sync
+from team import members
+from team.roles import ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,4 +59,29 @@ def init_app(app: Flask) -> None:
         """Sync one organization now, in this process."""
         click.echo(json.dumps(run_sync(_context(), org_id), indent=2, default=str))
 
+    @app.cli.command("member")
+    @click.argument("org_id", type=int)
+    @click.argument("email")
+    @click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True)
+    def member_command(org_id: int, email: str, role: str) -> None:
+        """Give EMAIL (a user made if new) ROLE in organization ORG_ID; they then sign in with
+        Intuit or Xero (that email, verified) or an emailed one-time link."""
+        add_member(_context(), org_id, email, role)
+        click.echo(f"{email.strip().lower()} is now {role} of organization {org_id}")
+
     app.cli.add_command(rules_cli, "rules")
+
+
+def add_member(ctx: JobContext, org_id: int, email: str, role: str) -> None:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise click.BadParameter("must be an email address", param_hint="EMAIL")
+    with session_scope(ctx.sessions) as session:
+        if session.get(Organization, org_id) is None:
+            raise click.BadParameter(f"no organization {org_id}", param_hint="ORG_ID")
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email)
+            session.add(user)
+            session.flush()
+        members.join(session, org_id, user.id, role)

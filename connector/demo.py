@@ -99,6 +99,8 @@ class Stack:
                 "XERO_REVOKE_URL": f"{sandbox}/xero/identity/connect/revocation",
                 "XERO_CONNECTIONS_URL": f"{sandbox}/xero/connections",
                 "XERO_API_BASE": f"{sandbox}/xero/api.xro/2.0",
+                "INTUIT_DISCOVERY_URL": f"{sandbox}/qbo/.well-known/openid_sandbox_configuration/",
+                "XERO_DISCOVERY_URL": f"{sandbox}/xero/identity/.well-known/openid-configuration",
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -205,6 +207,7 @@ def check_redis(url: str) -> None:
 
 def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
     browser = FormBrowser(stack.web_url)
+    browser.sign_in("quickbooks")  # the demo user, through the sandbox's OpenID Connect
     summary: dict[str, dict[str, object]] = {}
     for provider in ("quickbooks", "xero"):
         org_ids = browser.connect(provider)

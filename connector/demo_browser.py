@@ -1,4 +1,9 @@
-"""A tiny form-following client for the headless demo: it clicks what a person would click."""
+"""A tiny form-following client for the headless demo: it clicks what a person would click.
+
+`sign_in` signs the demo user in through the sandbox's OpenID Connect ("Sign in with Intuit" or
+"Sign in with Xero", the sandbox's consent page, back to Dunwell); `connect` connects a company
+the same way.
+"""
 
 from __future__ import annotations
 
@@ -71,6 +76,29 @@ class FormBrowser:
     def __init__(self, base_url: str):
         self.base_url = base_url
         self.http = requests.Session()
+
+    def sign_in(self, provider: str = "quickbooks", person: str = "") -> str:
+        """Sign in with the provider's login as sandbox person `person` (a key from the
+        sandbox's GET /_sandbox/users; default its first, the demo user). Returns the email
+        Dunwell shows as signed in."""
+        home = self.http.get(self.base_url + "/", timeout=10)
+        form = _form_posting_to(home.text, f"/sign-in/{provider}")
+        consent = self.http.post(
+            urljoin(home.url, form["action"]), data=form_data(form), timeout=30
+        )
+        consent.raise_for_status()
+        approve = _approval_form(consent.text)
+        data = form_data(approve, ("allow", "approve"))
+        if person:
+            data = [(k, v) for k, v in data if k != "user"] + [("user", person)]
+        done = self.http.post(urljoin(consent.url, approve["action"]), data=data, timeout=60)
+        done.raise_for_status()
+        email = re.search(r'class="who">([^<]+)<', done.text)
+        if not done.url.startswith(self.base_url) or email is None:
+            raise SystemExit(
+                f"signing in with {provider} failed at {done.url}:\n{_flash(done.text)}"
+            )
+        return email.group(1)
 
     def connect(self, provider: str) -> list[int]:
         home = self.http.get(self.base_url + "/", timeout=10)

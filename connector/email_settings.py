@@ -36,19 +36,19 @@ FIELDS = ("host", "port", "security", "username", "from_name", "from_address", "
 
 @bp.get("/orgs/<int:org_id>/email")
 def page(org_id: int) -> str:
-    return _render(web.current_org(org_id), _stored(org_id))
+    return _render(web.current_org(org_id, need="admin"), _stored(org_id))
 
 
 @bp.post("/orgs/<int:org_id>/email")
 def save(org_id: int) -> Any:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="admin")
     submitted = _submitted(FIELDS + ("password",))
     try:
         data = EmailSettingsIn().load(submitted)
     except ValidationError as exc:
         return _render(org, submitted, errors=_messages(exc)), 422
     cipher = TokenCipher(web.settings().token_encryption_keys)
-    email_settings.save(web.db(), org_id, data, cipher, updated_by="admin page")
+    email_settings.save(web.db(), org_id, data, cipher, updated_by=web.actor())
     web.db().commit()
     flash("Email settings saved.", "success")
     return redirect(url_for("email_settings.page", org_id=org_id))
@@ -56,7 +56,7 @@ def save(org_id: int) -> Any:
 
 @bp.post("/orgs/<int:org_id>/email/test")
 def send_test(org_id: int) -> Any:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="admin")
     try:
         to = SendTestIn().load(_submitted(("to",)))["to"]
     except ValidationError as exc:

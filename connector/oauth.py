@@ -1,10 +1,14 @@
-"""Connect, reconnect, disconnect and purge, over OAuth 2.0 (Authlib's requests client).
+"""Connect, reconnect, disconnect and purge, over OAuth 2.0 (Authlib's requests client), and the
+one callback per provider that both connecting and signing in (connector.signin) come back to.
 
-Connecting signs the browser in to the organizations it connected. The callback checks the
-`state` it issued, stores the token encrypted, asks the provider which organizations the grant
-covers, and enqueues their first sync. Disconnecting revokes access at the provider (for Xero,
-removes only that organization's connection when the grant serves others) and keeps the mirror
-until the admin purges it.
+The callback checks the `state` it issued. Connecting also asks for OpenID Connect (`openid email
+profile`) with a `nonce`: the id_token is verified (connector.oidc), and a browser nobody has
+signed in to yet (the first connection of a fresh install, or a newcomer) is signed in as the
+person who consented. That person becomes an admin of the organizations connected: connecting
+proves they administer the company at the provider. The callback then stores the token
+encrypted, asks the provider which organizations the grant covers, and enqueues their first
+sync. Disconnecting revokes access at the provider (for Xero, removes only that organization's
+connection when the grant serves others) and keeps the mirror until the admin purges it.
 
 Who may see an organization follows the grant: a disconnect takes the organization away from
 every other browser (the one that disconnected keeps it, to purge or reconnect), a purge from
@@ -32,6 +36,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from connector import oidc
+from connector import signin
 from connector import web
 from core.context import JobContext
 from core.db import Base
@@ -49,6 +55,9 @@ from providers.base import ProviderError
 from providers.base import Tenant
 from sync.clients import open_provider
 from sync.jobs import request_sync
+from team import identities
+from team import members
+from team import roles
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oauth", __name__)
@@ -67,7 +76,7 @@ class _CallbackCredentials:
         raise ProviderError("the new token was refused; try connecting again")
 
 
-def _configured(provider: str) -> Any:
+def configured(provider: str) -> Any:
     if provider not in PROVIDERS:
         abort(404, f"Unknown accounting system {provider!r}.")
     config = web.settings().provider(provider)
@@ -95,13 +104,18 @@ def _client(provider: str, config: Any, **kwargs: Any) -> OAuth2Session:
 
 @bp.post("/connect/<provider>")
 def connect(provider: str) -> Response:
-    config = _configured(provider)
+    return start_connect(provider)
+
+
+def start_connect(provider: str) -> Response:
+    """Send the browser to the provider's consent page to connect (or reconnect) a company."""
+    config = configured(provider)
     spec = provider_class(provider).oauth(config)
-    state = secrets.token_urlsafe(24)
-    session["oauth"] = {"provider": provider, "state": state}
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    session["oauth"] = {"provider": provider, "state": state, "nonce": nonce, "purpose": "connect"}
     with _client(provider, config) as client:
         url, _ = client.create_authorization_url(
-            spec.authorize_url, state=state, **dict(spec.extra_authorize_params)
+            spec.authorize_url, state=state, nonce=nonce, **dict(spec.extra_authorize_params)
         )
     return redirect(url)
 
@@ -109,23 +123,38 @@ def connect(provider: str) -> Response:
 @bp.get("/oauth/<provider>/callback")
 @web.writes
 def callback(provider: str) -> Response:
-    config = _configured(provider)
+    config = configured(provider)
     pending = session.pop("oauth", None)
     if not pending or pending.get("provider") != provider:
         abort(
-            400, "This sign-in link has expired or was not started here. Start again with Connect."
+            400,
+            "This sign-in link has expired or was not started here. "
+            "Start again with Connect or Sign in.",
         )
     if not secrets.compare_digest(str(pending.get("state")), request.args.get("state", "")):
-        abort(400, "The sign-in could not be verified (state mismatch). Start again with Connect.")
+        abort(
+            400,
+            "The sign-in could not be verified (state mismatch). "
+            "Start again with Connect or Sign in.",
+        )
+    purpose = pending.get("purpose", "connect")
     if request.args.get("error"):
         error = request.args["error"]
         reason = "access was declined on the consent page" if error == "access_denied" else error
-        flash(f"{DISPLAY_NAMES[provider]} did not connect: {reason}.", "warning")
+        did = "did not connect" if purpose == "connect" else "did not sign you in"
+        flash(f"{DISPLAY_NAMES[provider]} {did}: {reason}.", "warning")
         return redirect(url_for("admin.home"))
+    if purpose != "connect":
+        return signin.finish(provider, pending)
     token = _exchange_code(provider, config)
+    user_id = _connecting_user(provider, token, str(pending.get("nonce", "")))
     tenants = _identify(provider, config, token)
-    org_ids = _save_connection(provider, token, tenants)
-    web.sign_in(org_ids)
+    org_ids = _save_connection(provider, token, tenants, user_id)
+    signed_in = web.current_user()
+    if signed_in is not None and signed_in.id == user_id:
+        web.grant(org_ids)
+    else:
+        web.sign_in(user_id)
     ctx = _job_context()
     for org_id in org_ids:
         request_sync(ctx, org_id)
@@ -147,6 +176,23 @@ def _exchange_code(provider: str, config: Any) -> dict[str, Any]:
         abort(502, f"{DISPLAY_NAMES[provider]} did not issue a token ({_reason(exc)}). Try again.")
 
 
+def _connecting_user(provider: str, token: dict[str, Any], nonce: str) -> int:
+    """Who is connecting: the signed-in user, or else the person the id_token names."""
+    signed_in = web.current_user()
+    try:
+        claims = oidc.verify(provider, token, nonce) if "id_token" in token else None
+        if signed_in is not None:
+            return signed_in.id
+        if claims is None:
+            abort(400, "Sign in first (the provider sent no id_token to say who you are).")
+        identity = oidc.identity(provider, token, claims)
+        return identities.user_for(web.db(), identity, utcnow()).id
+    except oidc.SignInFailed as exc:
+        abort(400, str(exc))
+    except identities.SignInRefused as exc:
+        abort(403, str(exc))
+
+
 def _identify(provider: str, config: Any, token: dict[str, Any]) -> list[Tenant]:
     try:
         tenants = provider_class(provider).identify(
@@ -163,7 +209,9 @@ def _reason(exc: Exception) -> str:
     return getattr(exc, "error", None) or exc.__class__.__name__
 
 
-def _save_connection(provider: str, token: dict[str, Any], tenants: list[Tenant]) -> list[int]:
+def _save_connection(
+    provider: str, token: dict[str, Any], tenants: list[Tenant], user_id: int
+) -> list[int]:
     db = web.db()
     grant = OAuthGrant(provider=provider, token_ciphertext="", generation=0)
     store_token(grant, token, TokenCipher(web.settings().token_encryption_keys))
@@ -180,6 +228,8 @@ def _save_connection(provider: str, token: dict[str, Any], tenants: list[Tenant]
         if org.grant_id is not None
     }
     ids = [_connect_org(db, provider, grant, tenant).id for tenant in tenants]
+    for org_id in ids:
+        members.join(db, org_id, user_id, roles.ADMIN)
     db.flush()
     _forget_unused_grants(db, previous)
     db.commit()
@@ -220,7 +270,7 @@ def _connect_org(db: Any, provider: str, grant: OAuthGrant, tenant: Tenant) -> O
 
 @bp.post("/orgs/<int:org_id>/disconnect")
 def disconnect(org_id: int) -> Response:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need=roles.ADMIN)
     db = web.db()
     grant_id = org.grant_id
     shared = grant_id is not None and _grant_shared(db, org)
@@ -271,7 +321,7 @@ def _revoke_at_provider(org: Organization, *, revoke_grant: bool) -> None:
 
 @bp.post("/orgs/<int:org_id>/purge")
 def purge(org_id: int) -> Response:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need=roles.ADMIN)
     if org.status != OrgStatus.DISCONNECTED:
         abort(409, "Disconnect the organization before purging its data.")
     name = org.name

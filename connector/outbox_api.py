@@ -27,8 +27,6 @@ from rules.serialize import action_json
 
 bp = Blueprint("outbox_api", __name__, url_prefix="/api/orgs/<int:org_id>")
 
-ACTOR = "an admin"
-
 
 @bp.errorhandler(approval.NotFoundInOrganization)
 def _not_found(exc: approval.NotFoundInOrganization):  # type: ignore[no-untyped-def]
@@ -60,7 +58,7 @@ def _invalid(exc: RuleSetInvalid):  # type: ignore[no-untyped-def]
 
 @bp.get("/approvals")
 def waiting(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     db = web.db()
     out = []
     for action in approval.waiting(db, org_id):
@@ -74,13 +72,13 @@ def waiting(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/approvals")
 def decide(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="collector")
     data = json_object()
     approve, reject = _ids(org_id, data, "approve"), _ids(org_id, data, "reject")
     if approve is None and reject is None:
         raise _Invalid("approve", 'a list of action ids or "all" (or "reject")')
     try:
-        result = approval.decide(web.db(), org_id, approve, reject, ACTOR)
+        result = approval.decide(web.db(), org_id, approve, reject, web.actor())
     except ValueError as exc:
         if isinstance(exc, approval.NotFoundInOrganization):
             raise
@@ -93,8 +91,8 @@ def decide(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post(f"/actions/<{ROW_ID}:action_id>/retry")
 def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
-    action = approval.retry(web.db(), org_id, action_id, ACTOR)
+    web.current_org(org_id, need="collector")
+    action = approval.retry(web.db(), org_id, action_id, web.actor())
     web.db().commit()
     outbox_jobs.request_delivery(web.job_context(), org_id)
     return jsonify(action_json(action, full=False))
@@ -102,15 +100,15 @@ def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post(f"/actions/<{ROW_ID}:action_id>/cancel")
 def cancel(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
-    action = approval.cancel(web.db(), org_id, action_id, ACTOR)
+    web.current_org(org_id, need="collector")
+    action = approval.cancel(web.db(), org_id, action_id, web.actor())
     web.db().commit()
     return jsonify(action_json(action, full=False))
 
 
 @bp.get(f"/actions/<{ROW_ID}:action_id>/history")
 def history(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     db = web.db()
     action = db.get(Action, action_id)
     if action is None or action.organization_id != org_id:

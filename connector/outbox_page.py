@@ -20,7 +20,6 @@ from werkzeug.wrappers import Response
 
 from connector import web
 from connector.api_input import ROW_ID
-from connector.outbox_api import ACTOR
 from core.models import Customer
 from core.models import Organization
 from core.models import OrgStatus
@@ -40,7 +39,7 @@ ATTENTION = (S.FAILED, S.DEAD, S.NEEDS_RECONNECT)
 
 @bp.get("/orgs/<int:org_id>/outbox")
 def page(org_id: int) -> str:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="viewer")
     db = web.db()
     held = approval.waiting(db, org_id)
     attention = list(
@@ -77,7 +76,7 @@ def page(org_id: int) -> str:
 
 @bp.get(f"/orgs/<int:org_id>/outbox/<{ROW_ID}:action_id>")
 def detail(org_id: int, action_id: int) -> str:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="viewer")
     db = web.db()
     action = db.get(Action, action_id)
     if action is None or action.organization_id != org_id:
@@ -98,7 +97,7 @@ def detail(org_id: int, action_id: int) -> str:
 
 @bp.post("/orgs/<int:org_id>/outbox/approvals")
 def decide(org_id: int) -> Response:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     db = web.db()
     chosen = [int(v) for v in request.form.getlist("action") if v.isdigit()]
     decision = request.form.get("decision", "")
@@ -114,7 +113,7 @@ def decide(org_id: int) -> Response:
         flash("Tick the actions to approve or reject first.", "warning")
         return redirect(url_for("outbox_page.page", org_id=org_id))
     try:
-        result = approval.decide(db, org_id, approve, reject, ACTOR)
+        result = approval.decide(db, org_id, approve, reject, web.actor())
     except approval.NotFoundInOrganization as exc:
         abort(409, f"{exc}. Reload the page: someone may have decided them already.")
     db.commit()
@@ -139,13 +138,13 @@ def cancel(org_id: int, action_id: int) -> Response:
 
 
 def _change(org_id: int, action_id: int, change: str) -> Response:
-    web.current_org(org_id)
+    web.current_org(org_id, need="collector")
     db = web.db()
     try:
         if change == "retry":
-            approval.retry(db, org_id, action_id, ACTOR)
+            approval.retry(db, org_id, action_id, web.actor())
         else:
-            approval.cancel(db, org_id, action_id, ACTOR)
+            approval.cancel(db, org_id, action_id, web.actor())
     except approval.NotFoundInOrganization as exc:
         abort(409, f"{exc}. Reload the page to see where it stands.")
     db.commit()
@@ -157,7 +156,7 @@ def _change(org_id: int, action_id: int, change: str) -> Response:
 
 @bp.post("/orgs/<int:org_id>/run-now")
 def run_now(org_id: int) -> Response:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     if org.status != OrgStatus.CONNECTED:
         flash(f"{org.name} is not connected; reconnect it first.", "warning")
     else:

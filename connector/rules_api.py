@@ -88,13 +88,13 @@ def _reevaluate(org_id: int, customer: str) -> None:
 
 @bp.get("/rules/csrf")
 def csrf_token(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     return jsonify(csrf_token=generate_csrf())
 
 
 @bp.get("/rules")
 def rule_set(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     owner = store.rule_set(web.db(), org_id)
     if owner is None:
         return jsonify(active=None, versions=[], first_activated_at=None)
@@ -110,14 +110,14 @@ def rule_set(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/rules/starter")
 def starter_document(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     return jsonify(starter())
 
 
 @bp.post("/rules/validate")
 @web.read_only
 def validate(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="admin")
     data = json_object()
     document = store.validate_document(store.unwrap(data.get("document", data)))
     return jsonify(valid=True, document=document)
@@ -125,7 +125,7 @@ def validate(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/rules/versions")
 def save(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="admin")
     data = json_object()
     if "document" not in data:
         raise RuleSetInvalid({"document": "is required"})
@@ -135,7 +135,7 @@ def save(org_id: int):  # type: ignore[no-untyped-def]
         data["document"],
         activate=bool(data.get("activate")),
         note=str(data.get("note", ""))[:2000],
-        created_by=str(data.get("created_by", ""))[:200],
+        created_by=web.actor(),
     )
     web.db().commit()
     return jsonify({**version_head(version), "document": version.document}), 201
@@ -143,14 +143,14 @@ def save(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get(f"/rules/versions/<{ROW_ID}:number>")
 def version(org_id: int, number: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     found = store.get_version(web.db(), org_id, number)
     return jsonify({**version_head(found), "document": found.document})
 
 
 @bp.post(f"/rules/versions/<{ROW_ID}:number>/activate")
 def activate(org_id: int, number: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="admin")
     found = store.activate_version(web.db(), org_id, number)
     web.db().commit()
     return jsonify({**version_head(found), "active": number})
@@ -158,7 +158,7 @@ def activate(org_id: int, number: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/rules/export")
 def export(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     number = query(ExportQuery()).get("version")
     found = (
         store.get_version(web.db(), org_id, number)
@@ -172,12 +172,14 @@ def export(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/rules/import")
 def import_rules(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="admin")
     flag = request.args.get("activate", "0")
     if flag not in ("0", "1", "true", "yes"):
         raise RuleSetInvalid({"activate": 'must be "1", "true" or "yes" (or "0", the default)'})
     activate_now = flag != "0"
-    found = store.import_document(web.db(), org_id, json_object(), activate=activate_now)
+    found = store.import_document(
+        web.db(), org_id, json_object(), activate=activate_now, created_by=web.actor()
+    )
     web.db().commit()
     return jsonify({**version_head(found), "document": found.document}), 201
 
@@ -200,7 +202,7 @@ def _book(org_id: int, data: dict[str, Any]) -> RuleBook:
 @bp.post("/rules/preview")
 @web.read_only
 def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="admin")
     data = json_object()
     book = _book(org_id, data)
     as_of = date_field(data, "as_of", _today(org))
@@ -219,7 +221,7 @@ def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/rules/backtest")
 @web.read_only
 def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="admin")
     data = json_object()
     book = _book(org_id, data)
     months = data.get("months", 3)
@@ -239,7 +241,7 @@ def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/actions")
 def actions(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     args = query(ActionsQuery())
     listing = select(Action).where(Action.organization_id == org_id)
     for arg, column in (
@@ -257,7 +259,7 @@ def actions(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get(f"/actions/<{ROW_ID}:action_id>")
 def action(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     found = web.db().get(Action, action_id)
     if found is None or found.organization_id != org_id:
         return web.error_response(404, "No such action.")
@@ -266,7 +268,7 @@ def action(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/evaluate")
 def evaluate_now(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="admin")
     return jsonify(queued=request_run(web.redis(), org_id)), 202
 
 
@@ -275,7 +277,7 @@ def evaluate_now(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/disputes")
 def open_dispute(org_id: int):  # type: ignore[no-untyped-def]
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     data = shapes.load(shapes.DisputeIn(), json_object())
     dispute = pauses_store.open_dispute(web.db(), org_id, data, _today(org))
     web.db().commit()
@@ -285,7 +287,7 @@ def open_dispute(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post(f"/disputes/<{ROW_ID}:dispute_id>/close")
 def close_dispute(org_id: int, dispute_id: int):  # type: ignore[no-untyped-def]
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     dispute = _owned(Dispute, dispute_id, org_id)
     pauses_store.close_dispute(
         dispute, shapes.load(shapes.DisputeClose(), json_object()), _today(org)
@@ -297,7 +299,7 @@ def close_dispute(org_id: int, dispute_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/disputes")
 def disputes(org_id: int):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     query = select(Dispute).where(Dispute.organization_id == org_id)
     if request.args.get("open") in ("1", "true"):
         query = query.where(Dispute.closed_on.is_(None))
@@ -313,7 +315,7 @@ def _owned(model: Any, row_id: int, org_id: int) -> Any:
 
 @bp.post("/promises")
 def add_promise(org_id: int):  # type: ignore[no-untyped-def]
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     data = shapes.load(shapes.PromiseIn(), json_object())
     promise = pauses_store.add_promise(web.db(), org_id, data, _today(org))
     web.db().commit()
@@ -330,7 +332,7 @@ def cancel_promise(org_id: int, promise_id: int):  # type: ignore[no-untyped-def
 
 @bp.post("/payment-plans")
 def add_plan(org_id: int):  # type: ignore[no-untyped-def]
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     data = shapes.load(shapes.PlanIn(), json_object())
     plan = pauses_store.add_plan(web.db(), org_id, data, _today(org))
     web.db().commit()
@@ -347,7 +349,7 @@ def cancel_plan(org_id: int, plan_id: int):  # type: ignore[no-untyped-def]
 
 def _cancel(model: Any, row_id: int, org_id: int):  # type: ignore[no-untyped-def]
     """Cancel a promise or a plan (idempotent) and let dunning look at the customer again."""
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="collector")
     row = _owned(model, row_id, org_id)
     row.cancelled_on = row.cancelled_on or _today(org)
     web.db().commit()
@@ -357,7 +359,7 @@ def _cancel(model: Any, row_id: int, org_id: int):  # type: ignore[no-untyped-de
 
 @bp.put("/customers/<customer>/profile")
 def put_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="collector")
     data = shapes.load(shapes.ProfileIn(), json_object())
     row = pauses_store.update_profile(web.db(), org_id, customer_id(customer), data)
     web.db().commit()
@@ -367,5 +369,5 @@ def put_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/customers/<customer>/profile")
 def get_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
-    web.current_org(org_id)
+    web.current_org(org_id, need="viewer")
     return jsonify(profile_json(pauses_store.profile(web.db(), org_id, customer_id(customer))))

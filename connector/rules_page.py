@@ -35,7 +35,7 @@ PREVIEW_ROWS = 25
 
 @bp.get("/orgs/<int:org_id>/rules")
 def page(org_id: int) -> str:
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="viewer")
     active = store.active_version(web.db(), org_id)
     document = active.document if active is not None else starter()
     return _render(org, _pretty(document))
@@ -46,7 +46,7 @@ def submit(org_id: int) -> Any:
     action = request.form.get("action", "check")
     if action != "save":
         web.read_only_request()
-    org = web.current_org(org_id)
+    org = web.current_org(org_id, need="admin")
     text = request.form.get("document", "")
     try:
         document = _parse(text)
@@ -75,7 +75,9 @@ def _parse(text: str) -> Any:
 def _save(org_id: int, document: Any) -> Response:
     activate = request.form.get("activate") == "on"
     note = request.form.get("note", "")[:2000]
-    version = store.save_version(web.db(), org_id, document, activate=activate, note=note)
+    version = store.save_version(
+        web.db(), org_id, document, activate=activate, note=note, created_by=web.actor()
+    )
     web.db().commit()
     state = "saved and active" if activate else "saved (not active yet)"
     flash(f"Version {version.number} {state}.", "success")

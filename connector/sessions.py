@@ -29,7 +29,8 @@ COOKIE_NAME = "dunwell_session"
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
-    """The session's data, plus the row it lives in (None until first saved)."""
+    """The session's data, plus the row it lives in (None until first saved) and the user
+    signed in with it (None for a browser that has not signed in)."""
 
     def __init__(
         self,
@@ -38,6 +39,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         token: str | None = None,
         last_seen_at: datetime | None = None,
         expires_at: datetime | None = None,
+        user_id: int | None = None,
     ):
         def on_update(_self: Any) -> None:
             self.modified = True
@@ -47,6 +49,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.token = token
         self.last_seen_at = last_seen_at
         self.expires_at = expires_at
+        self.user_id = user_id
         self.modified = False
         self.ended = False
 
@@ -75,7 +78,7 @@ class ServerSessionInterface(SessionInterface):
             if row is None:
                 return ServerSession(token="")  # a stale cookie: cleared on the way out
             return ServerSession(
-                dict(row.data or {}), row.id, token, row.last_seen_at, row.expires_at
+                dict(row.data or {}), row.id, token, row.last_seen_at, row.expires_at, row.user_id
             )
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:

@@ -64,7 +64,7 @@ def _back(org_id: int) -> Response:
 
 @bp.post("/me")
 def say_who(org_id: int) -> Response | tuple[str, int]:
-    web.current_org(org_id, need="viewer")
+    web.current_org(org_id, need="collector")
     try:
         member = browser_team.remember(request.form.get("email"))
     except team.NotAMember as exc:

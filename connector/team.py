@@ -16,8 +16,14 @@ SOMEONE = "someone using Dunwell"
 
 
 def me() -> str | None:
+    """The member this browser said it is, else the signed-in user's email."""
     value = session.get(SESSION_KEY)
-    return str(value) if value else None
+    if value:
+        return str(value)
+    from connector import web
+
+    user = web.current_user()
+    return user.email if user is not None else None
 
 
 def remember(text: str | None) -> str:
@@ -31,5 +37,8 @@ def remember(text: str | None) -> str:
 
 
 def actor() -> str:
-    """How a change made from this browser is signed in histories."""
-    return me() or SOMEONE
+    """How a change made from this browser is signed in histories: the signed-in user."""
+    from connector import web
+
+    user = web.current_user()
+    return user.email if user is not None else (me() or SOMEONE)

@@ -1,9 +1,12 @@
-"""Per-request plumbing: the settings, a database session, Redis, and the signed-in organizations.
+"""Per-request plumbing: the settings, a database session, Redis, the signed-in user and what
+they may do.
 
-A browser signs in by connecting an organization through OAuth; the organizations it may see are
-rows beside its server-side session (core.web_sessions). Every organization-scoped route and
-query goes through `current_org()`, which answers 404 for any organization this session may not
-see, exactly as for one that does not exist.
+A person signs in with Intuit or Xero (connector.signin), with a one-time link by email, or by
+connecting an organization; their user id sits on the browser's server-side session
+(core.web_sessions), beside the organizations the session may see. Every organization-scoped
+route goes through `current_org(org_id, need=...)`: 404 for an organization this session may not
+see (exactly as for one that does not exist), 403 with the reason when the user's role there
+(core.accounts.Membership, read on every request) is below `need` (team.roles).
 
 The request's database session reads without a write lock on GET and HEAD, and takes the write
 lock up front on other methods (see core.db). A POST that only reads says so with
@@ -31,6 +34,8 @@ from sqlalchemy.orm import Session
 from connector.sessions import ServerSession
 from connector.sessions import ServerSessionInterface
 from core import web_sessions
+from core.accounts import Membership
+from core.accounts import User
 from core.context import JobContext
 from core.db import make_engine
 from core.db import make_session_factory
@@ -39,6 +44,8 @@ from core.deadline import Deadline
 from core.models import Organization
 from core.settings import Settings
 from core.web_sessions import WebSessionOrg
+from team import members
+from team import roles
 
 View = TypeVar("View", bound=Callable[..., Any])
 NOT_HERE = "No such organization here. Connect it first from the Dunwell home page."
@@ -63,6 +70,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     # the view's transaction (and on SQLite its lock) must be over by then.
     app.after_request(_end_transaction)
     app.teardown_appcontext(_close_session)
+    app.context_processor(lambda: {"current_user": current_user(), "role_in": role_in})
 
 
 def job_context() -> JobContext:
@@ -140,16 +148,26 @@ def _browser() -> ServerSession:
     return session
 
 
-def sign_in(org_ids: list[int]) -> None:
-    """This browser may now see `org_ids` too; its session gets a fresh token."""
+def sign_in(user_id: int) -> None:
+    """This browser is now `user_id`'s, seeing their organizations; it gets a fresh token and
+    its old session (anyone's, or anonymous) ends."""
     browser = _browser()
     token = web_sessions.new_token()
-    row = web_sessions.rotate(db(), browser.record_id, token, dict(browser))
-    web_sessions.grant(db(), row.id, org_ids, utcnow())
+    org_ids = list(members.roles_of(db(), user_id))
+    row = web_sessions.rotate(db(), browser.record_id, token, dict(browser), user_id, org_ids)
     db().commit()
     browser.record_id, browser.token, browser.expires_at = row.id, token, row.expires_at
-    browser.last_seen_at = row.last_seen_at
+    browser.last_seen_at, browser.user_id = row.last_seen_at, user_id
     browser.modified = True
+    g.pop("user", None)
+
+
+def grant(org_ids: list[int]) -> None:
+    """The signed-in browser may now see `org_ids` too (just connected or joined)."""
+    if session_id() is None:
+        raise RuntimeError("grant() needs a signed-in session")
+    web_sessions.grant(db(), session_id() or 0, org_ids, utcnow())
+    db().commit()
 
 
 def sign_out() -> None:
@@ -166,42 +184,67 @@ def session_id() -> int | None:
     return _browser().record_id
 
 
+def current_user() -> User | None:
+    """The signed-in user, or None."""
+    if "user" not in g:
+        user_id = _browser().user_id if isinstance(session, ServerSession) else None
+        g.user = db().get(User, user_id) if user_id is not None else None
+    return g.user
+
+
+def actor() -> str:
+    """Who is acting, for the records that name one: the signed-in user's email."""
+    user = current_user()
+    return user.email if user is not None else "nobody signed in"
+
+
 def _visible() -> Any:
-    """Organizations this browser's session may see (none without a session)."""
-    return select(Organization).join(
-        WebSessionOrg,
-        (WebSessionOrg.organization_id == Organization.id)
-        & (WebSessionOrg.session_id == (session_id() or 0)),
+    """This session's organizations where its user is a member, with the user's role."""
+    return (
+        select(Organization, Membership.role)
+        .join(
+            WebSessionOrg,
+            (WebSessionOrg.organization_id == Organization.id)
+            & (WebSessionOrg.session_id == (session_id() or 0)),
+        )
+        .join(
+            Membership,
+            (Membership.organization_id == Organization.id)
+            & (Membership.user_id == (_browser().user_id or 0)),
+        )
     )
 
 
 def signed_in_orgs() -> list[Organization]:
-    if session_id() is None:
+    if session_id() is None or _browser().user_id is None:
         return []
-    return list(db().scalars(_visible().order_by(Organization.id)))
+    rows = db().execute(_visible().order_by(Organization.id)).all()
+    g.roles = {org.id: role for org, role in rows}
+    return [org for org, _ in rows]
 
 
-ROLES = ("viewer", "collector", "admin")
+def role_in(org_id: int) -> str | None:
+    """The signed-in user's role in `org_id` (an organization this request has looked at)."""
+    return g.get("roles", {}).get(org_id)
 
 
-def current_org(org_id: int, need: str = "viewer") -> Organization:
-    """The organization `org_id`, if this browser's session may see it; 404 otherwise.
+def current_org(org_id: int, need: str = roles.VIEWER) -> Organization:
+    """The organization `org_id`, if this browser's session may see it, and its user's role
+    there is at least `need` ("viewer", "collector" or "admin").
 
     The one gate for every organization-scoped route: an organization that exists but is
-    another's gets the same answer as one that does not exist, so nothing leaks.
-
-    `need` is the least role the route asks of the signed-in person in that organization:
-    "viewer" for reads, "collector" for the collector's controls (disputes, promises, plans,
-    holds, tasks, approvals), "admin" for rules, connections and settings. Roles arrive with
-    users and memberships; until then every session that may see the organization passes.
+    another's gets 404, the same answer as one that does not exist, so nothing leaks; one the
+    user belongs to with too low a role gets 403 with the reason and whom to ask.
     """
-    if need not in ROLES:
-        raise ValueError(f"unknown role {need!r}; one of {', '.join(ROLES)}")
-    org = None
-    if session_id() is not None:
-        org = db().scalar(_visible().where(Organization.id == org_id))
-    if org is None:
+    found = None
+    if session_id() is not None and _browser().user_id is not None:
+        found = db().execute(_visible().where(Organization.id == org_id)).first()
+    if found is None:
         abort(404, NOT_HERE)
+    org, role = found
+    g.roles = {**g.get("roles", {}), org.id: role}
+    if not roles.allows(role, need):
+        abort(403, roles.refusal(org.name, role, need, members.admin_emails(db(), org.id)))
     return org
 
 

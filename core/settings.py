@@ -28,6 +28,12 @@ INTUIT_DEFAULTS = {
     "INTUIT_REVOKE_URL": "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
     "INTUIT_API_BASE_PRODUCTION": "https://quickbooks.api.intuit.com",
     "INTUIT_API_BASE_SANDBOX": "https://sandbox-quickbooks.api.intuit.com",
+    "INTUIT_DISCOVERY_URL_PRODUCTION": (
+        "https://developer.intuit.com/.well-known/openid_configuration/"
+    ),
+    "INTUIT_DISCOVERY_URL_SANDBOX": (
+        "https://developer.intuit.com/.well-known/openid_sandbox_configuration/"
+    ),
 }
 
 XERO_DEFAULTS = {
@@ -36,6 +42,7 @@ XERO_DEFAULTS = {
     "XERO_REVOKE_URL": "https://identity.xero.com/connect/revocation",
     "XERO_CONNECTIONS_URL": "https://api.xero.com/connections",
     "XERO_API_BASE": "https://api.xero.com/api.xro/2.0",
+    "XERO_DISCOVERY_URL": "https://identity.xero.com/.well-known/openid-configuration",
 }
 
 
@@ -52,6 +59,7 @@ class ProviderSettings:
     revoke_url: str = ""
     api_base: str = ""
     connections_url: str = ""
+    discovery_url: str = ""  # OpenID Connect discovery ("Sign in with Intuit / Xero")
 
     @property
     def configured(self) -> bool:
@@ -225,6 +233,7 @@ def _smtp(env: dict[str, str], problems: list[str]) -> SmtpSettings | None:
 def _quickbooks(env: dict[str, str], environment: str) -> ProviderSettings:
     defaults = INTUIT_DEFAULTS
     api_default = defaults[f"INTUIT_API_BASE_{environment.upper()}"]
+    discovery_default = defaults[f"INTUIT_DISCOVERY_URL_{environment.upper()}"]
     return ProviderSettings(
         client_id=env.get("INTUIT_CLIENT_ID", ""),
         client_secret=env.get("INTUIT_CLIENT_SECRET", ""),
@@ -234,6 +243,7 @@ def _quickbooks(env: dict[str, str], environment: str) -> ProviderSettings:
         token_url=env.get("INTUIT_TOKEN_URL", defaults["INTUIT_TOKEN_URL"]),
         revoke_url=env.get("INTUIT_REVOKE_URL", defaults["INTUIT_REVOKE_URL"]),
         api_base=env.get("INTUIT_API_BASE", api_default).rstrip("/"),
+        discovery_url=env.get("INTUIT_DISCOVERY_URL", discovery_default),
     )
 
 
@@ -249,4 +259,5 @@ def _xero(env: dict[str, str]) -> ProviderSettings:
         revoke_url=env.get("XERO_REVOKE_URL", defaults["XERO_REVOKE_URL"]),
         api_base=env.get("XERO_API_BASE", defaults["XERO_API_BASE"]).rstrip("/"),
         connections_url=env.get("XERO_CONNECTIONS_URL", defaults["XERO_CONNECTIONS_URL"]),
+        discovery_url=env.get("XERO_DISCOVERY_URL", defaults["XERO_DISCOVERY_URL"]),
     )

@@ -2,10 +2,11 @@
 
 A `WebSession` row is found by the SHA-256 of that token (a leaked database does not hand out
 live cookies) and carries the session's small data (the CSRF token, flashed messages, the OAuth
-state). The organizations a session may see are rows of `WebSessionOrg` beside it: connecting
-an organization through OAuth adds one; purging an organization, a disconnect and signing out
-delete them, for every browser at once. A person's account (users and roles) hangs on the
-session row when there is one; nothing here assumes there is not.
+state) and, once someone signed in, their user id (core.accounts). The organizations a session
+may see are rows of `WebSessionOrg` beside it: signing in adds the user's memberships, connecting
+an organization or joining one adds it; purging an organization, a disconnect and signing out
+delete them, for every browser at once. What the user may do there is their membership's role,
+read on every request, so a role change counts at once; removing a member ends their sessions.
 
 Lifetime: 12 hours from sign-in at most, and 2 hours without a request ends it sooner.
 """
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
+from core import accounts  # noqa: F401  (app_user, which web_session refers to)
 from core.db import Base
 from core.db import UTCDateTime
 from core.db import utcnow
@@ -43,6 +45,9 @@ class WebSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), index=True
+    )
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -84,11 +89,15 @@ def find(db: Session, token: str, now: datetime) -> WebSession | None:
     return row if row is not None and live(row, now) else None
 
 
-def create(db: Session, token: str, data: dict[str, Any], now: datetime) -> WebSession:
-    """A new session for `token`; also forgets sessions that ended more than a day ago."""
+def create(
+    db: Session, token: str, data: dict[str, Any], now: datetime, user_id: int | None = None
+) -> WebSession:
+    """A new session for `token` (signed in as `user_id`, if given); also forgets sessions that
+    ended more than a day ago."""
     db.execute(delete(WebSession).where(WebSession.expires_at < now - timedelta(days=1)))
     row = WebSession(
         token_hash=hash_token(token),
+        user_id=user_id,
         data=data,
         created_at=now,
         last_seen_at=now,
@@ -127,17 +136,32 @@ def grant(db: Session, session_id: int, organization_ids: Iterable[int], now: da
     db.flush()
 
 
-def rotate(db: Session, old_id: int | None, token: str, data: dict[str, Any]) -> WebSession:
-    """A new session (new token) that inherits `old_id`'s organizations; the old one ends.
+def rotate(
+    db: Session,
+    old_id: int | None,
+    token: str,
+    data: dict[str, Any],
+    user_id: int,
+    organization_ids: Iterable[int],
+) -> WebSession:
+    """Sign in: a new session (new token) for `user_id` that may see `organization_ids` (their
+    memberships); the browser's old session ends.
 
     Done at every sign-in, so a token planted in a browser before it signed in is worthless.
     """
     now = utcnow()
-    row = create(db, token, data, now)
+    row = create(db, token, data, now, user_id)
+    grant(db, row.id, organization_ids, now)
     if old_id is not None:
-        grant(db, row.id, org_ids(db, old_id), now)
         end(db, old_id, now)
     return row
+
+
+def end_for_user(db: Session, user_id: int, now: datetime) -> None:
+    """Every session of `user_id` ends, wherever its cookie is (removed from a team)."""
+    ids = list(db.scalars(select(WebSession.id).where(WebSession.user_id == user_id)))
+    for session_id in ids:
+        end(db, session_id, now)
 
 
 def end(db: Session, session_id: int, now: datetime) -> None:

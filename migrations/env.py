@@ -7,6 +7,7 @@ from typing import Any
 
 from alembic import context
 
+import core.accounts  # noqa: F401
 import core.models  # noqa: F401
 import core.web_sessions  # noqa: F401
 from core.db import Base

@@ -5,6 +5,13 @@ control API under `/_sandbox/...` that the demo, the end-to-end tests and the be
 make changes (which fire signed webhooks) and to switch faults on. Shapes follow the providers'
 published payloads; nothing here is imported by Dunwell itself.
 
+Sign-in (`sandbox.oidc`): both providers' OpenID Connect (discovery at
+`/qbo/.well-known/openid_sandbox_configuration/` and
+`/xero/identity/.well-known/openid-configuration`, JWKS, RS256 id_tokens, userinfo). The consent
+pages ask which sandbox person signs in; `GET/POST /_sandbox/users` lists and adds people, and
+`POST /_sandbox/oidc/faults {"provider", "kind": "expired" | "forged" | "wrong_nonce" |
+"wrong_audience", "count"}` spoils the next id_tokens (`DELETE` clears).
+
 The provider side of delivery:
 
 - Every write Dunwell sends (any API call but a read) is recorded, applied to the ledger once

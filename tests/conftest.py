@@ -38,6 +38,7 @@ REDIS_URL = os.environ.get("DUNWELL_TEST_REDIS_URL", f"{REDIS_SERVER}/{15 - _WOR
 
 
 def _load_all_models() -> None:
+    import core.accounts  # noqa: F401
     import core.models  # noqa: F401
     import core.web_sessions  # noqa: F401
     import outbox.email.models  # noqa: F401

@@ -64,4 +64,13 @@ def provider_urls(sandbox: str, web: str = "http://localhost") -> dict[str, str]
         "XERO_CONNECTIONS_URL": f"{sandbox}/xero/connections",
         "XERO_API_BASE": f"{sandbox}/xero/api.xro/2.0",
         "XERO_REDIRECT_URI": f"{web}/oauth/xero/callback",
+        **discovery_urls(sandbox),
+    }
+
+
+def discovery_urls(sandbox: str) -> dict[str, str]:
+    """The settings that point Dunwell's OpenID Connect at the sandbox's discovery documents."""
+    return {
+        "INTUIT_DISCOVERY_URL": f"{sandbox}/qbo/.well-known/openid_sandbox_configuration/",
+        "XERO_DISCOVERY_URL": f"{sandbox}/xero/identity/.well-known/openid-configuration",
     }

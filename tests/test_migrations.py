@@ -35,6 +35,7 @@ def _fresh_database(kind: str, tmp_path) -> str:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_upgrade_head_matches_the_models(kind, tmp_path):
+    import core.accounts  # noqa: F401
     import core.models  # noqa: F401
     import outbox.email.models  # noqa: F401
     import outbox.models  # noqa: F401

@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import Flask
 
+from sandbox import oidc
 from sandbox.faults import Faults
 from sandbox.quickbooks import api
 from sandbox.quickbooks import control
-from sandbox.quickbooks import discovery
 from sandbox.quickbooks import oauth
 from sandbox.quickbooks.clock import Clock
 from sandbox.quickbooks.grants import Grants
@@ -38,6 +38,7 @@ def _today(app: Flask, config: Any) -> date:
 
 
 def init_app(app: Flask, config: Any, faults: Faults, sender: WebhookSender) -> QboState:
+    oidc.init_app(app, config)  # who signs in, and the id_tokens
     clock = Clock(_today(app, config))
     store = Store(
         clock, build_companies(config.seed, config.size, clock.today, clock.seed_horizon())
@@ -56,5 +57,4 @@ def init_app(app: Flask, config: Any, faults: Faults, sender: WebhookSender) -> 
     app.register_blueprint(oauth.blueprint(state))
     app.register_blueprint(api.blueprint(state))
     app.register_blueprint(control.blueprint())
-    app.register_blueprint(discovery.bp)
     return state

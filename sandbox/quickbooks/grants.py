@@ -35,6 +35,8 @@ class Grant:
     realm_id: str
     scope: str
     created: datetime
+    user_key: str = ""  # the sandbox person who consented (sandbox.oidc.users)
+    nonce: str = ""  # the authorize request's, for the id_token
     refresh_token: str = ""
     refresh_expires: datetime | None = None
     access: dict[str, datetime] = field(default_factory=dict)
@@ -59,19 +61,25 @@ class Grants:
         self._by_access: dict[str, Grant] = {}
         self._by_refresh: dict[str, Grant] = {}
 
-    def issue_code(self, realm_id: str, redirect_uri: str, scope: str) -> str:
+    def issue_code(
+        self, realm_id: str, redirect_uri: str, scope: str, user_key: str = "", nonce: str = ""
+    ) -> str:
+        """`realm_id` is "" for a sign-in only (no accounting scope)."""
         code = _token("AB11", 40)
         with self._lock:
             self._codes[code] = {
                 "realm_id": realm_id,
                 "redirect_uri": redirect_uri,
                 "scope": scope,
+                "user_key": user_key,
+                "nonce": nonce,
                 "expires": self.clock.now() + timedelta(seconds=CODE_SECONDS),
                 "used": False,
             }
         return code
 
     def exchange_code(self, code: str, redirect_uri: str) -> dict[str, Any]:
+        """The token response; its `_grant` (popped by the caller) is the new grant."""
         with self._lock:
             issued = self._codes.get(code)
             if issued is None or issued["used"] or issued["expires"] < self.clock.now():
@@ -82,10 +90,15 @@ class Grants:
                 )
             issued["used"] = True
             grant = Grant(
-                len(self._grants) + 1, issued["realm_id"], issued["scope"], self.clock.now()
+                len(self._grants) + 1,
+                issued["realm_id"],
+                issued["scope"],
+                self.clock.now(),
+                user_key=issued["user_key"],
+                nonce=issued["nonce"],
             )
             self._grants.append(grant)
-            return self._issue(grant)
+            return {**self._issue(grant), "_grant": grant}
 
     def refresh(self, refresh_token: str, revoked: Callable[[str], bool]) -> dict[str, Any]:
         """A new token pair; `revoked(realm_id)`: a fault killed that company's grant."""

@@ -1,9 +1,14 @@
 """Intuit's OAuth 2.0 endpoints: consent page, token endpoint and revocation.
 
-GET  /qbo/connect/oauth2                 consent page (pick a company, Approve or Deny)
-POST /qbo/connect/oauth2/approve         302 to redirect_uri?code=&state=&realmId=
-POST /qbo/oauth2/v1/tokens/bearer        authorization_code / refresh_token (Basic or form)
+GET  /qbo/connect/oauth2                 consent page (who signs in; a company to connect when
+                                         the accounting scope is asked for; Approve or Deny)
+POST /qbo/connect/oauth2/approve         302 to redirect_uri?code=&state=[&realmId=]
+POST /qbo/oauth2/v1/tokens/bearer        authorization_code / refresh_token (HTTP Basic or
+                                         form); the code's answer carries an id_token under
+                                         `openid`
 POST /qbo/v2/oauth2/tokens/revoke        {"token": ...} (HTTP Basic)
+
+OpenID Connect's discovery, JWKS and userinfo are in sandbox.oidc.intuit.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from flask import redirect
 from flask import render_template_string
 from flask import request
 
+from sandbox import oidc
+from sandbox.oidc import intuit as intuit_oidc
 from sandbox.quickbooks import state as gate
 from sandbox.quickbooks.grants import GrantError
 from sandbox.quickbooks.state import QboState
@@ -34,17 +41,24 @@ label{display:block;margin:.4rem 0} button{margin-right:1rem;padding:.4rem 1.2re
 <body><h1>QuickBooks sandbox</h1>
 <p>An app (<code>{{ client_id }}</code>) wants access to: <code>{{ scope }}</code></p>
 <form method="post" action="{{ action }}">
-<fieldset><legend>Which company do you want to connect?</legend>
+<fieldset><legend>Who is signing in to Intuit?</legend>
+{% for user in users %}<label>
+ <input type="radio" name="user" value="{{ user.key }}" {% if loop.first %}checked{% endif %}>
+ {{ user.name }} ({{ user.email }})</label>
+{% endfor %}</fieldset>
+{% if companies %}<fieldset><legend>Which company do you want to connect?</legend>
 {% for company in companies %}<label>
  <input type="radio" name="realm_id" value="{{ company.realm_id }}"
   {% if loop.first %}checked{% endif %}>
  {{ company.name }} ({{ company.currency }}, {{ company.realm_id }})</label>
-{% endfor %}</fieldset>
+{% endfor %}</fieldset>{% endif %}
 <input type="hidden" name="client_id" value="{{ client_id }}">
 <input type="hidden" name="redirect_uri" value="{{ redirect_uri }}">
 <input type="hidden" name="state" value="{{ state }}">
 <input type="hidden" name="scope" value="{{ scope }}">
-<p><button type="submit" name="decision" value="approve" id="approve">Connect</button>
+<input type="hidden" name="nonce" value="{{ nonce }}">
+<p><button type="submit" name="decision" value="approve" id="approve">
+{%- if companies %}Connect{% else %}Sign in{% endif %}</button>
 <button type="submit" name="decision" value="deny" id="deny">Cancel</button></p>
 </form></body></html>"""
 ERROR_PAGE = "<!doctype html><title>Error</title><h1>Request rejected</h1><p>{{ message }}</p>"
@@ -112,9 +126,13 @@ def authorize() -> Response | str:
         {"realm_id": c.realm_id, "name": c.name, "currency": c.currency}
         for c in state.store.companies.values()
     ]
+    if ACCOUNTING_SCOPE not in request.args["scope"].split():
+        companies = []  # a sign-in only: nothing to connect
     return render_template_string(
         CONSENT_PAGE,
+        users=oidc.current().users.all(),
         companies=companies,
+        nonce=request.args.get("nonce", ""),
         action=request.script_root + "/qbo/connect/oauth2/approve",
         client_id=request.args["client_id"],
         redirect_uri=request.args["redirect_uri"],
@@ -131,12 +149,18 @@ def approve() -> Response:
     if form.get("decision") != "approve":
         denied = {"error": "access_denied", "state": form.get("state", "")}
         return redirect(_with_query(form["redirect_uri"], denied))
-    realm_id = form.get("realm_id", "")
-    if realm_id not in state.store.companies:
+    user = oidc.current().users.get(form.get("user"))
+    if user is None:
+        return _error_page("Choose who is signing in.")
+    connects = ACCOUNTING_SCOPE in form["scope"].split()
+    realm_id = form.get("realm_id", "") if connects else ""
+    if connects and realm_id not in state.store.companies:
         return _error_page("Choose a company to connect.")
-    code = state.grants.issue_code(realm_id, form["redirect_uri"], form["scope"])
+    code = state.grants.issue_code(
+        realm_id, form["redirect_uri"], form["scope"], user.key, form.get("nonce", "")
+    )
     params = {"code": code, "state": form.get("state", "")}
-    if ACCOUNTING_SCOPE in form["scope"].split():
+    if connects:
         params["realmId"] = realm_id
     return redirect(_with_query(form["redirect_uri"], params))
 
@@ -159,11 +183,22 @@ def token() -> Response:
     except GrantError as exc:
         return _token_error(exc.error, exc.description, exc.status)
     hard = issued.pop("_hard_expires_in")
+    grant = issued.pop("_grant", None)
+    if grant is not None and "openid" in grant.scope.split():
+        issued["id_token"] = _id_token(state, grant)
     if request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true":
         issued["x_refresh_token_hard_expires_in"] = hard
     response = jsonify(issued)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _id_token(state: QboState, grant: Any) -> str:
+    user = oidc.current().users.get(grant.user_key)
+    scopes = grant.scope.split()
+    return intuit_oidc.id_token(
+        user, state.config.intuit_client_id, grant.realm_id, scopes, grant.nonce
+    )
 
 
 def revoke() -> Response:

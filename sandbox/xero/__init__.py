@@ -11,11 +11,13 @@ from sandbox.xero.state import XeroSandbox
 
 
 def init_app(app: Any, config: Any, faults: Any, sender: Any) -> None:
+    from sandbox import oidc
     from sandbox.xero import api
     from sandbox.xero import api_write  # noqa: F401  (adds the write routes to api.bp)
     from sandbox.xero import control
     from sandbox.xero import oauth
 
+    oidc.init_app(app, config)  # who signs in, and the id_tokens
     app.extensions[EXTENSION] = XeroSandbox(config, faults, sender)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(api.bp)

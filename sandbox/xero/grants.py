@@ -1,7 +1,9 @@
 """Xero identity state: authorisation codes, grants, rotating tokens and tenant connections.
 
-One consent (an "authentication event") makes one grant whose token family covers the
-organisations ticked on the consent page, each as a connection. Access tokens live 30 minutes.
+One consent (an "authentication event") of one person makes one grant whose token family covers
+the organisations ticked on the consent page, each as a connection. Access tokens live 30 minutes
+and are JWTs; under `openid` every token response also carries an id_token (sandbox.oidc.xero
+makes and signs both).
 Each refresh returns a new refresh token; the previous one stays usable for 30 minutes and
 answers with the very pair it produced the first time (Xero's grace for lost responses).
 """
@@ -10,10 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -53,6 +55,7 @@ class Code:
     expires: datetime
     challenge: str = ""
     method: str = ""
+    nonce: str = ""
 
 
 @dataclass
@@ -79,10 +82,21 @@ class Connection:
     created: datetime
 
 
+Signer = Callable[[dict[str, Any]], str]
+IdTokens = Callable[[Grant, str, str], str]  # (grant, access token, nonce) -> id_token
+
+
 class AuthServer:
-    def __init__(self, client_id: str, client_secret: str, seed: int, clock: Clock) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        clock: Clock,
+        sign_access: Signer,
+        id_token: IdTokens,
+    ) -> None:
         self.client_id, self.client_secret, self.clock = client_id, client_secret, clock
-        self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-xero-user/{seed}"))
+        self.sign_access, self.id_token = sign_access, id_token
         self.lock = threading.Lock()
         self.grants: dict[str, Grant] = {}
         self.codes: dict[str, Code] = {}
@@ -102,18 +116,22 @@ class AuthServer:
         tenants: list[tuple[str, str]],
         challenge: str = "",
         method: str = "",
+        *,
+        user_id: str,
+        nonce: str = "",
     ) -> str:
-        """Records the consent: a grant, its connections (replacing older ones), a code."""
+        """Records the consent of person `user_id` (their xero_userid): a grant, its connections
+        (replacing older ones), a code."""
         now = self.clock.now()
-        grant = Grant(
-            str(uuid.uuid4()), self.client_id, self.user_id, str(uuid.uuid4()), scopes, now
-        )
+        grant = Grant(str(uuid.uuid4()), self.client_id, user_id, str(uuid.uuid4()), scopes, now)
         code = secrets.token_urlsafe(32)
         with self.lock:
             self.grants[grant.id] = grant
             for tenant_id, name in tenants:
                 self._connect(grant, tenant_id, name, now)
-            self.codes[code] = Code(grant.id, redirect_uri, now + CODE_TTL, challenge, method)
+            self.codes[code] = Code(
+                grant.id, redirect_uri, now + CODE_TTL, challenge, method, nonce
+            )
         return code
 
     def _connect(self, grant: Grant, tenant_id: str, name: str, now: datetime) -> None:
@@ -135,7 +153,7 @@ class AuthServer:
                 raise OAuthError("invalid_grant", "redirect_uri does not match")
             if not _pkce_ok(entry, verifier, confidential):
                 raise OAuthError("invalid_grant", "code_verifier does not match")
-            return self._issue(self.grants[entry.grant_id])
+            return self._issue(self.grants[entry.grant_id], entry.nonce)
 
     def refresh(self, token: str) -> dict[str, Any]:
         now = self.clock.now()
@@ -154,13 +172,13 @@ class AuthServer:
             entry.rotated_at, entry.replay = now, response
             return response
 
-    def _issue(self, grant: Grant) -> dict[str, Any]:
+    def _issue(self, grant: Grant, nonce: str = "") -> dict[str, Any]:
         now = self.clock.now()
-        access = _jwt(self._claims(grant, now))
+        access = self.sign_access(self._claims(grant, now))
         self.access_tokens[access] = Access(grant.id, now + ACCESS_TTL)
         response: dict[str, Any] = {}
         if "openid" in grant.scopes:
-            response["id_token"] = _jwt(self._identity_claims(grant, now))
+            response["id_token"] = self.id_token(grant, access, nonce)
         response.update(
             {
                 "access_token": access,
@@ -191,25 +209,6 @@ class AuthServer:
             "jti": secrets.token_hex(16),
             "authentication_event_id": grant.auth_event_id,
             "scope": grant.scopes,
-        }
-
-    def _identity_claims(self, grant: Grant, now: datetime) -> dict[str, Any]:
-        return {
-            "nbf": int(now.timestamp()),
-            "exp": int((now + timedelta(minutes=5)).timestamp()),
-            "iss": ISSUER,
-            "aud": grant.client_id,
-            "iat": int(now.timestamp()),
-            "at_hash": secrets.token_urlsafe(16),
-            "sid": grant.id.replace("-", ""),
-            "sub": grant.user_id.replace("-", ""),
-            "auth_time": int(grant.created.timestamp()),
-            "xero_userid": grant.user_id,
-            "global_session_id": grant.id.replace("-", ""),
-            "preferred_username": "sandbox.user@example.com",
-            "email": "sandbox.user@example.com",
-            "given_name": "Sandbox",
-            "family_name": "User",
         }
 
     def revoke(self, token: str) -> None:
@@ -275,15 +274,3 @@ def _pkce_ok(code: Code, verifier: str | None, confidential: bool) -> bool:
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _jwt(claims: dict[str, Any]) -> str:
-    """JWT-shaped (header.payload.signature); the signature is random bytes, not verifiable."""
-    header = {
-        "alg": "RS256",
-        "kid": "1CAF8A24ECF9EA3AC5C2E4A6A6D5F8DE8E5BF1F2",
-        "typ": "JWT",
-        "x5t": "HK-KJOz56qPFwsTkpqbV-OW_8fI",
-    }
-    parts = [json.dumps(header, separators=(",", ":")), json.dumps(claims, separators=(",", ":"))]
-    return ".".join([*(_b64(p.encode()) for p in parts), _b64(secrets.token_bytes(64))])

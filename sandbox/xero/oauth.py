@@ -1,6 +1,10 @@
 """Xero identity under /xero: the consent page, token and revocation endpoints, /connections
 (also as /Connections, the path in Xero's identity OpenAPI and its SDKs).
 
+The consent page asks who signs in (sandbox.oidc.users) and, when accounting scopes are asked
+for, which organisations to connect; a sign-in alone (`openid profile email`) connects none.
+OpenID Connect's discovery, JWKS and userinfo are in sandbox.oidc.xero.
+
 Xero's callback carries only `code`, `scope`, `state` and `session_state`, never a tenant id:
 the client asks `GET /connections` which organisations the consent covered. Apps created after
 2 March 2026 may not request the retired broad scopes (`accounting.transactions`,
@@ -21,6 +25,7 @@ from flask import redirect
 from flask import render_template_string
 from flask import request
 
+from sandbox import oidc
 from sandbox.xero import dates
 from sandbox.xero import gate
 from sandbox.xero.grants import OAuthError
@@ -120,9 +125,19 @@ def _consent_page(form: dict[str, str], error: str = "", status: int = 200) -> R
             "state",
             "code_challenge",
             "code_challenge_method",
+            "nonce",
         )
     }
-    return Response(render_template_string(template, orgs=orgs, error=error, **fields), status)
+    if not _connects(form.get("scope", "")):
+        orgs = []
+    users = oidc.current().users.all()
+    page = render_template_string(template, orgs=orgs, users=users, error=error, **fields)
+    return Response(page, status)
+
+
+def _connects(scope: str) -> bool:
+    """Does the request ask for organisation data (not only a sign-in)?"""
+    return any(s.startswith("accounting.") for s in scope.split())
 
 
 @bp.get("/identity/connect/authorize")
@@ -139,9 +154,12 @@ def approve() -> Response:
         return failure
     if request.form.get("action") != "allow":
         return _back(form["redirect_uri"], error="access_denied", state=form.get("state", ""))
+    user = oidc.current().users.get(form.get("user"))
+    if user is None:
+        return _consent_page(form, "Choose who is signing in.", 400)
     ledgers = current_store().ledgers
-    chosen = request.form.getlist("tenant")
-    if not chosen or any(tenant not in ledgers for tenant in chosen):
+    chosen = request.form.getlist("tenant") if _connects(form["scope"]) else []
+    if _connects(form["scope"]) and (not chosen or any(t not in ledgers for t in chosen)):
         return _consent_page(form, "Choose at least one organisation.", 400)
     tenants = [(tenant, ledgers[tenant].org.name) for tenant in chosen]
     code = current().auth.approve(
@@ -150,6 +168,8 @@ def approve() -> Response:
         tenants,
         form.get("code_challenge", ""),
         form.get("code_challenge_method", "") or "plain",
+        user_id=user.xero_userid,
+        nonce=form.get("nonce", ""),
     )
     return _back(
         form["redirect_uri"],

@@ -7,6 +7,7 @@ can still be set after `create_app()`; it anchors the sandbox clock's calendar d
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from datetime import date
 from datetime import datetime
@@ -14,10 +15,13 @@ from typing import Any
 
 from flask import current_app
 
+from sandbox import oidc
 from sandbox.faults import Faults
+from sandbox.oidc import xero as xero_oidc
 from sandbox.webhooks import WebhookSender
 from sandbox.xero.clock import Clock
 from sandbox.xero.grants import AuthServer
+from sandbox.xero.grants import Grant
 from sandbox.xero.limits import RateLimiter
 from sandbox.xero.seed import build_ledgers
 from sandbox.xero.store import Store
@@ -31,7 +35,11 @@ class XeroSandbox:
         self.config, self.faults = config, faults
         self.clock = Clock()
         self.auth = AuthServer(
-            config.xero_client_id, config.xero_client_secret, config.seed, self.clock
+            config.xero_client_id,
+            config.xero_client_secret,
+            self.clock,
+            sign_access=xero_oidc.access_token,
+            id_token=_id_token,
         )
         self.limiter = RateLimiter(self.clock)
         self.webhooks = XeroWebhooks(
@@ -67,3 +75,13 @@ def current() -> XeroSandbox:
 
 def current_store() -> Store:
     return current().store(current_app.config.get("SANDBOX_TODAY"))
+
+
+def _id_token(grant: Grant, access_token: str, nonce: str) -> str:
+    """The id_token of the person who consented to `grant` (sandbox.oidc.xero)."""
+    user = oidc.current().users.by_xero_userid(grant.user_id)
+    if user is None:
+        raise LookupError(f"no sandbox user {grant.user_id}")
+    auth_time = min(int(grant.created.timestamp()), int(time.time()))
+    session_id = grant.id.replace("-", "")
+    return xero_oidc.id_token(user, grant.client_id, session_id, auth_time, access_token, nonce)

@@ -87,7 +87,7 @@ def test_approve_retry_and_cancel(client):
         assert status[ids["waiting"]] == S.PLANNED and status[ids["failed"]] == S.PLANNED
         assert status[ids["task"]] == S.CANCELLED
         actors = db.scalars(select(ActionEvent.actor).where(ActionEvent.action_id == ids["failed"]))
-        assert list(actors) == ["someone using Dunwell"]
+        assert [a.split("@")[1] for a in actors] == ["example.com"]  # the signed-in user
 
 
 def test_task_actions_become_tasks_and_done_records_who_and_when(client):
@@ -101,7 +101,7 @@ def test_task_actions_become_tasks_and_done_records_who_and_when(client):
     tasks_url = f"/orgs/{org_id}/tasks"
     assert "Call Cedar about C-2" in client.get(tasks_url).text
     mine = client.get(f"{tasks_url}?view=mine").text
-    assert "Who are you?" in mine and "Call Cedar" not in mine
+    assert "Call Cedar" not in mine  # the signed-in user is not its owner
     client.post(
         f"{tasks_url}/me",
         data={"csrf_token": token(client, tasks_url), "email": "JO@larkspur.test"},
@@ -120,7 +120,7 @@ def test_task_actions_become_tasks_and_done_records_who_and_when(client):
     assert done.status_code == 303 and done.headers["Location"].endswith(tasks_url)
     with session_scope(sessions(client)) as db:
         task = db.get(Task, task.id)
-        assert (task.status, task.done_by) == ("done", "jo@larkspur.test")
+        assert task.status == "done" and task.done_by.endswith("@example.com")  # who pressed
         assert task.done_at is not None
     assert "done" in client.get(f"{tasks_url}?view=done").text
     assert "Task done: Call Cedar about C-2" in client.get(f"/orgs/{org_id}/customers/C").text

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from connector import create_app
 from connector.sessions import COOKIE_NAME
-from core import web_sessions
 from core.db import Base
 from core.db import make_engine
 from core.db import make_session_factory
@@ -28,6 +27,7 @@ from core.models import WebhookEvent
 from core.settings import Settings
 from tests.conftest import dunwell_env
 from tests.connector.conftest import sign_in
+from tests.connector.conftest import signed_in_token
 from tests.connector.test_webhooks import QBO_KEY
 from tests.connector.test_webhooks import classic
 from tests.connector.test_webhooks import sign
@@ -66,10 +66,7 @@ def seed(sessions) -> int:
 
 
 def signed_in_browser(sessions, base: str, org_id: int) -> requests.Session:
-    token = web_sessions.new_token()
-    with session_scope(sessions) as db:
-        row = web_sessions.create(db, token, {}, utcnow())
-        web_sessions.grant(db, row.id, [org_id], utcnow())
+    token = signed_in_token(sessions, org_id)
     browser = requests.Session()
     browser.cookies.set(COOKIE_NAME, token, domain="127.0.0.1", path="/")
     csrf = browser.get(f"{base}/api/orgs/{org_id}/rules/csrf", timeout=10).json()["csrf_token"]
