@@ -32,6 +32,7 @@ from core.db import insert_ignore
 from core.db import session_scope
 from core.db import utcnow
 from core.models import Organization
+from core.ratelimit import LimitWaitExceeded
 from core.tokens import GrantDead
 from core.tokens import mark_grant_dead
 from outbox import channels
@@ -96,6 +97,8 @@ def deliver(rt: JobContext, action_id: int, now: datetime | None = None) -> Perf
         return _record(rt, taken, S.NEEDS_RECONNECT, f"the connection needs renewing: {exc}")
     except RateLimited as exc:
         return _later(rt, taken, exc.retry_after, f"rate limited: {exc.message}", counted=False)
+    except LimitWaitExceeded as exc:  # our share of the provider's limit is used up for now
+        return _later(rt, taken, exc.retry_after, f"rate limited: {exc}", counted=False)
     except REFUSED as exc:
         return _record(rt, taken, S.FAILED, f"refused: {_message(exc)}", attempted=True)
     except (ProviderError, TemporaryFailure) as exc:

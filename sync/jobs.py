@@ -42,6 +42,7 @@ from core.queues import clear_if_settled
 from core.queues import enqueue_once
 from core.queues import job_lock
 from core.queues import queue
+from core.ratelimit import LimitWaitExceeded
 from core.tokens import GrantDead
 from core.tokens import mark_grant_dead
 from providers.base import ProviderError
@@ -130,7 +131,7 @@ def _run_sync_locked(ctx: JobContext, org_id: int) -> dict[str, Any]:
     except (GrantDead, Reauthorize) as exc:
         _mark_needs_reconnect(ctx, org, str(exc))
         return {"needs_reconnect": str(exc)}
-    except RateLimited as exc:
+    except (RateLimited, LimitWaitExceeded) as exc:  # the provider's limit, or our own share
         _record_error(
             ctx, org_id, f"Rate limited by the provider; retrying in {exc.retry_after:.0f}s"
         )
