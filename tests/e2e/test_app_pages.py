@@ -277,7 +277,7 @@ def test_tasks_my_tasks_owner_due_date_and_done(page, site):
     page.get_by_role("button", name=re.compile("^Done: Call Cedar")).click()
     expect(page.locator(".flash")).to_contain_text("(by pat@larkspur.test)")
     page.get_by_role("link", name="Done", exact=True).click()
-    expect(page.locator(".task")).to_contain_text("by jo@larkspur.test")
+    expect(page.locator(".task")).to_contain_text("by pat@larkspur.test")
     with session_scope(site["sessions"]) as db:
         task = db.scalars(select(Task)).one()
-        assert (task.status, task.done_by) == ("done", "jo@larkspur.test")
+        assert (task.status, task.done_by) == ("done", "pat@larkspur.test")
