@@ -33,11 +33,11 @@ test: install
 
 demo: install
 	./.ci/services
-	$(BIN)/python -m connector.demo $(ARGS)
+	$(BIN)/python -m demo $(ARGS)
 
 demo-headless: install
 	./.ci/services
-	$(BIN)/python -m connector.demo --headless
+	$(BIN)/python -m demo --headless
 
 bench: install
 	./.ci/services --postgres

@@ -112,7 +112,7 @@ def bare_scan(url: str, kind: str) -> tuple[float, int]:
 
 
 def bench_rules() -> dict:
-    from rules.defaults import starter
+    from rules.ruleset.defaults import starter
 
     doc = starter()
     doc["name"] = "Bench collections"
@@ -157,7 +157,7 @@ _PAYMENT_IDS = itertools.count(1)
 
 def generate(url: str, orgs: int, today: date, activated: datetime) -> dict[str, int]:
     """Insert the organizations, rule sets, customers, invoices and payments."""
-    from rules.schemas import validate_document
+    from rules.ruleset.schema import validate_document
 
     doc = json.dumps(validate_document(bench_rules()))
     engine = _engine(url)

@@ -20,10 +20,10 @@ from marshmallow import validate
 from providers.jsonbody import decode_untrusted
 from providers.jsonbody import first_problem
 from providers.jsonbody import text_problem
-from rules.schemas import RuleSetInvalid
-from rules.schemas import flatten
-from rules.schemas_fields import ID
-from rules.schemas_fields import date_problem
+from rules.ruleset.fields import ID
+from rules.ruleset.fields import date_problem
+from rules.ruleset.schema import RuleSetInvalid
+from rules.ruleset.schema import flatten
 
 MAX_ROW_ID = 2**31 - 1
 # A route's integer path part: larger ids cannot exist, so they are a plain 404.

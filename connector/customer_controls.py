@@ -1,7 +1,7 @@
 """The collector's controls on a customer's page: disputes, promises to pay, payment plans,
 do-not-contact, a credit hold by hand, owner and tags. Forms name invoices by their number and
 promises and plans by their dates; each change goes through the same code as the JSON API
-(rules.pauses_store) and has the customer evaluated again. Input a person must correct comes
+(rules.pauses.store) and has the customer evaluated again. Input a person must correct comes
 back as the page with the problem beside the form (422), what they typed kept."""
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from core.models import Customer
 from core.models import Invoice
 from core.models import Organization
 from outbox import jobs as outbox_jobs
-from rules import pauses_store
-from rules import schemas_pauses as shapes
-from rules.models import Dispute
-from rules.models import PaymentPlan
-from rules.models import PromiseToPay
-from rules.schemas import RuleSetInvalid
+from rules.pauses import schemas as shapes
+from rules.pauses import store as pauses_store
+from rules.pauses.models import Dispute
+from rules.pauses.models import PaymentPlan
+from rules.pauses.models import PromiseToPay
+from rules.ruleset.schema import RuleSetInvalid
 
 bp = Blueprint("customer_controls", __name__, url_prefix="/orgs/<int:org_id>/customers/<customer>")
 

@@ -27,11 +27,11 @@ from insights.aging import LABELS
 from insights.customers import CustomerState
 from insights.customers import load_states
 from insights.customers import segments
-from rules.models import Dispute
-from rules.models import PaymentPlan
-from rules.models import PromiseToPay
 from rules.models import StepFiring
-from rules.store import active_book
+from rules.pauses.models import Dispute
+from rules.pauses.models import PaymentPlan
+from rules.pauses.models import PromiseToPay
+from rules.ruleset.store import active_book
 
 bp = Blueprint("customers", __name__)
 

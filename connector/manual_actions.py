@@ -15,8 +15,8 @@ from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
 from outbox.recheck import MANUAL
-from rules import pauses_store
-from rules.timing import local_date
+from rules.engine.timing import local_date
+from rules.pauses import store as pauses_store
 
 
 def set_hold(

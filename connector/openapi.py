@@ -24,11 +24,11 @@ from connector.openapi_paths import PATHS
 from connector.openapi_paths import REQUESTS
 from connector.openapi_shapes import SHAPES
 from connector.openapi_shapes import ref
-from rules import schemas_pauses as shapes
-from rules.schemas import RuleSetSchema
-from rules.schemas_fields import AMOUNT_PATTERN
-from rules.schemas_fields import MAX_AMOUNT
-from rules.schemas_fields import Money
+from rules.pauses import schemas as shapes
+from rules.ruleset.fields import AMOUNT_PATTERN
+from rules.ruleset.fields import MAX_AMOUNT
+from rules.ruleset.fields import Money
+from rules.ruleset.schema import RuleSetSchema
 
 bp = Blueprint("openapi", __name__)
 

@@ -51,9 +51,9 @@ REQUESTS: dict[str, dict[str, Any]] = {
             "document": ref("RuleSet"),
             "activate": {"type": "boolean", "default": False},
             "note": {"type": "string", "maxLength": 2000},
-            "created_by": {"type": "string", "maxLength": 200},
         },
         "required": ["document"],
+        "description": "The version's author is the signed-in user.",
     },
     "Import": {"anyOf": [ref("Export"), ref("RuleSet")]},
     "PreviewRequest": {

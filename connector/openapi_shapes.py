@@ -1,7 +1,7 @@
 """JSON Schemas of the JSON API's answers, for its OpenAPI description (connector.openapi).
 
-They follow rules.serialize, rules.preview and rules.backtest_report; the schemathesis run in
-the suite checks every answer against them, so a change there that is not made here fails.
+They follow rules.serialize, rules.analysis.preview and rules.analysis.report; the schemathesis
+run in the suite checks every answer against them, so a change there that is not made here fails.
 Explanations and payloads are open objects: their detail is documented in the README.
 """
 

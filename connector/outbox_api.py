@@ -22,7 +22,7 @@ from outbox import jobs as outbox_jobs
 from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.rendering import rendered
-from rules.schemas import RuleSetInvalid
+from rules.ruleset.schema import RuleSetInvalid
 from rules.serialize import action_json
 
 bp = Blueprint("outbox_api", __name__, url_prefix="/api/orgs/<int:org_id>")

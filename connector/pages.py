@@ -18,7 +18,7 @@ from flask import request
 from core.db import utcnow
 from core.models import Organization
 from providers import DISPLAY_NAMES
-from rules.timing import local_date
+from rules.engine.timing import local_date
 
 bp = Blueprint("pages", __name__)
 

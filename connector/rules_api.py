@@ -33,24 +33,24 @@ from core import queues
 from core.db import utcnow
 from core.models import Organization
 from outbox.models import Action
-from rules import pauses_store
-from rules import schemas_pauses as shapes
-from rules import store
-from rules.backtest import load_history
-from rules.backtest import replay
-from rules.defaults import starter
+from rules.analysis.backtest import load_history
+from rules.analysis.backtest import replay
+from rules.analysis.preview import preview
+from rules.engine.timing import local_date
 from rules.jobs import request_run
-from rules.models import Dispute
-from rules.models import PaymentPlan
-from rules.models import PromiseToPay
-from rules.preview import preview
-from rules.schemas import RuleSetInvalid
+from rules.pauses import schemas as shapes
+from rules.pauses import store as pauses_store
+from rules.pauses.models import Dispute
+from rules.pauses.models import PaymentPlan
+from rules.pauses.models import PromiseToPay
+from rules.ruleset import store
+from rules.ruleset.book import RuleBook
+from rules.ruleset.defaults import starter
+from rules.ruleset.schema import RuleSetInvalid
 from rules.serialize import action_json
 from rules.serialize import dispute_json
 from rules.serialize import profile_json
 from rules.serialize import version_head
-from rules.spec import RuleBook
-from rules.timing import local_date
 
 bp = Blueprint("rules_api", __name__, url_prefix="/api/orgs/<int:org_id>")
 
@@ -129,12 +129,17 @@ def save(org_id: int):  # type: ignore[no-untyped-def]
     data = json_object()
     if "document" not in data:
         raise RuleSetInvalid({"document": "is required"})
+    activate, note = data.get("activate", False), data.get("note", "")
+    if not isinstance(activate, bool):
+        raise RuleSetInvalid({"activate": "must be true or false"})
+    if not isinstance(note, str) or len(note) > 2000:
+        raise RuleSetInvalid({"note": "must be text of at most 2,000 characters"})
     version = store.save_version(
         web.db(),
         org_id,
         data["document"],
-        activate=bool(data.get("activate")),
-        note=str(data.get("note", ""))[:2000],
+        activate=activate,
+        note=note,
         created_by=web.actor(),
     )
     web.db().commit()

@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session
 from core.db import session_scope
 from core.db import utcnow
 from core.models import Organization
-from rules import store
-from rules.backtest import backtest
-from rules.preview import preview
-from rules.schemas import RuleSetInvalid
-from rules.spec import RuleBook
-from rules.timing import local_date
+from rules.analysis.backtest import backtest
+from rules.analysis.preview import preview
+from rules.engine.timing import local_date
+from rules.ruleset import store
+from rules.ruleset.book import RuleBook
+from rules.ruleset.schema import RuleSetInvalid
 
 # An AppGroup (a click.Group) runs each command inside the application context.
 rules_cli = AppGroup("rules", help="Rule sets: validate, import, export, preview, backtest.")

@@ -22,11 +22,11 @@ from connector import web
 from core.db import utcnow
 from core.deadline import TimeLimitExceeded
 from core.models import Customer
-from rules import store
-from rules.defaults import starter
-from rules.preview import preview
-from rules.schemas import RuleSetInvalid
-from rules.timing import local_date
+from rules.analysis.preview import preview
+from rules.engine.timing import local_date
+from rules.ruleset import store
+from rules.ruleset.defaults import starter
+from rules.ruleset.schema import RuleSetInvalid
 
 bp = Blueprint("rules_page", __name__)
 

@@ -20,9 +20,9 @@ from core.models import Organization
 from core.models import Payment
 from outbox.models import Action
 from outbox.models import ActionEvent
-from rules.models import Dispute
-from rules.models import PaymentPlan
-from rules.models import PromiseToPay
+from rules.pauses.models import Dispute
+from rules.pauses.models import PaymentPlan
+from rules.pauses.models import PromiseToPay
 from tasks.models import Task
 
 KIND_LABELS = {

@@ -1,7 +1,7 @@
 """`/unsubscribe/<token>`: a reminder's recipient asks the business to stop.
 
 GET shows a one-button confirmation; POST records the wish as the customer's do-not-contact,
-through the same code path as the API (rules.pauses_store.update_profile). Mail clients that
+through the same code path as the API (rules.pauses.store.update_profile). Mail clients that
 offer "unsubscribe" themselves send the RFC 8058 one-click POST, which carries no CSRF token:
 this blueprint is exempt from CSRF because the signed token is its authority. A link that was
 altered or cut short gets a page that says so (400), one whose organization is gone a 404.
@@ -23,9 +23,9 @@ from core.models import Customer
 from core.models import Organization
 from outbox.email.unsubscribe import InvalidToken
 from outbox.email.unsubscribe import read_token
+from rules.engine.timing import local_date
 from rules.models import CustomerProfile
-from rules.pauses_store import update_profile
-from rules.timing import local_date
+from rules.pauses.store import update_profile
 
 bp = Blueprint("unsubscribe", __name__)
 

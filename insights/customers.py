@@ -3,7 +3,7 @@ currency), the oldest overdue invoice, why each overdue invoice is not chased (d
 promised, on a plan, on hold, or plainly overdue), tags, owner and segment.
 
 Read through the rules' own loader (rules.load.load_facts) and pause logic
-(rules.pauses.invoice_pause), so the pages say exactly what the engine will do.
+(rules.pauses.checks.invoice_pause), so the pages say exactly what the engine will do.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from insights.aging import BUCKETS
 from insights.aging import bucket_of
 from insights.fx import ZERO
 from insights.fx import to_home
-from rules.dunning import choose_policy
-from rules.facts import CustomerFact
-from rules.facts import OrgFacts
+from rules.engine.dunning import choose_policy
+from rules.engine.facts import CustomerFact
+from rules.engine.facts import OrgFacts
 from rules.load import load_facts
 from rules.models import CustomerProfile
-from rules.pauses import invoice_pause
-from rules.spec import RuleBook
-from rules.store import active_book
+from rules.pauses.checks import invoice_pause
+from rules.ruleset.book import RuleBook
+from rules.ruleset.store import active_book
 
 REASONS = ("dispute", "promise_to_pay", "payment_plan", "on_hold", "plain")
 REASON_LABELS = {

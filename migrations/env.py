@@ -20,6 +20,7 @@ if context.config.config_file_name is not None:
 import outbox.email.models  # noqa: E402, F401
 import outbox.models  # noqa: E402, F401
 import rules.models  # noqa: E402, F401
+import rules.pauses.models  # noqa: E402, F401
 import tasks.models  # noqa: E402, F401
 
 target_metadata = Base.metadata

@@ -22,7 +22,7 @@ from providers.base import SendReminder
 from providers.base import SetCreditHold
 from providers.base import SettleDiscount
 from providers.base import WriteCommand
-from rules.discounts import EARLY_RULE
+from rules.engine.discounts import EARLY_RULE
 
 
 @dataclass(frozen=True)

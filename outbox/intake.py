@@ -28,10 +28,10 @@ from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
 from outbox.models import new_key
-from rules.decisions import MESSAGE_KINDS
-from rules.decisions import REMINDER
-from rules.decisions import Decision
-from rules.decisions import Evaluation
+from rules.engine.decisions import MESSAGE_KINDS
+from rules.engine.decisions import REMINDER
+from rules.engine.decisions import Decision
+from rules.engine.decisions import Evaluation
 from rules.models import StepFiring
 
 

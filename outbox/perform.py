@@ -40,18 +40,18 @@ from outbox.models import ActionStatus as S
 from outbox.recheck import DO_NOT_CONTACT
 from outbox.recheck import recheck
 from providers.base import SendReminder
-from rules.decisions import MESSAGE_KINDS
-from rules.facts import CustomerFact
+from rules.engine.decisions import MESSAGE_KINDS
+from rules.engine.facts import CustomerFact
+from rules.engine.messages import render_reminder
+from rules.engine.timing import local_date
+from rules.engine.timing import next_allowed
 from rules.held_back import hold_back
 from rules.load import load_facts
-from rules.messages import render_reminder
 from rules.models import RuleSetVersion
-from rules.spec import RuleBook
-from rules.store import active_version
-from rules.store import book_for
-from rules.store import rules_since
-from rules.timing import local_date
-from rules.timing import next_allowed
+from rules.ruleset.book import RuleBook
+from rules.ruleset.store import active_version
+from rules.ruleset.store import book_for
+from rules.ruleset.store import rules_since
 
 LEASE = timedelta(minutes=2)
 

@@ -16,20 +16,20 @@ from decimal import Decimal
 from typing import Any
 
 from outbox.models import Action
-from rules.credit import covered_on
-from rules.credit import credit_lines
-from rules.discounts import CENT
-from rules.discounts import settlement_for
-from rules.dunning import before_due_passed
-from rules.evaluate import evaluate
-from rules.facts import CustomerFact
-from rules.facts import InvoiceFact
-from rules.facts import OrgFacts
-from rules.features import EARLY_PAYMENT
-from rules.pauses import HONOURED
-from rules.pauses import invoice_pause
-from rules.pauses import plan_state
-from rules.spec import RuleBook
+from rules.engine.credit import covered_on
+from rules.engine.credit import credit_lines
+from rules.engine.discounts import CENT
+from rules.engine.discounts import settlement_for
+from rules.engine.dunning import before_due_passed
+from rules.engine.evaluate import evaluate
+from rules.engine.facts import CustomerFact
+from rules.engine.facts import InvoiceFact
+from rules.engine.facts import OrgFacts
+from rules.pauses.checks import HONOURED
+from rules.pauses.checks import invoice_pause
+from rules.pauses.checks import plan_state
+from rules.ruleset.book import RuleBook
+from rules.ruleset.features import EARLY_PAYMENT
 
 GONE = "was paid, voided or deleted meanwhile"
 DO_NOT_CONTACT = "the customer was marked do-not-contact"

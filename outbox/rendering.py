@@ -13,11 +13,11 @@ from core.db import utcnow
 from core.models import Customer
 from core.models import Organization
 from outbox.models import Action
-from rules.messages import render_reminder
+from rules.engine.messages import render_reminder
+from rules.engine.timing import local_date
 from rules.models import RuleSetVersion
-from rules.store import active_version
-from rules.store import book_for
-from rules.timing import local_date
+from rules.ruleset.store import active_version
+from rules.ruleset.store import book_for
 
 
 @dataclass(frozen=True)

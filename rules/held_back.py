@@ -1,7 +1,7 @@
 """A reminder cancelled at send time because the customer became do-not-contact is owed, not lost.
 
 The evaluator sends the reminder of the latest step whose firing carries a `:held` marker once
-contact is allowed again (rules.dunning.held_reminder). `hold_back(session, action)` gives a
+contact is allowed again (rules.engine.dunning.held_reminder). `hold_back(session, action)` gives a
 cancelled reminder's lines that standing: each invoice step gets the marker (a reminder that was
 itself a resumed one gives its `:resumed` marker back), and the firings of its offers and plan
 instalments are released so that they are decided afresh.
@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from rules.dunning import HELD
-from rules.dunning import RESUMED
+from rules.engine.dunning import HELD
+from rules.engine.dunning import RESUMED
 from rules.models import StepFiring
 
 

@@ -34,13 +34,13 @@ from core.models import OrgStatus
 from outbox.intake import Gate
 from outbox.intake import store
 from outbox.jobs import request_delivery
-from rules.evaluate import evaluate
+from rules.engine.evaluate import evaluate
+from rules.engine.timing import local_date
+from rules.engine.timing import zone
 from rules.load import load_facts
 from rules.models import OrgEvaluation
 from rules.models import RuleSetVersion
-from rules.store import active_book
-from rules.timing import local_date
-from rules.timing import zone
+from rules.ruleset.store import active_book
 from tasks.store import adopt_task_actions
 
 DAILY_AT = time(8, 0)

@@ -1,9 +1,9 @@
 """The tables the rules package owns, on the shared `core.db.Base`.
 
 - RuleSet / RuleSetVersion: one rule set per organization; saving creates a new numbered version
-  (a JSON document validated by rules.schemas); one version is active.
+  (a JSON document validated by rules.ruleset.schema); one version is active.
 - CustomerProfile: Dunwell's own state of a customer (tags, do-not-contact, credit hold).
-- Dispute, PromiseToPay, PaymentPlan (+ instalments and covered invoices): the pauses.
+- The pauses' tables (disputes, promises, plans) are in rules.pauses.models.
 - StepFiring: the exactly-once ledger of "this target reached this step in this period".
 - OrgEvaluation: one row per organization and local date on which the daily run happened.
 """
@@ -49,7 +49,8 @@ class RuleSet(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     active_number: Mapped[int | None] = mapped_column(Integer)
     first_activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When the active version's features that reach into the past were switched on (rules.features)
+    # When the active version's features that reach into the past were switched on
+    # (rules.ruleset.features)
     early_payment_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invoice_delivery_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -100,93 +101,6 @@ class CustomerProfile(Base):
     # The team member who looks after this customer (connector.team says how one is named).
     owner: Mapped[str] = mapped_column(String(300), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class DisputeReason:
-    ALL = ("pricing", "quality", "not_received", "duplicate", "already_paid", "other")
-
-
-class Dispute(Base):
-    """An invoice the customer disputes; it is not chased from `opened_on` until `closed_on`."""
-
-    __tablename__ = "dispute"
-    __table_args__ = (Index("ix_dispute_org_invoice", "organization_id", "invoice_external_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
-    invoice_external_id: Mapped[str] = mapped_column(String(64))
-    customer_external_id: Mapped[str] = mapped_column(String(64))
-    reason: Mapped[str] = mapped_column(String(20))
-    note: Mapped[str] = mapped_column(Text, default="")
-    opened_on: Mapped[date] = mapped_column(Date)
-    closed_on: Mapped[date | None] = mapped_column(Date)
-    resolution: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class PromiseToPay(Base):
-    """The customer promised to pay by `until`; dunning of the covered invoices resumes by
-    itself the day after, unless the promise was kept. `invoice_external_ids` are the invoices
-    covered: the ones named, else the customer's open invoices when the promise was made."""
-
-    __tablename__ = "promise_to_pay"
-    __table_args__ = (Index("ix_promise_org_customer", "organization_id", "customer_external_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
-    customer_external_id: Mapped[str] = mapped_column(String(64))
-    invoice_external_ids: Mapped[list[str]] = mapped_column(Json, default=list)
-    promised_on: Mapped[date] = mapped_column(Date)
-    until: Mapped[date] = mapped_column(Date)
-    amount: Mapped[Decimal | None] = mapped_column(Money)
-    balance_at_promise: Mapped[Decimal] = mapped_column(Money)
-    cancelled_on: Mapped[date | None] = mapped_column(Date)
-    note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class PaymentPlan(Base):
-    """Instalments over chosen invoices; while they are met, those invoices are not chased."""
-
-    __tablename__ = "payment_plan"
-    __table_args__ = (Index("ix_plan_org_customer", "organization_id", "customer_external_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(ForeignKey(_ORG_FK, ondelete="CASCADE"))
-    customer_external_id: Mapped[str] = mapped_column(String(64))
-    currency: Mapped[str] = mapped_column(String(3), default="")
-    created_on: Mapped[date] = mapped_column(Date)
-    start_balance: Mapped[Decimal] = mapped_column(Money)
-    cancelled_on: Mapped[date | None] = mapped_column(Date)
-    note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    invoices: Mapped[list[PlanInvoice]] = relationship(
-        cascade="all, delete-orphan", order_by="PlanInvoice.id"
-    )
-    instalments: Mapped[list[PlanInstalment]] = relationship(
-        cascade="all, delete-orphan", order_by="PlanInstalment.number"
-    )
-
-
-class PlanInvoice(Base):
-    __tablename__ = "payment_plan_invoice"
-    __table_args__ = (UniqueConstraint("plan_id", "invoice_external_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plan.id", ondelete="CASCADE"))
-    invoice_external_id: Mapped[str] = mapped_column(String(64))
-
-
-class PlanInstalment(Base):
-    __tablename__ = "payment_plan_instalment"
-    __table_args__ = (UniqueConstraint("plan_id", "number"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("payment_plan.id", ondelete="CASCADE"))
-    number: Mapped[int] = mapped_column(Integer)
-    due_on: Mapped[date] = mapped_column(Date)
-    amount: Mapped[Decimal] = mapped_column(Money)
 
 
 class StepFiring(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from outbox.models import Action
-from rules.models import Dispute
+from rules.pauses.models import Dispute
 
 
 def version_head(v: Any) -> dict[str, Any]:

@@ -44,6 +44,7 @@ def _load_all_models() -> None:
     import outbox.email.models  # noqa: F401
     import outbox.models  # noqa: F401
     import rules.models  # noqa: F401
+    import rules.pauses.models  # noqa: F401
     import tasks.models  # noqa: F401
 
 

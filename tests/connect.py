@@ -9,14 +9,14 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from connector.demo_browser import form_data
-from connector.demo_browser import forms
 from core.db import session_scope
 from core.models import OAuthGrant
 from core.models import Organization
 from core.settings import Settings
 from core.tokens import TokenCipher
 from core.tokens import store_token
+from demo.browser import form_data
+from demo.browser import forms
 from providers import provider_class
 
 

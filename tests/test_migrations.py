@@ -40,6 +40,7 @@ def test_upgrade_head_matches_the_models(kind, tmp_path):
     import outbox.email.models  # noqa: F401
     import outbox.models  # noqa: F401
     import rules.models  # noqa: F401
+    import rules.pauses.models  # noqa: F401
     import tasks.models  # noqa: F401
 
     url = _fresh_database(kind, tmp_path)

@@ -8,11 +8,11 @@ from urllib.parse import urljoin
 import requests
 from sqlalchemy import select
 
-from connector.demo_browser import form_data
-from connector.demo_browser import forms
 from core.accounts import Membership
 from core.accounts import User
 from core.db import session_scope
+from demo.browser import form_data
+from demo.browser import forms
 from tests.connector.test_oauth import csrf
 from tests.connector.test_oauth import finish
 

@@ -13,9 +13,9 @@ from core.db import session_scope
 from outbox.models import Action
 from outbox.models import ActionStatus as S
 from rules.models import CustomerProfile
-from rules.models import Dispute
-from rules.models import PaymentPlan
-from rules.models import PromiseToPay
+from rules.pauses.models import Dispute
+from rules.pauses.models import PaymentPlan
+from rules.pauses.models import PromiseToPay
 from tests.connector.test_dashboard_page import seeded
 
 

@@ -12,12 +12,12 @@ from rq import Queue
 from sqlalchemy import select
 
 from connector import create_app
-from connector.demo_browser import form_data
-from connector.demo_browser import forms
 from core.db import session_scope
 from core.models import OAuthGrant
 from core.models import Organization
 from core.settings import Settings
+from demo.browser import form_data
+from demo.browser import forms
 from tests.conftest import dunwell_env
 from tests.servers import provider_urls
 from tests.servers import sandbox_server

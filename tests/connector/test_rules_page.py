@@ -13,8 +13,8 @@ from decimal import Decimal
 from core.db import session_scope
 from core.models import Customer
 from core.models import Invoice
-from rules import store
-from rules.defaults import starter
+from rules.ruleset import store
+from rules.ruleset.defaults import starter
 from tests.connector.conftest import make_org
 from tests.connector.conftest import sign_in
 

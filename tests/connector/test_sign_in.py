@@ -9,8 +9,8 @@ import re
 import pytest
 
 from connector import create_app
-from connector.demo_browser import FormBrowser
 from core.settings import Settings
+from demo.browser import FormBrowser
 from tests.conftest import dunwell_env
 from tests.connector.identity import arm
 from tests.connector.identity import connect_as
@@ -230,7 +230,7 @@ def test_the_signed_out_home_page_offers_every_way_in(client):
 
 
 def test_the_demo_browser_signs_in_through_the_sandbox(sandbox, database_url, redis, tmp_path):
-    """connector.demo_browser.FormBrowser.sign_in, as `make demo` uses it, over real HTTP."""
+    """demo.browser.FormBrowser.sign_in, as `make demo` uses it, over real HTTP."""
     port = free_port()
     web = f"http://127.0.0.1:{port}"
     env = dunwell_env(tmp_path, DATABASE_URL=database_url, **provider_urls(sandbox, web))

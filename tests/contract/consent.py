@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from connector.demo_browser import form_data
-from connector.demo_browser import forms
+from demo.browser import form_data
+from demo.browser import forms
 
 INTUIT_CLIENT = ("test-intuit-client", "test-intuit-secret")  # as tests.servers configures it
 XERO_CLIENT = ("test-xero-client", "test-xero-secret")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.demo import Stack
+from demo.stack import Stack
 from tests.servers import discovery_urls
 from tests.servers import free_port
 
@@ -17,7 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 class SignInStack(Stack):
     """The demo stack, its OpenID Connect discovery pointed at the sandbox (a no-op once
-    connector.demo sets INTUIT_DISCOVERY_URL and XERO_DISCOVERY_URL itself)."""
+    demo sets INTUIT_DISCOVERY_URL and XERO_DISCOVERY_URL itself)."""
 
     def env(self) -> dict[str, str]:
         env = super().env()

@@ -27,7 +27,7 @@ from core.models import Organization
 from core.models import SyncCursor
 from outbox.models import Action
 from outbox.models import ActionStatus as S
-from rules.models import Dispute
+from rules.pauses.models import Dispute
 from tasks.models import Task
 from tasks.store import adopt_task_actions
 from tests.conftest import _load_all_models

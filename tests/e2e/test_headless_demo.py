@@ -20,13 +20,13 @@ pytestmark = pytest.mark.e2e
 def test_headless_demo_connects_syncs_and_follows_webhooks(empty_database_url, redis_url, tmp_path):
     sandbox_port = free_port()
     command = [
-        sys.executable, "-m", "connector.demo", "--headless",
+        sys.executable, "-m", "demo", "--headless",
         "--web-port", str(free_port()), "--sandbox-port", str(sandbox_port),
         "--smtp-port", str(free_port()),
         "--database-url", empty_database_url, "--redis-url", redis_url,
         "--workdir", str(tmp_path / "demo"), "--sandbox-size", "small",
     ]  # fmt: skip
-    # Until connector.demo points OpenID Connect at the sandbox itself (its own values win):
+    # Until demo points OpenID Connect at the sandbox itself (its own values win):
     env = {**os.environ, **discovery_urls(f"http://127.0.0.1:{sandbox_port}")}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     logs = "".join(p.read_text() for p in (tmp_path / "demo").glob("*.log"))

@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from connector.demo import demo_rules
+from demo.run import demo_rules
 
 pytestmark = [
     pytest.mark.e2e,

@@ -31,8 +31,8 @@ from core.models import Organization
 from core.models import Payment
 from core.models import PaymentAllocation
 from rules.models import CustomerProfile
-from rules.models import Dispute
-from rules.models import PromiseToPay
+from rules.pauses.models import Dispute
+from rules.pauses.models import PromiseToPay
 
 TODAY = date(2026, 3, 15)
 NOW = datetime(2026, 3, 15, 16, 0, tzinfo=UTC)  # 12:00 in New York

@@ -28,14 +28,14 @@ from authlib.integrations.requests_client import OAuth2Session
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
-from connector.demo_browser import form_data
-from connector.demo_browser import forms
 from core.settings import ProviderSettings
 from core.settings import Settings
 from core.tokens import GrantDead
 from core.tokens import InvalidGrant
 from core.tokens import Refresher
 from core.tokens import authlib_refresher
+from demo.browser import form_data
+from demo.browser import forms
 from providers import provider_class
 from providers.base import Entity
 from providers.base import Limiter

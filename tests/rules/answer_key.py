@@ -18,14 +18,14 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from rules.evaluate import evaluate
-from rules.facts import CustomerFact
-from rules.facts import DisputeFact
-from rules.facts import Firing
-from rules.facts import History
-from rules.facts import Instalment
-from rules.facts import PlanFact
-from rules.facts import PromiseFact
+from rules.engine.evaluate import evaluate
+from rules.engine.facts import CustomerFact
+from rules.engine.facts import DisputeFact
+from rules.engine.facts import Firing
+from rules.engine.facts import History
+from rules.engine.facts import Instalment
+from rules.engine.facts import PlanFact
+from rules.engine.facts import PromiseFact
 from tests.rules.factories import D
 from tests.rules.factories import book
 from tests.rules.factories import facts

@@ -10,8 +10,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from rules.defaults import starter
-from rules.models import DisputeReason
+from rules.pauses.models import DisputeReason
+from rules.ruleset.defaults import starter
 from tests.hostile import HOSTILE_DATES
 from tests.hostile import maybe
 from tests.hostile import mutated

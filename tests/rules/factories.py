@@ -18,14 +18,14 @@ from core.models import Invoice
 from core.models import Organization
 from core.models import Payment
 from core.models import PaymentAllocation
-from rules.defaults import starter
-from rules.facts import CustomerFact
-from rules.facts import InvoiceFact
-from rules.facts import OrgFacts
-from rules.features import COLUMNS
-from rules.spec import RuleBook
-from rules.spec import compile_book
-from rules.store import save_version
+from rules.engine.facts import CustomerFact
+from rules.engine.facts import InvoiceFact
+from rules.engine.facts import OrgFacts
+from rules.ruleset.book import RuleBook
+from rules.ruleset.book import compile_book
+from rules.ruleset.defaults import starter
+from rules.ruleset.features import COLUMNS
+from rules.ruleset.store import save_version
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

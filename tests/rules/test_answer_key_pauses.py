@@ -9,15 +9,15 @@ from datetime import datetime
 
 import pytest
 
-from rules.credit import covered_on
-from rules.defaults import starter
-from rules.dunning import before_due_passed
-from rules.facts import DisputeFact
-from rules.facts import Firing
-from rules.messages import render_reminder
-from rules.pauses import BROKEN
-from rules.pauses import COMPLETED
-from rules.pauses import promise_state
+from rules.engine.credit import covered_on
+from rules.engine.dunning import before_due_passed
+from rules.engine.facts import DisputeFact
+from rules.engine.facts import Firing
+from rules.engine.messages import render_reminder
+from rules.pauses.checks import BROKEN
+from rules.pauses.checks import COMPLETED
+from rules.pauses.checks import promise_state
+from rules.ruleset.defaults import starter
 from tests.rules.answer_key import AS_OF
 from tests.rules.answer_key import C1
 from tests.rules.answer_key import CAPPED

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from core.db import session_scope
-from rules.models import Dispute
-from rules.models import PaymentPlan
-from rules.models import PromiseToPay
+from rules.pauses.models import Dispute
+from rules.pauses.models import PaymentPlan
+from rules.pauses.models import PromiseToPay
 from tests.connector.conftest import sign_in
 from tests.rules.factories import simple_rules
 from tests.rules.test_api import seed

@@ -13,8 +13,8 @@ from core.db import session_scope
 from core.models import CreditAllocation
 from core.models import CreditNote
 from core.models import Organization
-from rules.backtest import backtest
-from rules.models import Dispute
+from rules.analysis.backtest import backtest
+from rules.pauses.models import Dispute
 from tests.rules.factories import T0
 from tests.rules.factories import D
 from tests.rules.factories import book

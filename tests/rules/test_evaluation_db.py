@@ -18,13 +18,13 @@ from core.models import Invoice
 from core.models import Organization
 from core.models import Payment
 from outbox.models import Action
-from rules import pauses_store
-from rules import store
-from rules.defaults import starter
+from rules.analysis.preview import preview
 from rules.held_back import hold_back
 from rules.jobs import run_evaluation
-from rules.preview import preview
-from rules.schemas import RuleSetInvalid
+from rules.pauses import store as pauses_store
+from rules.ruleset import store
+from rules.ruleset.defaults import starter
+from rules.ruleset.schema import RuleSetInvalid
 from tests.rules.factories import D
 from tests.rules.factories import activate
 from tests.rules.factories import book

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from rules.evaluate import evaluate
-from rules.facts import OrgFacts
-from rules.simulate import Simulator
+from rules.analysis.simulate import Simulator
+from rules.engine.evaluate import evaluate
+from rules.engine.facts import OrgFacts
 from tests.rules.factories import book
 from tests.rules.factories import customer
 from tests.rules.factories import facts

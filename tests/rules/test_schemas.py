@@ -6,10 +6,10 @@ import copy
 
 import pytest
 
-from rules.defaults import starter
-from rules.schemas import RuleSetInvalid
-from rules.schemas import validate_document
-from rules.spec import compile_book
+from rules.ruleset.book import compile_book
+from rules.ruleset.defaults import starter
+from rules.ruleset.schema import RuleSetInvalid
+from rules.ruleset.schema import validate_document
 from tests.rules.factories import simple_rules
 
 

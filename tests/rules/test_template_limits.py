@@ -13,10 +13,10 @@ from jinja2 import TemplateError
 
 from core.db import session_scope
 from core.db import utcnow
-from rules.messages import render_reminder
-from rules.templates import RENDER_BUDGET_MS
-from rules.templates import render
-from rules.templates import template_error
+from rules.engine.messages import render_reminder
+from rules.templates.render import RENDER_BUDGET_MS
+from rules.templates.render import render
+from rules.templates.render import template_error
 from tests.connector.conftest import sign_in
 from tests.rules.factories import book
 from tests.rules.factories import customer_row
@@ -39,7 +39,7 @@ def checked_in_a_child(source: str, timeout: float = 30) -> tuple[str | None, fl
     (by timing out) instead of hanging the suite."""
     code = (
         "import json, sys, time\n"
-        "from rules.templates import template_error\n"
+        "from rules.templates.render import template_error\n"
         "t = time.perf_counter()\n"
         "error = template_error(sys.argv[1], \"template 't' body\")\n"
         "print(json.dumps([error, time.perf_counter() - t]))\n"

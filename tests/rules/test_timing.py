@@ -8,12 +8,12 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 
-from rules.spec import Limits
-from rules.timing import cap_violation
-from rules.timing import local_date
-from rules.timing import local_instant
-from rules.timing import next_allowed
-from rules.timing import next_open
+from rules.engine.timing import cap_violation
+from rules.engine.timing import local_date
+from rules.engine.timing import local_instant
+from rules.engine.timing import next_allowed
+from rules.engine.timing import next_open
+from rules.ruleset.book import Limits
 
 WEEKDAYS = frozenset(range(5))
 OFFICE = Limits(((1, 3), (2, 7)), time(20, 0), time(8, 0), WEEKDAYS, True)

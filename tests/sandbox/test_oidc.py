@@ -18,8 +18,8 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
 
-from connector.demo_browser import form_data
-from connector.demo_browser import forms
+from demo.browser import form_data
+from demo.browser import forms
 from tests.servers import sandbox_server
 
 REDIRECT = "http://localhost/oauth/callback"

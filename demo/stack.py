@@ -1,0 +1,188 @@
+"""The demo stack: the sandbox, the web app, an RQ worker, the cron scheduler and a mail server,
+started as real processes on this machine (`make demo`, the end-to-end tests, the benchmarks).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import BinaryIO
+
+import requests
+from cryptography.fernet import Fernet
+from redis import Redis
+from redis.exceptions import RedisError
+
+from core.worker import WORKER_ARGS
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    web_port: int
+    sandbox_port: int
+    database_url: str
+    redis_url: str
+    workdir: Path
+    sandbox_size: str = "demo"
+    smtp_port: int = 0  # the sandbox's mail server; 0: any free port
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: list[BinaryIO] = field(default_factory=list)
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def mailbox_url(self) -> str:
+        return f"{self.sandbox_url}/_sandbox/mailbox"
+
+    def __post_init__(self) -> None:
+        self.smtp_port = self.smtp_port or _free_port()
+
+    def env(self) -> dict[str, str]:
+        sandbox = self.sandbox_url
+        env = dict(os.environ)
+        env.update(
+            {
+                "SECRET_KEY": _persistent_secret(self.workdir / "secret_key", os.urandom(24).hex()),
+                "TOKEN_ENCRYPTION_KEY": _persistent_secret(
+                    self.workdir / "token_key", Fernet.generate_key().decode()
+                ),
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
+                "PUBLIC_URL": self.web_url,
+                "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}?security=none",
+                "MAIL_FROM": "reminders@mail.dunwell.test",
+                "INTUIT_CLIENT_ID": "sandbox-intuit-client",
+                "INTUIT_CLIENT_SECRET": "sandbox-intuit-secret",
+                "INTUIT_REDIRECT_URI": f"{self.web_url}/oauth/quickbooks/callback",
+                "INTUIT_WEBHOOK_VERIFIER_TOKEN": "sandbox-intuit-verifier",
+                "INTUIT_ENVIRONMENT": "sandbox",
+                "INTUIT_AUTHORIZE_URL": f"{sandbox}/qbo/connect/oauth2",
+                "INTUIT_TOKEN_URL": f"{sandbox}/qbo/oauth2/v1/tokens/bearer",
+                "INTUIT_REVOKE_URL": f"{sandbox}/qbo/v2/oauth2/tokens/revoke",
+                "INTUIT_API_BASE": f"{sandbox}/qbo",
+                "XERO_CLIENT_ID": "sandbox-xero-client",
+                "XERO_CLIENT_SECRET": "sandbox-xero-secret",
+                "XERO_REDIRECT_URI": f"{self.web_url}/oauth/xero/callback",
+                "XERO_WEBHOOK_KEY": "sandbox-xero-webhook-key",
+                "XERO_AUTHORIZE_URL": f"{sandbox}/xero/identity/connect/authorize",
+                "XERO_TOKEN_URL": f"{sandbox}/xero/identity/connect/token",
+                "XERO_REVOKE_URL": f"{sandbox}/xero/identity/connect/revocation",
+                "XERO_CONNECTIONS_URL": f"{sandbox}/xero/connections",
+                "XERO_API_BASE": f"{sandbox}/xero/api.xro/2.0",
+                "INTUIT_DISCOVERY_URL": f"{sandbox}/qbo/.well-known/openid_sandbox_configuration/",
+                "XERO_DISCOVERY_URL": f"{sandbox}/xero/identity/.well-known/openid-configuration",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        _run([str(VENV_BIN / "flask"), "--app", "connector", "migrate"], env)
+        redis_url = self.redis_url
+        commands = {
+            "sandbox": [
+                sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port),
+                "--webhook-base", self.web_url, "--size", self.sandbox_size,
+                "--smtp-port", str(self.smtp_port),
+            ],
+            "web": [
+                str(VENV_BIN / "gunicorn"), "--workers", "2", "--threads", "4",
+                "--graceful-timeout", "5", "--control-socket", str(self.workdir / "gunicorn.ctl"),
+                "--bind", f"127.0.0.1:{self.web_port}", "connector:create_app()",
+            ],
+            "worker": [
+                str(VENV_BIN / "rq"), "worker", *WORKER_ARGS, "--url", redis_url,
+                "--with-scheduler", "sync", "rules", "actions",
+            ],
+            "cron": [str(VENV_BIN / "rq"), "cron", "--url", redis_url, "connector/cron.py"],
+        }  # fmt: skip
+        for name, command in commands.items():
+            log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed by stop()
+            self.logs.append(log)
+            self.processes[name] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        _wait_http(f"{self.sandbox_url}/_sandbox/quickbooks/companies", "the sandbox", self)
+        _wait_http(f"{self.web_url}/", "the web app", self)
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise SystemExit(
+                    f"{name} stopped (exit {process.returncode}); see {self.workdir / name}.log"
+                )
+
+    def stop(self) -> None:
+        """Stop in reverse order of start: the worker finishes its job while the sandbox is up."""
+        for process in reversed(list(self.processes.values())):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self.logs:
+            log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _persistent_secret(path: Path, fresh: str) -> str:
+    """Keys survive demo restarts, so stored tokens stay readable."""
+    if not path.exists():
+        path.write_text(fresh)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
+
+
+def _wait_http(url: str, what: str, stack: Stack, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_alive()
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not answer at {url} within {timeout:.0f}s")
+
+
+def check_redis(url: str) -> None:
+    try:
+        Redis.from_url(url, socket_connect_timeout=2).ping()
+    except RedisError as exc:
+        raise SystemExit(
+            f"Redis is not reachable at {url} ({exc}).\n"
+            "Start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 "
+            '--save "" --appendonly no'
+        ) from None

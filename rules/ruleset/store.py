@@ -1,0 +1,231 @@
+"""Rule sets in the database: save a new version, activate one, import and export.
+
+Saving always creates a new numbered version (never edits one), so every action can name the
+version that decided it. Import accepts an export envelope or a bare document; export then
+import then export gives the same document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import Organization
+from rules.engine.timing import local_date
+from rules.models import RuleSet
+from rules.models import RuleSetVersion
+from rules.ruleset.book import RuleBook
+from rules.ruleset.book import compile_book
+from rules.ruleset.features import COLUMNS
+from rules.ruleset.features import features_on
+from rules.ruleset.schema import FORMAT
+from rules.ruleset.schema import RuleSetInvalid
+from rules.ruleset.schema import validate_document
+
+
+class NoSuchVersion(LookupError):
+    pass
+
+
+def rule_set(session: Session, org_id: int) -> RuleSet | None:
+    return session.scalar(select(RuleSet).where(RuleSet.organization_id == org_id))
+
+
+def _ensure_rule_set(session: Session, org_id: int, name: str) -> RuleSet:
+    found = rule_set(session, org_id)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            found = RuleSet(organization_id=org_id, name=name)
+            session.add(found)
+    except IntegrityError:
+        found = rule_set(session, org_id)
+    assert found is not None
+    return found
+
+
+def save_version(
+    session: Session,
+    org_id: int,
+    document: Any,
+    *,
+    activate: bool = False,
+    note: str = "",
+    created_by: str = "",
+) -> RuleSetVersion:
+    """Validate `document` and store it as the next version. Raises RuleSetInvalid."""
+    normalised = validate_document(document)
+    owner = _ensure_rule_set(session, org_id, normalised["name"])
+    number = (
+        session.scalar(
+            select(func.max(RuleSetVersion.number)).where(RuleSetVersion.rule_set_id == owner.id)
+        )
+        or 0
+    ) + 1
+    version = RuleSetVersion(
+        rule_set_id=owner.id,
+        organization_id=org_id,
+        number=number,
+        document=normalised,
+        note=note,
+        created_by=created_by,
+    )
+    session.add(version)
+    session.flush()
+    if activate:
+        activate_version(session, org_id, number)
+    return version
+
+
+def activate_version(session: Session, org_id: int, number: int) -> RuleSetVersion:
+    version = get_version(session, org_id, number)
+    owner = version.rule_set
+    now = utcnow()
+    before = None
+    if owner.active_number is not None:
+        before = book_for(get_version(session, org_id, owner.active_number))
+    record_activation(owner, before, book_for(version), now)
+    owner.active_number = number
+    owner.name = version.document.get("name", owner.name)
+    owner.first_activated_at = owner.first_activated_at or now
+    version.activated_at = version.activated_at or now
+    session.flush()
+    return version
+
+
+def record_activation(
+    owner: RuleSet, before: RuleBook | None, after: RuleBook, now: datetime
+) -> None:
+    """Activating `after` in place of `before`: a feature (rules.ruleset.features) switched on
+    starts now; one switched off is forgotten; one kept keeps its start."""
+    was = features_on(before) if before is not None else set()
+    now_on = features_on(after)
+    for feature, column in COLUMNS.items():
+        if feature not in now_on:
+            setattr(owner, column, None)
+        elif feature not in was or getattr(owner, column) is None:
+            setattr(owner, column, now)
+
+
+def rules_since(session: Session, org: Organization) -> date | None:
+    """The organization's local date its rules were first switched on (None: never). Nothing
+    before it is decided from history; every caller asks here."""
+    owner = rule_set(session, org.id)
+    if owner is None or owner.first_activated_at is None:
+        return None
+    return local_date(owner.first_activated_at, org.timezone)
+
+
+def get_version(session: Session, org_id: int, number: int) -> RuleSetVersion:
+    version = session.scalar(
+        select(RuleSetVersion).where(
+            RuleSetVersion.organization_id == org_id, RuleSetVersion.number == number
+        )
+    )
+    if version is None:
+        raise NoSuchVersion(f"rule set version {number} does not exist")
+    return version
+
+
+def active_version(session: Session, org_id: int) -> RuleSetVersion | None:
+    owner = rule_set(session, org_id)
+    if owner is None or owner.active_number is None:
+        return None
+    return get_version(session, org_id, owner.active_number)
+
+
+def book_for(version: RuleSetVersion) -> RuleBook:
+    return _compiled(version.id, version.number, _freeze(version.document))
+
+
+def active_book(session: Session, org_id: int) -> tuple[RuleBook, datetime | None] | None:
+    """The active rule book and the instant rules were first activated, or None.
+
+    Versions never change, so a worker that has compiled this one already does not read its
+    document again.
+    """
+    row = session.execute(
+        select(
+            RuleSetVersion.id,
+            RuleSetVersion.number,
+            RuleSetVersion.created_at,
+            RuleSet.first_activated_at,
+        )
+        .join(RuleSet, RuleSet.id == RuleSetVersion.rule_set_id)
+        .where(RuleSet.organization_id == org_id, RuleSetVersion.number == RuleSet.active_number)
+    ).first()
+    if row is None:
+        return None
+    version_id, number, created_at, first_activated = row
+    key = (version_id, number, created_at)
+    book = _by_version.get(key)
+    if book is None:
+        book = book_for(session.get_one(RuleSetVersion, version_id))
+        if len(_by_version) > 1024:
+            _by_version.clear()
+        _by_version[key] = book
+    return book, first_activated
+
+
+# Compiled books of versions seen by this process, keyed by (id, number, created_at).
+_by_version: dict[tuple, RuleBook] = {}
+
+
+def draft_book(document: Any) -> RuleBook:
+    """A rule book for an unsaved document (preview or backtest of a draft)."""
+    return compile_book(validate_document(document))
+
+
+def export_version(version: RuleSetVersion) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "name": version.document.get("name", ""),
+        "version": version.number,
+        "rules": version.document,
+    }
+
+
+def unwrap(data: Any) -> Any:
+    """The document inside an export envelope (or `data` itself if it is a bare document)."""
+    if isinstance(data, dict) and "format" in data:
+        if data["format"] != FORMAT:
+            raise RuleSetInvalid({"format": f"must be '{FORMAT}', not '{data['format']}'"})
+        if "rules" not in data:
+            raise RuleSetInvalid({"rules": "is required in an export file"})
+        return data["rules"]
+    return data
+
+
+def import_document(
+    session: Session, org_id: int, data: Any, *, activate: bool = False, created_by: str = ""
+) -> RuleSetVersion:
+    return save_version(
+        session, org_id, unwrap(data), activate=activate, note="imported", created_by=created_by
+    )
+
+
+# Compiling validates the document (templates included), which is the slow part. Versions never
+# change and most organizations share a document, so compile each distinct document once per
+# process and stamp the version on a copy.
+@lru_cache(maxsize=256)
+def _compiled_document(frozen: str) -> RuleBook:
+    return compile_book(json.loads(frozen))
+
+
+def _compiled(version_id: int, number: int, frozen: str) -> RuleBook:
+    return dataclasses.replace(_compiled_document(frozen), version_id=version_id, version=number)
+
+
+def _freeze(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True)
