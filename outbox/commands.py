@@ -22,6 +22,7 @@ from providers.base import SendReminder
 from providers.base import SetCreditHold
 from providers.base import SettleDiscount
 from providers.base import WriteCommand
+from rules.engine.decisions import ActionKind
 from rules.engine.discounts import EARLY_RULE
 
 
@@ -47,16 +48,16 @@ _TYPES: dict[str, type] = {
 def command_for(action: Action) -> WriteCommand:
     """The provider write of a non-message action."""
     p = action.payload
-    if action.kind == "note":
+    if action.kind == ActionKind.NOTE:
         if p.get("on") == "customer":
             return AddNote(Entity.CUSTOMER, action.customer_external_id, p["text"])
         return AddNote(Entity.INVOICE, p["invoice"], p["text"])
-    if action.kind == "task":
+    if action.kind == ActionKind.TASK:
         text = f"Task for {p['assignee']}: {p['text']}"
         return AddNote(Entity.CUSTOMER, action.customer_external_id, text)
     if action.kind in ("credit_hold", "release_hold"):
         return SetCreditHold(action.customer_external_id, bool(p["on_hold"]), p.get("reason", ""))
-    if action.kind == "settle_discount":
+    if action.kind == ActionKind.SETTLE_DISCOUNT:
         return SettleDiscount(
             invoice_id=p["invoice"],
             customer_id=action.customer_external_id,
@@ -65,7 +66,7 @@ def command_for(action: Action) -> WriteCommand:
             on=date.fromisoformat(p["on"]),
             memo="Early-payment discount" if action.rule == EARLY_RULE else "Settlement offer",
         )
-    if action.kind == "send_invoice":
+    if action.kind == ActionKind.SEND_INVOICE:
         return SendInvoice(p["invoice"], p.get("to"))
     raise ValueError(f"no write command for a {action.kind} action")
 

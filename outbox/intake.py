@@ -29,7 +29,7 @@ from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
 from outbox.models import new_key
 from rules.engine.decisions import MESSAGE_KINDS
-from rules.engine.decisions import REMINDER
+from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Decision
 from rules.engine.decisions import Evaluation
 from rules.models import StepFiring
@@ -81,7 +81,7 @@ def store(
         kept = _keep(decision, won)
         if kept is None:
             continue
-        if decision.kind == REMINDER:
+        if decision.kind == ActionKind.REMINDER:
             reminders.append((decision, kept))
         else:
             rows.append(_row(org_id, decision, kept, evaluation, version_id))
@@ -138,7 +138,7 @@ def _keep(decision: Decision, won: set[tuple]) -> dict[str, Any] | None:
     """The payload to store, trimmed to the firings won; None when nothing is left."""
     if not decision.firings:
         return decision.payload
-    if decision.kind != REMINDER:
+    if decision.kind != ActionKind.REMINDER:
         return decision.payload if all(c.key in won for c in decision.firings) else None
     payload = dict(decision.payload)
     for part in ("invoices", "offers", "instalments"):

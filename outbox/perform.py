@@ -41,6 +41,7 @@ from outbox.recheck import DO_NOT_CONTACT
 from outbox.recheck import recheck
 from providers.base import SendReminder
 from rules.engine.decisions import MESSAGE_KINDS
+from rules.engine.decisions import ActionKind
 from rules.engine.facts import CustomerFact
 from rules.engine.messages import render_reminder
 from rules.engine.timing import local_date
@@ -103,7 +104,7 @@ def take(session: Session, action_id: int, now: datetime) -> Taken | Performed |
     customer = facts.customers.get(action.customer_external_id)
     outcome = recheck(action, facts, customer, book, as_of, now)
     if outcome.cancel:
-        if action.kind == "reminder" and outcome.cancel == DO_NOT_CONTACT:
+        if action.kind == ActionKind.REMINDER and outcome.cancel == DO_NOT_CONTACT:
             hold_back(session, action)  # owed once contact is allowed again, not lost
         transition(action, S.CANCELLED, outcome.cancel, now)
         return Performed(S.CANCELLED, outcome.cancel)
@@ -116,7 +117,7 @@ def take(session: Session, action_id: int, now: datetime) -> Taken | Performed |
         waiting = _wait_for_limits(session, action, book, org, customer, now)
         if waiting is not None:
             return waiting
-    if action.kind == "reminder":
+    if action.kind == ActionKind.REMINDER:
         return _reminder(action, book, org, customer, as_of, now, outcome.notes)
     command = command_for(action)
     return _lease(action, command, now, _notes("ready to write", outcome.notes))
@@ -140,7 +141,7 @@ def _wait_for_limits(
 ) -> Performed | None:
     """Reschedule a message that quiet hours, business days or a cap forbid now."""
     tz = customer.timezone if book.limits.use_customer_timezone and customer.timezone else None
-    sent = _sent(session, action, book, now) if action.kind == "reminder" else []
+    sent = _sent(session, action, book, now) if action.kind == ActionKind.REMINDER else []
     when, waited = next_allowed(now, tz or org.timezone, book.limits, sent)
     if when <= now:
         return None
@@ -189,7 +190,7 @@ def _sent(session: Session, action: Action, book: RuleBook, now: datetime) -> li
         select(Action.performed_at).where(
             Action.organization_id == action.organization_id,
             Action.customer_external_id == action.customer_external_id,
-            Action.kind == "reminder",
+            Action.kind == ActionKind.REMINDER,
             Action.status.in_((S.PENDING, S.SENT)),
             Action.performed_at >= horizon,
             Action.id != action.id,

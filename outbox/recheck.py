@@ -18,6 +18,7 @@ from typing import Any
 from outbox.models import Action
 from rules.engine.credit import covered_on
 from rules.engine.credit import credit_lines
+from rules.engine.decisions import ActionKind
 from rules.engine.discounts import CENT
 from rules.engine.discounts import settlement_for
 from rules.engine.dunning import before_due_passed
@@ -61,7 +62,7 @@ def recheck(
     kind = action.kind
     if action.payload.get("record_of") or action.rule == MANUAL:
         return Recheck()  # the ledger's record of a message that went out, or a person's order
-    if kind == "send_invoice":
+    if kind == ActionKind.SEND_INVOICE:
         invoice_id = action.payload.get("invoice")
         if customer.do_not_contact:
             return Recheck(DO_NOT_CONTACT)
@@ -71,7 +72,7 @@ def recheck(
                 "deleted meanwhile"
             )
         return Recheck()
-    if kind == "reminder":
+    if kind == ActionKind.REMINDER:
         if customer.do_not_contact:
             return Recheck(DO_NOT_CONTACT)
         return _reminder(action, facts, customer, book, as_of, open_invoices)
@@ -80,7 +81,7 @@ def recheck(
         if invoice_id is not None and invoice_id not in open_invoices:
             return Recheck(f"invoice {_number(action.payload, invoice_id)} {GONE}")
         return Recheck()
-    if kind == "settle_discount":
+    if kind == ActionKind.SETTLE_DISCOUNT:
         return _settlement(action, open_invoices)
     return _hold(action, facts, book, as_of, now)
 

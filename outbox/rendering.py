@@ -13,6 +13,7 @@ from core.db import utcnow
 from core.models import Customer
 from core.models import Organization
 from outbox.models import Action
+from rules.engine.decisions import ActionKind
 from rules.engine.messages import render_reminder
 from rules.engine.timing import local_date
 from rules.models import RuleSetVersion
@@ -30,7 +31,7 @@ class Rendered:
 
 def rendered(session: Session, action: Action) -> Rendered | None:
     """The message of a reminder (as sent, once sent); None for actions that send none."""
-    if action.kind != "reminder":
+    if action.kind != ActionKind.REMINDER:
         return None
     to = str(action.payload.get("to") or _email(session, action) or "")
     if action.rendered_body is not None:

@@ -22,6 +22,7 @@ from core.db import insert_ignore
 from core.db import utcnow
 from outbox.models import Action
 from outbox.models import ActionStatus as S
+from rules.engine.decisions import ActionKind
 from tasks.models import Task
 from tasks.models import TaskStatus
 
@@ -40,7 +41,7 @@ def adopt_task_actions(session: Session, org_id: int) -> list[int]:
     actions = session.scalars(
         select(Action).where(
             Action.organization_id == org_id,
-            Action.kind == "task",
+            Action.kind == ActionKind.TASK,
             Action.id.not_in(have),
         )
     ).all()

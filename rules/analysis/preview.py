@@ -23,7 +23,7 @@ from core.models import Organization
 from outbox.models import Action
 from outbox.models import ActionStatus
 from rules.engine.decisions import MESSAGE_KINDS
-from rules.engine.decisions import REMINDER
+from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Decision
 from rules.engine.evaluate import evaluate
 from rules.engine.messages import render_reminder
@@ -116,7 +116,7 @@ def queued(session: Session, org_id: int) -> list[dict[str, Any]]:
 def rendered(book: RuleBook, decision: Decision, org_name: str, as_of: date) -> dict[str, Any]:
     """The decision as JSON, with its message rendered when it is a reminder."""
     out = decision.as_dict()
-    if decision.kind == REMINDER:
+    if decision.kind == ActionKind.REMINDER:
         try:
             out["subject"], out["body"] = render_reminder(
                 book, decision.payload, org_name, as_of, decision.payload.get("step")

@@ -8,9 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from rules.engine.decisions import KINDS
-from rules.engine.decisions import REMINDER
-from rules.engine.decisions import SETTLE
+from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Evaluation
 from rules.engine.facts import CustomerFact
 from rules.ruleset.book import RuleBook
@@ -41,19 +39,19 @@ class Report:
     def add(self, result: Evaluation, now: datetime, customers: dict[str, CustomerFact]) -> None:
         month = result.as_of.strftime("%Y-%m")
         for d in result.decisions:
-            if d.kind == REMINDER and d.merge_into is not None:
+            if d.kind == ActionKind.REMINDER and d.merge_into is not None:
                 continue  # joined a reminder counted already
             self.totals[d.kind] += 1
             self.by_month.setdefault(month, Counter())[d.kind] += 1
             self.by_customer.setdefault(d.customer_id, Counter())[d.kind] += 1
             self.names.setdefault(d.customer_id, getattr(customers.get(d.customer_id), "name", ""))
-            if d.kind == REMINDER:
+            if d.kind == ActionKind.REMINDER:
                 p = d.payload
                 self.reminder_lines += len(p["invoices"]) + len(p["offers"]) + len(p["instalments"])
                 self.totals["offer"] += len(p["offers"])
                 if d.scheduled_for > now:
                     self.delayed += 1
-            if d.kind == SETTLE:
+            if d.kind == ActionKind.SETTLE_DISCOUNT:
                 self.discounts[d.payload["currency"]] += Decimal(d.payload["amount"])
         for s in result.suppressed:
             key = (s.customer_id, s.target, s.rule, s.step, s.period, s.pause)
@@ -67,11 +65,11 @@ class Report:
             {
                 "customer": cid,
                 "name": self.names.get(cid, ""),
-                **{k: counts.get(k, 0) for k in KINDS},
+                **{k: counts.get(k, 0) for k in tuple(ActionKind)},
             }
             for cid, counts in self.by_customer.items()
         ]
-        customers.sort(key=lambda c: (-sum(c[k] for k in KINDS), c["customer"]))
+        customers.sort(key=lambda c: (-sum(c[k] for k in tuple(ActionKind)), c["customer"]))
         return {
             "organization": self.org_id,
             "rule_set": self.book.name,
@@ -80,7 +78,7 @@ class Report:
             "to": self.end.isoformat(),
             "days": (self.end - self.start).days + 1,
             "totals": {
-                **{k: self.totals.get(k, 0) for k in KINDS},
+                **{k: self.totals.get(k, 0) for k in tuple(ActionKind)},
                 "offers": self.totals.get("offer", 0),
                 "reminder_lines": self.reminder_lines,
                 "reminders_delayed_by_limits": self.delayed,

@@ -9,9 +9,7 @@ from dataclasses import field
 from datetime import datetime
 from itertools import count
 
-from rules.engine.decisions import CREDIT_HOLD
-from rules.engine.decisions import RELEASE_HOLD
-from rules.engine.decisions import REMINDER
+from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Evaluation
 from rules.engine.facts import Firing
 from rules.engine.facts import History
@@ -33,13 +31,13 @@ class Simulator:
             self.history.firings.setdefault(claim.target, []).append(firing)
         for decision in evaluation.decisions:
             cid = decision.customer_id
-            if decision.kind == REMINDER and decision.merge_into is None:
+            if decision.kind == ActionKind.REMINDER and decision.merge_into is None:
                 action_id = next(self._ids)
                 self.history.messages.setdefault(cid, []).append(decision.scheduled_for)
                 self.history.planned_reminders[cid] = (action_id, decision.scheduled_for)
-            elif decision.kind == CREDIT_HOLD:
+            elif decision.kind == ActionKind.CREDIT_HOLD:
                 self.holds[cid] = True
-            elif decision.kind == RELEASE_HOLD:
+            elif decision.kind == ActionKind.RELEASE_HOLD:
                 self.holds[cid] = False
 
     def advance(self, now: datetime) -> None:

@@ -14,10 +14,7 @@ from rules.engine.conditions import customer_value
 from rules.engine.conditions import holds
 from rules.engine.conditions import plain
 from rules.engine.credit import credit_lines
-from rules.engine.decisions import CREDIT_HOLD
-from rules.engine.decisions import RELEASE_HOLD
-from rules.engine.decisions import REMINDER
-from rules.engine.decisions import SEND_INVOICE
+from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Decision
 from rules.engine.decisions import Evaluation
 from rules.engine.decisions import FiringClaim
@@ -226,7 +223,15 @@ class CustomerLevel:
         payload = delivery_payload(inv, self.customer)
         self.evaluation_claims.append(claim)
         self.add(
-            SEND_INVOICE, DELIVERY_RULE, SEND, target, "0", when, payload, explanation, [claim]
+            ActionKind.SEND_INVOICE,
+            DELIVERY_RULE,
+            SEND,
+            target,
+            "0",
+            when,
+            payload,
+            explanation,
+            [claim],
         )
 
     # ------------------------------------------------------------ the reminder
@@ -265,7 +270,7 @@ class CustomerLevel:
         }
         claims = [i.claim for i in items]
         self.add(
-            REMINDER,
+            ActionKind.REMINDER,
             lead.rule,
             lead.step,
             f"customer:{cid}",
@@ -301,24 +306,44 @@ class CustomerLevel:
         target, period = f"customer:{c.external_id}", self.as_of.isoformat()
         planned = self.facts.history.planned_holds.get(c.external_id)
         if desired and not c.on_hold:
-            if planned is not None and planned[1] == RELEASE_HOLD:
+            if planned is not None and planned[1] == ActionKind.RELEASE_HOLD:
                 why_not = "cancelled: the hold condition returned before the release was performed"
                 self.evaluation.cancellations.append((planned[0], why_not))
                 return
             reason = self.book.hold_reason or "Overdue balance"
             payload = {"customer": c.external_id, "on_hold": True, "reason": reason}
-            self.add(CREDIT_HOLD, HOLD_RULE, "place", target, period, self.now, payload, why, [])
+            self.add(
+                ActionKind.CREDIT_HOLD,
+                HOLD_RULE,
+                "place",
+                target,
+                period,
+                self.now,
+                payload,
+                why,
+                [],
+            )
             return
         if desired or not c.on_hold:
             return
         if not (c.hold_by_rule or self.explicit_release):
             return  # a hold placed by hand stays until a person or a release step lifts it
-        if planned is not None and planned[1] == CREDIT_HOLD:
+        if planned is not None and planned[1] == ActionKind.CREDIT_HOLD:
             reason = "cancelled: the hold condition cleared before the hold was performed"
             self.evaluation.cancellations.append((planned[0], reason))
             return
         payload = {"customer": c.external_id, "on_hold": False, "reason": "hold condition cleared"}
-        self.add(RELEASE_HOLD, HOLD_RULE, "release", target, period, self.now, payload, why, [])
+        self.add(
+            ActionKind.RELEASE_HOLD,
+            HOLD_RULE,
+            "release",
+            target,
+            period,
+            self.now,
+            payload,
+            why,
+            [],
+        )
 
     def _hold_rule_hits(self) -> list[dict]:
         hits = []

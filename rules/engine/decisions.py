@@ -11,17 +11,26 @@ from dataclasses import field
 from datetime import date
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-REMINDER = "reminder"
-NOTE = "note"
-TASK = "task"
-CREDIT_HOLD = "credit_hold"
-RELEASE_HOLD = "release_hold"
-SETTLE = "settle_discount"
-SEND_INVOICE = "send_invoice"
-MESSAGE_KINDS = (REMINDER, SEND_INVOICE)  # what reaches the customer, and counts toward caps
-KINDS = (REMINDER, NOTE, TASK, CREDIT_HOLD, RELEASE_HOLD, SETTLE, SEND_INVOICE)
+
+class ActionKind(StrEnum):
+    """What a decision does, and so what its outbox action writes. The same words name a step's
+    action types in a rule-set document ("reminder", "note", ...)."""
+
+    REMINDER = "reminder"
+    NOTE = "note"
+    TASK = "task"
+    CREDIT_HOLD = "credit_hold"
+    RELEASE_HOLD = "release_hold"
+    SETTLE_DISCOUNT = "settle_discount"
+    SEND_INVOICE = "send_invoice"
+
+
+# What reaches the customer, and so counts toward the caps.
+MESSAGE_KINDS = frozenset({ActionKind.REMINDER, ActionKind.SEND_INVOICE})
+HOLD_KINDS = frozenset({ActionKind.CREDIT_HOLD, ActionKind.RELEASE_HOLD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +49,7 @@ class FiringClaim:
 
 @dataclass(slots=True)
 class Decision:
-    kind: str
+    kind: ActionKind
     rule: str
     step: str
     target: str

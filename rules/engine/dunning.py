@@ -17,6 +17,7 @@ from decimal import Decimal
 from rules.engine.conditions import Aggregate
 from rules.engine.conditions import check_all
 from rules.engine.conditions import invoice_value
+from rules.engine.decisions import ActionKind
 from rules.engine.facts import CustomerFact
 from rules.engine.facts import Firing
 from rules.engine.facts import InvoiceFact
@@ -172,7 +173,7 @@ def held_reminder(policy: Policy, fired: list[Firing]) -> ScheduleItem | None:
         return None
     for item in reversed(policy.schedule):
         step, period = policy.steps[item.step_index], str(item.period)
-        if (step.key, period) not in marks or step.action("reminder") is None:
+        if (step.key, period) not in marks or step.action(ActionKind.REMINDER) is None:
             continue
         owed = (step.key + HELD, period) in marks and (step.key + RESUMED, period) not in marks
         return item if owed else None

@@ -20,9 +20,7 @@ from rules.engine.conditions import Aggregate
 from rules.engine.credit import CREDIT_PAUSE
 from rules.engine.credit import covered
 from rules.engine.customer import CustomerLevel
-from rules.engine.decisions import NOTE
-from rules.engine.decisions import SETTLE
-from rules.engine.decisions import TASK
+from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Decision
 from rules.engine.decisions import Evaluation
 from rules.engine.decisions import FiringClaim
@@ -171,8 +169,8 @@ class CustomerRun(CustomerLevel):
             customer=self.customer.external_id,
         )
         explanation = _step_explanation(inv, cand, days, agg, checks)
-        reminder = step.action("reminder")
-        if step.action("release_hold") is not None:
+        reminder = step.action(ActionKind.REMINDER)
+        if step.action(ActionKind.RELEASE_HOLD) is not None:
             self.explicit_release.append(f"{inv.number or inv.external_id}: step {step.key}")
         self.evaluation_claims.append(claim)
         if reminder is not None and self.customer.do_not_contact:
@@ -186,7 +184,7 @@ class CustomerRun(CustomerLevel):
             item = MessageItem(STEP, rule, step.key, position, template, claim, line, explanation)
             self.items.append(item)
         for j, action in enumerate(step.actions):
-            if action.type in (NOTE, TASK):
+            if action.type in (ActionKind.NOTE, ActionKind.TASK):
                 self._note(
                     inv, rule, f"{step.key}:{action.type}:{j}", claim, action, days, explanation
                 )
@@ -213,7 +211,7 @@ class CustomerRun(CustomerLevel):
         explanation = _step_explanation(inv, Candidate(item, step, [], ()), days, agg, checks)
         explanation["resumed"] = "held back while the customer was do-not-contact"
         line = invoice_line(inv, days, step.key, early_offer(self.book, inv, self.as_of))
-        template = step.action("reminder").template  # type: ignore[union-attr]
+        template = step.action(ActionKind.REMINDER).template  # type: ignore[union-attr]
         self.evaluation_claims.append(claim)
         self.items.append(
             MessageItem(STEP, rule, step.key, item.position, template, claim, line, explanation)
@@ -223,14 +221,14 @@ class CustomerRun(CustomerLevel):
         line = invoice_line(inv, days, step_key, None)
         ctx = self.note_context(line)
         payload = {
-            "on": action.on if action.type == NOTE else "customer",
+            "on": action.on if action.type == ActionKind.NOTE else "customer",
             "invoice": inv.external_id,
             "customer": self.customer.external_id,
             "text": render_text(
                 action.text or "", ctx, f"the {action.type} text of step {step_key}"
             ),
         }
-        if action.type == TASK:
+        if action.type == ActionKind.TASK:
             payload["assignee"] = action.assignee
         self.add(
             action.type,
@@ -315,7 +313,7 @@ class CustomerRun(CustomerLevel):
         explanation = dict(settlement.explanation, invoice=inv.external_id)
         self.evaluation_claims.append(claim)
         self.add(
-            SETTLE,
+            ActionKind.SETTLE_DISCOUNT,
             settlement.rule,
             "settle",
             inv.external_id,

@@ -23,6 +23,7 @@ from core.models import Organization
 from core.models import Payment
 from core.models import PaymentAllocation
 from outbox.models import ActionStatus
+from rules.engine.decisions import ActionKind
 from rules.engine.facts import OPEN
 from rules.engine.facts import CustomerFact
 from rules.engine.facts import Firing
@@ -275,7 +276,7 @@ def _history(
     for cid, action_id, kind, status, scheduled_for, performed_at, created_at in actions:
         if kind in q.MESSAGE_KINDS:
             history.messages.setdefault(cid, []).append(performed_at or scheduled_for)
-            if kind == "reminder" and status in ActionStatus.unsent():
+            if kind == ActionKind.REMINDER and status in ActionStatus.unsent():
                 history.planned_reminders[cid] = (action_id, scheduled_for)
         else:
             latest_hold[cid] = (action_id, kind, status, created_at)
@@ -302,7 +303,7 @@ def _holds(latest: dict[str, tuple], customers: dict[str, CustomerFact], history
         changed = customer.hold_changed_at
         if changed is not None and changed > created_at:
             continue
-        customer.on_hold = kind == "credit_hold"
+        customer.on_hold = kind == ActionKind.CREDIT_HOLD
         customer.hold_by_rule = customer.on_hold
         if status in ActionStatus.unsent():
             history.planned_holds[cid] = (action_id, kind)

@@ -22,6 +22,7 @@ from rules.engine.conditions import CURRENCY
 from rules.engine.conditions import FACT_TYPES
 from rules.engine.conditions import MONEY
 from rules.engine.conditions import OPS
+from rules.engine.decisions import ActionKind
 from rules.ruleset.checks import cross_check
 from rules.ruleset.fields import amount_problem
 from rules.ruleset.fields import money
@@ -120,11 +121,11 @@ class StepActionSchema(_Strict):
     @validates_schema
     def _required_per_type(self, data: dict[str, Any], **_: Any) -> None:
         kind = data.get("type")
-        if kind == "reminder" and not data.get("template"):
+        if kind == ActionKind.REMINDER and not data.get("template"):
             raise ValidationError("a reminder needs the key of a template", "template")
         if kind in ("note", "task") and not data.get("text"):
             raise ValidationError(f"a {kind} needs its text", "text")
-        if kind == "task" and not data.get("assignee"):
+        if kind == ActionKind.TASK and not data.get("assignee"):
             raise ValidationError("a task needs the named person it is for", "assignee")
 
 
