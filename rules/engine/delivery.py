@@ -12,9 +12,14 @@ from datetime import date
 from datetime import timedelta
 from typing import Any
 
+from rules.engine.decisions import ActionKind
+from rules.engine.decisions import FiringClaim
 from rules.engine.facts import CustomerFact
 from rules.engine.facts import Firing
 from rules.engine.facts import InvoiceFact
+from rules.engine.run import CustomerRun
+from rules.engine.timing import next_allowed
+from rules.ruleset.features import INVOICE_DELIVERY
 from rules.templates.render import iso
 
 DELIVERY_RULE = "invoice_delivery"
@@ -62,3 +67,45 @@ def delivery_explanation(inv: InvoiceFact, after_days: int) -> dict[str, Any]:
         "sent_to_customer": inv.sent_to_customer,
         "recipient_from": "invoice" if inv.email else "customer",
     }
+
+
+def send_unsent(run: CustomerRun) -> None:
+    """Send the invoices not yet sent to the customer whose send day has come."""
+    after = run.book.delivery_after
+    if after is None:
+        return
+    since = run.facts.since_for(INVOICE_DELIVERY)
+    for inv in sorted(run.customer.unsent, key=lambda i: (i.issue_date, i.external_id)):
+        fired = run.facts.history.fired(inv.external_id)
+        if due_to_send(inv, after, run.as_of, since, fired):
+            _send(run, inv, after)
+
+
+def _send(run: CustomerRun, inv: InvoiceFact, after_days: int) -> None:
+    target = inv.external_id
+    if run.customer.do_not_contact:
+        run.suppress(target, DELIVERY_RULE, SEND, "0", "do_not_contact")
+        return
+    if recipient(inv, run.customer) is None:
+        why = "neither the invoice nor the customer has an email address"
+        run.suppress(target, DELIVERY_RULE, SEND, "0", "no_email", why)
+        return
+    cid = run.customer.external_id
+    claim = FiringClaim(DELIVERY_RULE, SEND, target, "0", inv.total, customer=cid)
+    sent = run.facts.history.messages.get(cid, [])
+    when, waited = next_allowed(run.now, run.timezone(), run.book.limits, sent)
+    explanation = delivery_explanation(inv, after_days)
+    explanation["schedule"] = {"scheduled_for": when.isoformat(), "waited_for": waited}
+    payload = delivery_payload(inv, run.customer)
+    run.evaluation_claims.append(claim)
+    run.add(
+        ActionKind.SEND_INVOICE,
+        DELIVERY_RULE,
+        SEND,
+        target,
+        "0",
+        when,
+        payload,
+        explanation,
+        [claim],
+    )
