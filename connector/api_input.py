@@ -1,6 +1,6 @@
 """Reading the JSON API's input: the body, query arguments, path ids and dates.
 
-Whatever a client sends ends as the value asked for or a RuleSetInvalid (422) naming the field:
+Whatever a client sends ends as the value asked for or a InputInvalid (422) naming the field:
 a body that is not a JSON object, nesting too deep to parse, text no database can store
 (an unpaired surrogate, a NUL), numbers past what a column holds, dates past 1900-2199.
 """
@@ -17,12 +17,12 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 
+from core.invalid import InputInvalid
 from providers.jsonbody import decode_untrusted
 from providers.jsonbody import first_problem
 from providers.jsonbody import text_problem
 from rules.ruleset.fields import ID
 from rules.ruleset.fields import date_problem
-from rules.ruleset.schema import RuleSetInvalid
 from rules.ruleset.schema import flatten
 
 MAX_ROW_ID = 2**31 - 1
@@ -34,16 +34,16 @@ _SEND_JSON = "send a JSON object with Content-Type: application/json"
 def json_object() -> dict[str, Any]:
     """The request body as a JSON object whose every part is storable; 422 otherwise."""
     if not request.is_json:
-        raise RuleSetInvalid({"": _SEND_JSON})
+        raise InputInvalid({"": _SEND_JSON})
     try:
         data = decode_untrusted(request.get_data(cache=True))
     except ValueError as exc:
-        raise RuleSetInvalid({"": f"the body is not valid JSON ({exc}); {_SEND_JSON}"}) from None
+        raise InputInvalid({"": f"the body is not valid JSON ({exc}); {_SEND_JSON}"}) from None
     if not isinstance(data, dict):
-        raise RuleSetInvalid({"": f"expected a JSON object, not {_kind(data)}"})
+        raise InputInvalid({"": f"expected a JSON object, not {_kind(data)}"})
     problem = first_problem(data)
     if problem is not None:
-        raise RuleSetInvalid({problem[0]: problem[1]})
+        raise InputInvalid({problem[0]: problem[1]})
     return data
 
 
@@ -62,16 +62,16 @@ def date_field(data: dict[str, Any], key: str, default: date) -> date:
     except ValueError:
         day = None
     if day is None:
-        raise RuleSetInvalid({key: "must be a date as YYYY-MM-DD"})
+        raise InputInvalid({key: "must be a date as YYYY-MM-DD"})
     problem = date_problem(day)
     if problem:
-        raise RuleSetInvalid({key: problem})
+        raise InputInvalid({key: problem})
     return day
 
 
 def version_number(value: Any, key: str = "version") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ROW_ID:
-        raise RuleSetInvalid({key: "must be a version number (a whole number from 1)"})
+        raise InputInvalid({key: "must be a version number (a whole number from 1)"})
     return value
 
 
@@ -79,7 +79,7 @@ def customer_id(value: str) -> str:
     """A customer id from the path: 1-64 characters of storable text."""
     problem = text_problem(value) or (None if 1 <= len(value) <= 64 else "must be 1-64 characters")
     if problem:
-        raise RuleSetInvalid({"customer": problem})
+        raise InputInvalid({"customer": problem})
     return value
 
 
@@ -107,8 +107,8 @@ def query(schema: Schema) -> dict[str, Any]:
     for key, value in args.items():
         problem = text_problem(value)
         if problem:
-            raise RuleSetInvalid({key: problem})
+            raise InputInvalid({key: problem})
     try:
         return schema.load(args)
     except ValidationError as exc:
-        raise RuleSetInvalid(flatten(exc.normalized_messages())) from None
+        raise InputInvalid(flatten(exc.normalized_messages())) from None

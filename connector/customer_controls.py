@@ -28,6 +28,7 @@ from connector.manual_actions import set_hold
 from connector.rules_api import _reevaluate as reevaluate
 from core import team
 from core.db import utcnow
+from core.invalid import InputInvalid
 from core.models import Customer
 from core.models import Invoice
 from core.models import Organization
@@ -37,7 +38,6 @@ from rules.pauses import store as pauses_store
 from rules.pauses.models import Dispute
 from rules.pauses.models import PaymentPlan
 from rules.pauses.models import PromiseToPay
-from rules.ruleset.schema import RuleSetInvalid
 
 bp = Blueprint("customer_controls", __name__, url_prefix="/orgs/<int:org_id>/customers/<customer>")
 
@@ -50,7 +50,7 @@ def _control(name: str, org_id: int, customer: str, change: Change) -> Response 
     row = customer_or_404(org, customer)
     try:
         done = change(org, row)
-    except (RuleSetInvalid, pages.FormProblem) as exc:
+    except (InputInvalid, pages.FormProblem) as exc:
         web.db().rollback()
         problem = {"form": name, "message": pages.in_words(exc.errors)}
         return _page_with(org, row, problem), 422

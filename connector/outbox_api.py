@@ -17,12 +17,12 @@ from connector import web
 from connector.api_input import MAX_ROW_ID
 from connector.api_input import ROW_ID
 from connector.api_input import json_object
+from core.invalid import InputInvalid
 from outbox import approval
 from outbox import jobs as outbox_jobs
 from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.rendering import rendered
-from rules.ruleset.schema import RuleSetInvalid
 from rules.serialize import action_json
 
 bp = Blueprint("outbox_api", __name__, url_prefix="/api/orgs/<int:org_id>")
@@ -47,12 +47,12 @@ def _ids(org_id: int, data: dict[str, Any], field: str) -> list[int] | None:
     return value
 
 
-def _Invalid(field: str, expected: str) -> RuleSetInvalid:  # noqa: N802 - raised like a class
-    return RuleSetInvalid({field: f"expected {expected}"})
+def _Invalid(field: str, expected: str) -> InputInvalid:  # noqa: N802 - raised like a class
+    return InputInvalid({field: f"expected {expected}"})
 
 
-@bp.errorhandler(RuleSetInvalid)
-def _invalid(exc: RuleSetInvalid):  # type: ignore[no-untyped-def]
+@bp.errorhandler(InputInvalid)
+def _invalid(exc: InputInvalid):  # type: ignore[no-untyped-def]
     return jsonify(error="The input is not valid.", errors=exc.errors, status=422), 422
 
 

@@ -31,6 +31,7 @@ from connector.api_input import query
 from connector.api_input import version_number
 from core import queues
 from core.db import utcnow
+from core.invalid import InputInvalid
 from core.models import Organization
 from outbox.models import Action
 from rules.analysis.backtest import load_history
@@ -57,8 +58,8 @@ bp = Blueprint("rules_api", __name__, url_prefix="/api/orgs/<int:org_id>")
 MAX_BACKTEST_MONTHS = 36
 
 
-@bp.errorhandler(RuleSetInvalid)
-def _invalid(exc: RuleSetInvalid):  # type: ignore[no-untyped-def]
+@bp.errorhandler(InputInvalid)
+def _invalid(exc: InputInvalid):  # type: ignore[no-untyped-def]
     return jsonify(error="The input is not valid.", errors=exc.errors, status=422), 422
 
 
@@ -131,9 +132,9 @@ def save(org_id: int):  # type: ignore[no-untyped-def]
         raise RuleSetInvalid({"document": "is required"})
     activate, note = data.get("activate", False), data.get("note", "")
     if not isinstance(activate, bool):
-        raise RuleSetInvalid({"activate": "must be true or false"})
+        raise InputInvalid({"activate": "must be true or false"})
     if not isinstance(note, str) or len(note) > 2000:
-        raise RuleSetInvalid({"note": "must be text of at most 2,000 characters"})
+        raise InputInvalid({"note": "must be text of at most 2,000 characters"})
     version = store.save_version(
         web.db(),
         org_id,
@@ -180,7 +181,7 @@ def import_rules(org_id: int):  # type: ignore[no-untyped-def]
     web.current_org(org_id, need="admin")
     flag = request.args.get("activate", "0")
     if flag not in ("0", "1", "true", "yes"):
-        raise RuleSetInvalid({"activate": 'must be "1", "true" or "yes" (or "0", the default)'})
+        raise InputInvalid({"activate": 'must be "1", "true" or "yes" (or "0", the default)'})
     activate_now = flag != "0"
     found = store.import_document(
         web.db(), org_id, json_object(), activate=activate_now, created_by=web.actor()
@@ -233,7 +234,7 @@ def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
     if isinstance(months, bool) or not isinstance(months, int):
         months = 0
     if not 1 <= months <= MAX_BACKTEST_MONTHS:
-        raise RuleSetInvalid({"months": f"must be a whole number from 1 to {MAX_BACKTEST_MONTHS}"})
+        raise InputInvalid({"months": f"must be a whole number from 1 to {MAX_BACKTEST_MONTHS}"})
     end = date_field(data, "end", _today(org))
     start = end - timedelta(days=30 * months)
     history = load_history(web.db(), org, start)

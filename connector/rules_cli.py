@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.db import utcnow
+from core.invalid import InputInvalid
 from core.models import Organization
 from rules.analysis.backtest import backtest
 from rules.analysis.preview import preview
 from rules.engine.timing import local_date
 from rules.ruleset import store
 from rules.ruleset.book import RuleBook
-from rules.ruleset.schema import RuleSetInvalid
 
 # An AppGroup (a click.Group) runs each command inside the application context.
 rules_cli = AppGroup("rules", help="Rule sets: validate, import, export, preview, backtest.")
@@ -62,7 +62,7 @@ def _echo(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def _fail(exc: RuleSetInvalid) -> None:
+def _fail(exc: InputInvalid) -> None:
     for path, message in sorted(exc.errors.items()):
         click.echo(f"{path or '(document)'}: {message}", err=True)
     raise SystemExit(1)
@@ -93,7 +93,7 @@ def validate_command(org_id: int, path: str) -> None:
         _org(session, org_id)
     try:
         _echo(store.validate_document(store.unwrap(_read(path))))
-    except RuleSetInvalid as exc:
+    except InputInvalid as exc:
         _fail(exc)
 
 
@@ -108,7 +108,7 @@ def import_command(org_id: int, path: str, activate: bool) -> None:
             _org(session, org_id)
             version = store.import_document(session, org_id, _read(path), activate=activate)
             number, active = version.number, version.rule_set.active_number
-    except RuleSetInvalid as exc:
+    except InputInvalid as exc:
         _fail(exc)
     _echo({"version": number, "active": active})
 
@@ -148,7 +148,7 @@ def preview_command(
             book = _book(session, org_id, path, number)
             day = as_of.date() if as_of else None
             _echo(preview(session, org, book, utcnow(), store.rules_since(session, org), day))
-    except RuleSetInvalid as exc:
+    except InputInvalid as exc:
         _fail(exc)
 
 
@@ -168,5 +168,5 @@ def backtest_command(
             book = _book(session, org_id, path, number)
             last = end.date() if end else local_date(utcnow(), org.timezone)
             _echo(backtest(session, org, book, last - timedelta(days=30 * months), last))
-    except RuleSetInvalid as exc:
+    except InputInvalid as exc:
         _fail(exc)

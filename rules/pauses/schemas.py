@@ -10,12 +10,17 @@ from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates_schema
 
+from core.invalid import InputInvalid
 from rules.pauses.models import DisputeReason
 from rules.ruleset.fields import day
 from rules.ruleset.fields import external_id
 from rules.ruleset.fields import money
-from rules.ruleset.schema import RuleSetInvalid
 from rules.ruleset.schema import flatten
+
+
+class PauseInvalid(InputInvalid):
+    """A dispute, promise, plan or customer-state input cannot be recorded; `errors` name the
+    fields."""
 
 
 class DisputeIn(Schema):
@@ -85,10 +90,10 @@ class ProfileIn(Schema):
 
 
 def load(schema: Schema, data: Any) -> dict[str, Any]:
-    """`data` loaded by `schema`; raises RuleSetInvalid with field paths."""
+    """`data` loaded by `schema`; raises PauseInvalid with field paths."""
     if not isinstance(data, dict):
-        raise RuleSetInvalid({"": "expected a JSON object"})
+        raise PauseInvalid({"": "expected a JSON object"})
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise RuleSetInvalid(flatten(exc.normalized_messages())) from None
+        raise PauseInvalid(flatten(exc.normalized_messages())) from None

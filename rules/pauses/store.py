@@ -23,7 +23,7 @@ from rules.pauses.models import PaymentPlan
 from rules.pauses.models import PlanInstalment
 from rules.pauses.models import PlanInvoice
 from rules.pauses.models import PromiseToPay
-from rules.ruleset.schema import RuleSetInvalid
+from rules.pauses.schemas import PauseInvalid
 
 _MIRROR = " (not in the mirror of QuickBooks or Xero; has it synced yet?)"
 
@@ -37,7 +37,7 @@ def _invoice(session: Session, org_id: int, external_id: str, field: str = "invo
         )
     )
     if row is None:
-        raise RuleSetInvalid({field: f"no invoice '{external_id}' in this organization{_MIRROR}"})
+        raise PauseInvalid({field: f"no invoice '{external_id}' in this organization{_MIRROR}"})
     return row
 
 
@@ -50,7 +50,7 @@ def _check_customer(session: Session, org_id: int, external_id: str) -> None:
         )
     )
     if found is None:
-        raise RuleSetInvalid(
+        raise PauseInvalid(
             {"customer": f"no customer '{external_id}' in this organization{_MIRROR}"}
         )
 
@@ -64,7 +64,7 @@ def _customers_invoices(
     for i, invoice_id in enumerate(invoices):
         row = _invoice(session, org_id, invoice_id, f"invoices[{i}]")
         if row.customer_external_id != customer:
-            raise RuleSetInvalid({f"invoices[{i}]": f"invoice {invoice_id} is not {customer}'s"})
+            raise PauseInvalid({f"invoices[{i}]": f"invoice {invoice_id} is not {customer}'s"})
         rows.append(row)
     return rows
 
@@ -98,10 +98,10 @@ def open_dispute(session: Session, org_id: int, data: dict[str, Any], today: dat
 
 def close_dispute(dispute: Dispute, data: dict[str, Any], today: date) -> None:
     if dispute.closed_on is not None:
-        raise RuleSetInvalid({"": f"dispute {dispute.id} is already closed"})
+        raise PauseInvalid({"": f"dispute {dispute.id} is already closed"})
     closed_on = data["closed_on"] or today
     if closed_on < dispute.opened_on:
-        raise RuleSetInvalid({"closed_on": "must not be before the day it was opened"})
+        raise PauseInvalid({"closed_on": "must not be before the day it was opened"})
     dispute.closed_on = closed_on
     dispute.resolution = data["resolution"]
 
@@ -123,10 +123,10 @@ def add_promise(session: Session, org_id: int, data: dict[str, Any], today: date
     customer = data["customer"]
     _customers_invoices(session, org_id, customer, data["invoices"])
     if data["until"] < today:
-        raise RuleSetInvalid({"until": "must not be in the past"})
+        raise PauseInvalid({"until": "must not be in the past"})
     covered = list(data["invoices"]) or _open_invoice_ids(session, org_id, customer)
     if not covered:
-        raise RuleSetInvalid({"invoices": f"customer {customer} has no open invoice to promise"})
+        raise PauseInvalid({"invoices": f"customer {customer} has no open invoice to promise"})
     promise = PromiseToPay(
         organization_id=org_id,
         customer_external_id=customer,
@@ -146,7 +146,7 @@ def add_plan(session: Session, org_id: int, data: dict[str, Any], today: date) -
     rows = _customers_invoices(session, org_id, data["customer"], data["invoices"])
     currencies = {row.currency for row in rows}
     if len(currencies) > 1:
-        raise RuleSetInvalid({"invoices": "a plan covers invoices in one currency"})
+        raise PauseInvalid({"invoices": "a plan covers invoices in one currency"})
     plan = PaymentPlan(
         organization_id=org_id,
         customer_external_id=data["customer"],

@@ -17,6 +17,7 @@ from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates_schema
 
+from core.invalid import InputInvalid
 from rules.engine.conditions import COUNT
 from rules.engine.conditions import CURRENCY
 from rules.engine.conditions import FACT_TYPES
@@ -39,12 +40,8 @@ ACTION_TYPES = ("reminder", "note", "task", "credit_hold", "release_hold")
 FORMAT = "dunwell.rules/1"
 
 
-class RuleSetInvalid(ValueError):
+class RuleSetInvalid(InputInvalid):
     """A rule set failed validation; `errors` maps field paths to messages."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
-        self.errors = errors
 
 
 def _money(**kw: Any) -> fields.Decimal:

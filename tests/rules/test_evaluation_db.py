@@ -22,9 +22,9 @@ from rules.analysis.preview import preview
 from rules.held_back import hold_back
 from rules.jobs import run_evaluation
 from rules.pauses import store as pauses_store
+from rules.pauses.schemas import PauseInvalid
 from rules.ruleset import store
 from rules.ruleset.defaults import starter
-from rules.ruleset.schema import RuleSetInvalid
 from tests.rules.factories import D
 from tests.rules.factories import activate
 from tests.rules.factories import book
@@ -206,7 +206,7 @@ def test_a_promise_for_a_customer_with_nothing_open_is_refused(session_factory) 
     org_id = seed(session_factory, simple_rules(), [])
     with session_scope(session_factory) as db:
         data = {"customer": "C1", "until": TODAY, "invoices": [], "amount": None, "note": ""}
-        with pytest.raises(RuleSetInvalid) as refused:
+        with pytest.raises(PauseInvalid) as refused:
             pauses_store.add_promise(db, org_id, data, TODAY)
     assert refused.value.errors == {"invoices": "customer C1 has no open invoice to promise"}
 
