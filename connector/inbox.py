@@ -12,10 +12,9 @@ import dataclasses
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from core.db import insert_ignore
 from core.db import utcnow
 from core.models import Organization
 from core.models import OrgStatus
@@ -47,11 +46,7 @@ def record_notices(db: Session, provider: str, notices: list[ChangeNotice]) -> s
     ]
     if not rows:
         return set()
-    module = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = module.insert(WebhookEvent).on_conflict_do_nothing(
-        index_elements=["provider", "dedupe_key"]
-    )
-    db.execute(stmt, rows)
+    insert_ignore(db, WebhookEvent.__table__, rows)
     db.commit()
     return {row["organization_id"] for row in rows if row["rejected_reason"] is None}
 

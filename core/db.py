@@ -205,15 +205,23 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple
+    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple = ()
 ) -> list[Any]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING for many rows; the rows actually inserted."""
+    """INSERT ... ON CONFLICT DO NOTHING for many rows; with `returning`, the rows actually
+    inserted (on PostgreSQL in one fixed statement, see _pg_insert_ignore, so every value is
+    given: column defaults and type conversions are not applied there)."""
     if not rows:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and returning:
         return _pg_insert_ignore(session, table, rows, returning)
-    from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects import sqlite
 
+    insert = postgresql.insert if postgres else sqlite.insert
+    if not returning:
+        session.connection().execute(insert(table).on_conflict_do_nothing(), rows)
+        return []
     stmt = insert(table).on_conflict_do_nothing().returning(*returning)
     if len(rows) == 1:
         return session.connection().execute(stmt.values(rows[0])).all()

@@ -23,6 +23,7 @@ from core.models import Organization
 from core.models import Payment
 from core.models import PaymentAllocation
 from outbox.models import ActionStatus
+from rules.engine.decisions import MESSAGE_KINDS
 from rules.engine.decisions import ActionKind
 from rules.engine.facts import OPEN
 from rules.engine.facts import CustomerFact
@@ -274,7 +275,7 @@ def _history(
     ).all()
     latest_hold: dict[str, tuple] = {}
     for cid, action_id, kind, status, scheduled_for, performed_at, created_at in actions:
-        if kind in q.MESSAGE_KINDS:
+        if kind in MESSAGE_KINDS:
             history.messages.setdefault(cid, []).append(performed_at or scheduled_for)
             if kind == ActionKind.REMINDER and status in ActionStatus.unsent():
                 history.planned_reminders[cid] = (action_id, scheduled_for)

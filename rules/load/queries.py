@@ -7,13 +7,10 @@ bound per call. Each statement comes in two shapes: the whole organization, or s
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger
 from sqlalchemy import CompoundSelect
-from sqlalchemy import Numeric
 from sqlalchemy import Select
 from sqlalchemy import and_
 from sqlalchemy import bindparam
@@ -23,9 +20,8 @@ from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy import type_coerce
 from sqlalchemy import union_all
-from sqlalchemy.types import TypeDecorator
 
-from core.db import MONEY_SCALE
+from core.db import Money
 from core.models import CreditNote
 from core.models import Customer
 from core.models import Invoice
@@ -33,37 +29,15 @@ from core.models import Payment
 from core.models import PaymentAllocation
 from outbox.models import Action
 from outbox.models import ActionStatus
+from rules.engine.decisions import HOLD_KINDS
+from rules.engine.decisions import MESSAGE_KINDS
 from rules.models import CustomerProfile
 from rules.models import StepFiring
 
-HOLD_KINDS = ("credit_hold", "release_hold")
-MESSAGE_KINDS = ("reminder", "send_invoice")  # what reaches the customer: counted by the caps
 
-
-class _ReadMoney(TypeDecorator[Decimal]):
-    """Reads a core.db.Money column as core.db.Money does, in one step per value.
-
-    A daily run reads two amounts of every open invoice; SQLite stores 1/10,000 units, and
-    `Decimal(units).scaleb(-4)` is the same exact value (with the same exponent) as Money's
-    division and quantize, a few times faster.
-    """
-
-    impl = Numeric
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(18, MONEY_SCALE, asdecimal=True))
-
-    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
-        if value is None or dialect.name != "sqlite":
-            return value
-        return Decimal(int(value)).scaleb(-MONEY_SCALE)
-
-
-def _money(column):  # type: ignore[no-untyped-def]
-    return type_coerce(column, _ReadMoney())
+def _money(column: Any) -> Any:
+    """A money column read as core.db.Money reads it (its value through an expression too)."""
+    return type_coerce(column, Money())
 
 
 def params(org_id: int, customer_ids: list[str] | None, **more: object) -> dict[str, object]:
@@ -254,7 +228,7 @@ def live_actions(scoped: bool) -> Select:
     hold actions, oldest first."""
     horizon = bindparam("horizon")
     recent_reminder = and_(
-        Action.kind.in_(MESSAGE_KINDS),
+        Action.kind.in_(sorted(MESSAGE_KINDS)),
         or_(Action.scheduled_for >= horizon, Action.performed_at >= horizon),
     )
     return (
@@ -270,7 +244,7 @@ def live_actions(scoped: bool) -> Select:
         .where(
             Action.organization_id == bindparam("org"),
             Action.status.in_(ActionStatus.live()),
-            or_(recent_reminder, Action.kind.in_(HOLD_KINDS)),
+            or_(recent_reminder, Action.kind.in_(sorted(HOLD_KINDS))),
             _scope(Action.customer_external_id, scoped),
         )
         .order_by(Action.id)
