@@ -261,7 +261,7 @@ _CTX: JobContext | None = None
 def _worker_init(url: str) -> None:
     global _CTX
     # A pooled engine, as in a worker process that runs many jobs.
-    _CTX = JobContext(_settings(url), make_session_factory(make_engine(url)), None)  # type: ignore[arg-type]
+    _CTX = JobContext(_settings(url), make_session_factory(make_engine(url)), None)
 
 
 def _evaluate_chunk(args: tuple[list[int], datetime]) -> tuple[int, int]:

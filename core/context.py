@@ -19,9 +19,12 @@ from core.settings import Settings
 
 @dataclass(frozen=True)
 class JobContext:
+    """`redis` is None where there is no queue: an evaluation run in-process by a test or a
+    benchmark, which then does inline what it would otherwise queue (or skips it)."""
+
     settings: Settings
     sessions: sessionmaker[Session]
-    redis: Redis
+    redis: Redis | None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobContext:

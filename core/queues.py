@@ -44,6 +44,14 @@ LOCK_WAIT_SECONDS = 600
 LOCK_BUSY_RETRY_SECONDS = 10  # a job that finds its lock held comes back this much later
 # A sync's retries; the first at once, so a run whose worker died is re-run without waiting.
 SYNC_RETRY = Retry(max=4, interval=[0, 60, 300, 900])
+
+
+def sync_job_id(org_id: int) -> str:
+    """The one id of an organization's sync job: webhooks, the cron and an evaluation that finds
+    the mirror stale all ask for it, so their requests coalesce."""
+    return f"sync-{org_id}"
+
+
 SETTLE_SECONDS = 2.0
 RERUN_SUFFIX = "-rerun"
 

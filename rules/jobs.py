@@ -47,7 +47,6 @@ DAILY_AT = time(8, 0)
 STALE_RETRY_SECONDS = 300
 STALE_MAX_ATTEMPTS = 6
 SELF = "rules.jobs"
-SYNC_JOB_ID = "sync-{org_id}"  # the id sync.jobs.request_sync uses, so the two coalesce
 
 
 # ---------------------------------------------------------------- entrypoints
@@ -159,7 +158,7 @@ def _sync_first(
         queues.SYNC,
         "sync.jobs.sync_organization",
         org_id,
-        job_id=SYNC_JOB_ID.format(org_id=org_id),
+        job_id=queues.sync_job_id(org_id),
         retry=queues.SYNC_RETRY,
     )
     if attempt + 1 >= STALE_MAX_ATTEMPTS:

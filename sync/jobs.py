@@ -42,6 +42,7 @@ from core.queues import clear_if_settled
 from core.queues import enqueue_once
 from core.queues import job_lock
 from core.queues import queue
+from core.queues import sync_job_id
 from core.ratelimit import LimitWaitExceeded
 from core.tokens import GrantDead
 from core.tokens import mark_grant_dead
@@ -56,10 +57,6 @@ log = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=2)
 EVALUATE_CUSTOMERS = "rules.jobs.evaluate_customers"
-
-
-def sync_job_id(org_id: int) -> str:
-    return f"sync-{org_id}"
 
 
 def request_sync(ctx: JobContext, org_id: int) -> str:

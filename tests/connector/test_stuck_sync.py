@@ -12,7 +12,7 @@ from core.db import utcnow
 from core.locks import LOCK_TTL_SECONDS
 from core.locks import HeartbeatLock
 from core.locks import is_held
-from sync.jobs import sync_job_id
+from core.queues import sync_job_id
 from tests.connector.conftest import make_org
 from tests.connector.conftest import sign_in
 

@@ -75,7 +75,7 @@ def settings(settings):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def ctx(settings, session_factory) -> JobContext:
     """A job context without Redis: no locks, nothing enqueued."""
-    return JobContext(settings=settings, sessions=session_factory, redis=None)  # type: ignore[arg-type]
+    return JobContext(settings=settings, sessions=session_factory, redis=None)
 
 
 @pytest.fixture

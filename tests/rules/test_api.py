@@ -136,7 +136,7 @@ def test_the_outbox_lists_decisions_with_explanations(
     )
     from core.context import JobContext
 
-    run_evaluation(JobContext(settings, session_factory, None), org_id, None)  # type: ignore[arg-type]
+    run_evaluation(JobContext(settings, session_factory, None), org_id, None)
     # The first run of a rule set activated through the API waits for approval.
     listing = client.get(f"/api/orgs/{org_id}/actions?status=awaiting_approval").json["actions"]
     assert [(a["kind"], a["target"], a["status"]) for a in listing] == [

@@ -18,9 +18,9 @@ from rq.job import Job
 from rq.job import JobStatus
 
 from core.locks import is_held
+from core.queues import sync_job_id
 from core.worker import WORKER_ARGS
 from sync.jobs import request_sync
-from sync.jobs import sync_job_id
 from tests.connect import connect_org
 from tests.sync.test_jobs import clear_faults  # noqa: F401 - autouse fixture
 from tests.sync.test_jobs import ctx  # noqa: F401 - fixture
