@@ -22,10 +22,10 @@ from requests.structures import CaseInsensitiveDict
 
 from bench import ingest_pages as pages
 from bench import ingest_pages_xero as xero_pages
-from core.settings import ProviderSettings
 from providers.base import AnyRecord
 from providers.base import Entity
 from providers.base import NoLimiter
+from providers.config import ProviderSettings
 from providers.quickbooks import QuickBooks
 from providers.xero import Xero
 

@@ -51,6 +51,7 @@ from core.web_sessions import revoke_org
 from providers import DISPLAY_NAMES
 from providers import PROVIDERS
 from providers import provider_class
+from providers import setup_variables
 from providers.base import ProviderError
 from providers.base import Tenant
 from sync.clients import open_provider
@@ -81,11 +82,11 @@ def configured(provider: str) -> Any:
         abort(404, f"Unknown accounting system {provider!r}.")
     config = web.settings().provider(provider)
     if not config.configured:
-        prefix = "INTUIT" if provider == "quickbooks" else "XERO"
+        client_id, secret, redirect = setup_variables(provider)
         abort(
             503,
             f"{DISPLAY_NAMES[provider]} is not set up on this server: "
-            f"set {prefix}_CLIENT_ID, {prefix}_CLIENT_SECRET and {prefix}_REDIRECT_URI.",
+            f"set {client_id}, {secret} and {redirect}.",
         )
     return config
 

@@ -1,4 +1,4 @@
-"""Configuration from the environment.
+"""Configuration from the environment; each provider's own is read by its config module.
 
 `Settings.from_env()` is the only place that reads `os.environ`. It fails fast, at start-up, with
 one message that names every missing or malformed variable.
@@ -17,53 +17,12 @@ from urllib.parse import parse_qs
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
+from providers import settings_from_env as provider_settings_from_env
+from providers.config import ProviderSettings
+
 
 class SettingsError(ValueError):
     """The environment does not describe a runnable Dunwell."""
-
-
-INTUIT_DEFAULTS = {
-    "INTUIT_AUTHORIZE_URL": "https://appcenter.intuit.com/connect/oauth2",
-    "INTUIT_TOKEN_URL": "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
-    "INTUIT_REVOKE_URL": "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
-    "INTUIT_API_BASE_PRODUCTION": "https://quickbooks.api.intuit.com",
-    "INTUIT_API_BASE_SANDBOX": "https://sandbox-quickbooks.api.intuit.com",
-    "INTUIT_DISCOVERY_URL_PRODUCTION": (
-        "https://developer.intuit.com/.well-known/openid_configuration/"
-    ),
-    "INTUIT_DISCOVERY_URL_SANDBOX": (
-        "https://developer.intuit.com/.well-known/openid_sandbox_configuration/"
-    ),
-}
-
-XERO_DEFAULTS = {
-    "XERO_AUTHORIZE_URL": "https://login.xero.com/identity/connect/authorize",
-    "XERO_TOKEN_URL": "https://identity.xero.com/connect/token",
-    "XERO_REVOKE_URL": "https://identity.xero.com/connect/revocation",
-    "XERO_CONNECTIONS_URL": "https://api.xero.com/connections",
-    "XERO_API_BASE": "https://api.xero.com/api.xro/2.0",
-    "XERO_DISCOVERY_URL": "https://identity.xero.com/.well-known/openid-configuration",
-}
-
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    """OAuth client and endpoints of one provider."""
-
-    client_id: str = ""
-    client_secret: str = field(default="", repr=False)
-    redirect_uri: str = ""
-    webhook_key: str = field(default="", repr=False)
-    authorize_url: str = ""
-    token_url: str = ""
-    revoke_url: str = ""
-    api_base: str = ""
-    connections_url: str = ""
-    discovery_url: str = ""  # OpenID Connect discovery ("Sign in with Intuit / Xero")
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.client_id and self.client_secret)
 
 
 SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -120,9 +79,8 @@ class Settings:
     redis_url: str
     secret_key: str = field(repr=False)
     token_encryption_keys: tuple[str, ...] = field(repr=False)
-    quickbooks: ProviderSettings = ProviderSettings()
-    xero: ProviderSettings = ProviderSettings()
-    intuit_environment: str = "production"
+    # Each registered provider's OAuth client and endpoints, read by its own config module.
+    providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     public_url: str = "http://127.0.0.1:5000"
     webhook_max_bytes: int = 1_000_000
     mirror_freshness_minutes: int = 180
@@ -147,9 +105,7 @@ class Settings:
                 "TOKEN_ENCRYPTION_KEY must be set (one or more Fernet keys, comma-separated, "
                 "newest first); make one with: python -m core.tokens"
             )
-        environment = env.get("INTUIT_ENVIRONMENT", "production").lower()
-        if environment not in ("production", "sandbox"):
-            problems.append("INTUIT_ENVIRONMENT must be 'production' or 'sandbox'")
+        providers = provider_settings_from_env(env, problems)
         ints = {}
         for name, default in (
             ("WEBHOOK_MAX_BYTES", 1_000_000),
@@ -174,9 +130,7 @@ class Settings:
             redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
             secret_key=secret_key,
             token_encryption_keys=keys,
-            quickbooks=_quickbooks(env, environment),
-            xero=_xero(env),
-            intuit_environment=environment,
+            providers=providers,
             public_url=env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
             webhook_max_bytes=ints["WEBHOOK_MAX_BYTES"],
             mirror_freshness_minutes=ints["MIRROR_FRESHNESS_MINUTES"],
@@ -197,7 +151,8 @@ class Settings:
         return replace(self, **changes)
 
     def provider(self, name: str) -> ProviderSettings:
-        return {"quickbooks": self.quickbooks, "xero": self.xero}[name]
+        """The provider's settings (empty, so not `configured`, for one this server lacks)."""
+        return self.providers.get(name) or ProviderSettings()
 
 
 def _seconds_list(text: str) -> tuple[int, ...] | None:
@@ -228,36 +183,3 @@ def _smtp(env: dict[str, str], problems: list[str]) -> SmtpSettings | None:
     except ValueError as exc:
         problems.append(f"SMTP_URL {exc}")
         return None
-
-
-def _quickbooks(env: dict[str, str], environment: str) -> ProviderSettings:
-    defaults = INTUIT_DEFAULTS
-    api_default = defaults[f"INTUIT_API_BASE_{environment.upper()}"]
-    discovery_default = defaults[f"INTUIT_DISCOVERY_URL_{environment.upper()}"]
-    return ProviderSettings(
-        client_id=env.get("INTUIT_CLIENT_ID", ""),
-        client_secret=env.get("INTUIT_CLIENT_SECRET", ""),
-        redirect_uri=env.get("INTUIT_REDIRECT_URI", ""),
-        webhook_key=env.get("INTUIT_WEBHOOK_VERIFIER_TOKEN", ""),
-        authorize_url=env.get("INTUIT_AUTHORIZE_URL", defaults["INTUIT_AUTHORIZE_URL"]),
-        token_url=env.get("INTUIT_TOKEN_URL", defaults["INTUIT_TOKEN_URL"]),
-        revoke_url=env.get("INTUIT_REVOKE_URL", defaults["INTUIT_REVOKE_URL"]),
-        api_base=env.get("INTUIT_API_BASE", api_default).rstrip("/"),
-        discovery_url=env.get("INTUIT_DISCOVERY_URL", discovery_default),
-    )
-
-
-def _xero(env: dict[str, str]) -> ProviderSettings:
-    defaults = XERO_DEFAULTS
-    return ProviderSettings(
-        client_id=env.get("XERO_CLIENT_ID", ""),
-        client_secret=env.get("XERO_CLIENT_SECRET", ""),
-        redirect_uri=env.get("XERO_REDIRECT_URI", ""),
-        webhook_key=env.get("XERO_WEBHOOK_KEY", ""),
-        authorize_url=env.get("XERO_AUTHORIZE_URL", defaults["XERO_AUTHORIZE_URL"]),
-        token_url=env.get("XERO_TOKEN_URL", defaults["XERO_TOKEN_URL"]),
-        revoke_url=env.get("XERO_REVOKE_URL", defaults["XERO_REVOKE_URL"]),
-        api_base=env.get("XERO_API_BASE", defaults["XERO_API_BASE"]).rstrip("/"),
-        connections_url=env.get("XERO_CONNECTIONS_URL", defaults["XERO_CONNECTIONS_URL"]),
-        discovery_url=env.get("XERO_DISCOVERY_URL", defaults["XERO_DISCOVERY_URL"]),
-    )

@@ -21,6 +21,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from core.worker import WORKER_ARGS
+from providers import PROVIDERS
+from sandbox.client_env import client_env
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -67,29 +69,11 @@ class Stack:
                 "PUBLIC_URL": self.web_url,
                 "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}?security=none",
                 "MAIL_FROM": "reminders@mail.dunwell.test",
-                "INTUIT_CLIENT_ID": "sandbox-intuit-client",
-                "INTUIT_CLIENT_SECRET": "sandbox-intuit-secret",
-                "INTUIT_REDIRECT_URI": f"{self.web_url}/oauth/quickbooks/callback",
-                "INTUIT_WEBHOOK_VERIFIER_TOKEN": "sandbox-intuit-verifier",
-                "INTUIT_ENVIRONMENT": "sandbox",
-                "INTUIT_AUTHORIZE_URL": f"{sandbox}/qbo/connect/oauth2",
-                "INTUIT_TOKEN_URL": f"{sandbox}/qbo/oauth2/v1/tokens/bearer",
-                "INTUIT_REVOKE_URL": f"{sandbox}/qbo/v2/oauth2/tokens/revoke",
-                "INTUIT_API_BASE": f"{sandbox}/qbo",
-                "XERO_CLIENT_ID": "sandbox-xero-client",
-                "XERO_CLIENT_SECRET": "sandbox-xero-secret",
-                "XERO_REDIRECT_URI": f"{self.web_url}/oauth/xero/callback",
-                "XERO_WEBHOOK_KEY": "sandbox-xero-webhook-key",
-                "XERO_AUTHORIZE_URL": f"{sandbox}/xero/identity/connect/authorize",
-                "XERO_TOKEN_URL": f"{sandbox}/xero/identity/connect/token",
-                "XERO_REVOKE_URL": f"{sandbox}/xero/identity/connect/revocation",
-                "XERO_CONNECTIONS_URL": f"{sandbox}/xero/connections",
-                "XERO_API_BASE": f"{sandbox}/xero/api.xro/2.0",
-                "INTUIT_DISCOVERY_URL": f"{sandbox}/qbo/.well-known/openid_sandbox_configuration/",
-                "XERO_DISCOVERY_URL": f"{sandbox}/xero/identity/.well-known/openid-configuration",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        for provider in PROVIDERS:
+            env.update(client_env(provider, sandbox, self.web_url))
         return env
 
     def start(self) -> None:

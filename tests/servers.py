@@ -9,8 +9,10 @@ from contextlib import contextmanager
 
 from werkzeug.serving import make_server
 
+from providers import PROVIDERS
 from sandbox import SandboxConfig
 from sandbox import create_app as create_sandbox
+from sandbox.client_env import endpoint_env
 
 
 def free_port() -> int:
@@ -52,25 +54,7 @@ def sandbox_server(webhook_base: str = "", size: str = "small") -> Iterator[str]
 
 def provider_urls(sandbox: str, web: str = "http://localhost") -> dict[str, str]:
     """The settings that point Dunwell at the sandbox (as `make demo` does)."""
-    return {
-        "INTUIT_AUTHORIZE_URL": f"{sandbox}/qbo/connect/oauth2",
-        "INTUIT_TOKEN_URL": f"{sandbox}/qbo/oauth2/v1/tokens/bearer",
-        "INTUIT_REVOKE_URL": f"{sandbox}/qbo/v2/oauth2/tokens/revoke",
-        "INTUIT_API_BASE": f"{sandbox}/qbo",
-        "INTUIT_REDIRECT_URI": f"{web}/oauth/quickbooks/callback",
-        "XERO_AUTHORIZE_URL": f"{sandbox}/xero/identity/connect/authorize",
-        "XERO_TOKEN_URL": f"{sandbox}/xero/identity/connect/token",
-        "XERO_REVOKE_URL": f"{sandbox}/xero/identity/connect/revocation",
-        "XERO_CONNECTIONS_URL": f"{sandbox}/xero/connections",
-        "XERO_API_BASE": f"{sandbox}/xero/api.xro/2.0",
-        "XERO_REDIRECT_URI": f"{web}/oauth/xero/callback",
-        **discovery_urls(sandbox),
-    }
-
-
-def discovery_urls(sandbox: str) -> dict[str, str]:
-    """The settings that point Dunwell's OpenID Connect at the sandbox's discovery documents."""
-    return {
-        "INTUIT_DISCOVERY_URL": f"{sandbox}/qbo/.well-known/openid_sandbox_configuration/",
-        "XERO_DISCOVERY_URL": f"{sandbox}/xero/identity/.well-known/openid-configuration",
-    }
+    env: dict[str, str] = {}
+    for provider in PROVIDERS:
+        env |= endpoint_env(provider, sandbox, web)
+    return env

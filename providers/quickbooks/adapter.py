@@ -131,7 +131,7 @@ class QuickBooks:
                 json={"token": token},
                 auth=(self.settings.client_id, self.settings.client_secret),
                 headers={"Accept": "application/json"},
-                timeout=self.api.timeout,
+                timeout=self.api.retry.timeout,
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise Unavailable(f"Intuit's revoke endpoint did not answer ({exc})") from exc

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import re
 import secrets
 import time
@@ -26,6 +25,7 @@ from urllib.parse import quote
 
 import requests
 
+from providers import http
 from providers.base import Credentials
 from providers.base import Limit
 from providers.base import Limiter
@@ -34,6 +34,8 @@ from providers.base import ProviderError
 from providers.base import RateLimited
 from providers.base import Reauthorize
 from providers.base import Unavailable
+from providers.http import RetryPolicy
+from providers.http import retry_after
 from providers.jsonbody import decode_json
 from providers.quickbooks.faults import error_for
 from providers.quickbooks.faults import is_throttle
@@ -85,11 +87,15 @@ class QuickBooksApi:
         self.credentials = credentials
         self.limiter = limiter or NoLimiter()
         self.session = session or requests.Session()
-        self.timeout = timeout
-        self.tries = max(1, tries)
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.sleep = sleep
+        # A Retry-After longer than the backoff cap is handed back rather than waited.
+        self.retry = RetryPolicy(
+            attempts=max(1, tries) - 1,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            max_wait=max_backoff,
+            timeout=timeout,
+            sleep=sleep,
+        )
         self.limit = Limit(key=f"qbo:{realm_id}", per_minute=PER_MINUTE, in_flight=IN_FLIGHT)
 
     # ------------------------------------------------------------ typed calls
@@ -141,27 +147,15 @@ class QuickBooksApi:
         url = f"{self.base_url}/v3/company/{self.realm_id}/{path}"
         params = {**(params or {}), "minorversion": MINOR_VERSION}
         body = None if json_body is None else encode_body(json_body)
-        token = self.credentials.access_token()
-        refreshed = False
-        attempt = 0
-        while True:
-            try:
-                response = self._send(method, url, params, body, headers, token)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                attempt += 1
-                problem = Unavailable(f"QuickBooks did not answer ({exc.__class__.__name__})")
-                self._pause_or_raise(attempt, problem, method, path, self._delay(attempt))
-                continue
-            if response.status_code == 401:
-                if refreshed:
-                    raise _reauthorize(response)
-                token = self.credentials.refreshed(token)
-                refreshed = True
-                continue
-            if response.status_code < 400:
-                return _decode(response)
-            attempt += 1
-            self._handle_failure(response, attempt, method, path)
+        response = http.call(
+            lambda token: self._send(method, url, params, body, headers, token),
+            self.credentials,
+            self.retry,
+            self._error,
+            lambda exc: Unavailable(f"QuickBooks did not answer ({exc.__class__.__name__})"),
+            f"QuickBooks {method} {path}",
+        )
+        return _decode(response)
 
     def _send(
         self,
@@ -179,56 +173,29 @@ class QuickBooksApi:
         with ExitStack() as stack:
             _enter_slot(stack, self.limiter, self.limit)
             return self.session.request(
-                method, url, params=params, data=body, headers=headers, timeout=self.timeout
+                method, url, params=params, data=body, headers=headers, timeout=self.retry.timeout
             )
 
-    def _handle_failure(
-        self, response: requests.Response, attempt: int, method: str, path: str
-    ) -> None:
-        """Sleep before a retry, or raise the error this answer stands for."""
+    def _error(self, response: requests.Response) -> ProviderError:
+        """The error an answer of 400 or more stands for; a throttle also tells every worker
+        sharing the limiter to hold off, not only this one."""
         status = response.status_code
         fault = parse_fault(response.content)
         if status == 429 or is_throttle(fault):
-            retry_after = _retry_after(response)
-            delay = max(self._delay(attempt), retry_after or 0.0)
-            # Tell every worker sharing the limiter to hold off, not only this one.
-            self.limiter.observe(self.limit, 0, delay)
-            problem = RateLimited(
+            wait = retry_after(response)
+            self.limiter.observe(self.limit, 0, wait if wait is not None else self.retry.backoff)
+            return RateLimited(
                 "QuickBooks throttled the request (over its per-company limit)",
-                retry_after=retry_after or DEFAULT_RETRY_AFTER,
+                retry_after=wait or DEFAULT_RETRY_AFTER,
                 status=status,
                 code=(fault.code if fault else "") or None,
             )
-            if retry_after and retry_after > self.max_backoff:
-                raise problem
-            self._pause_or_raise(attempt, problem, method, path, delay)
-            return
+        if status == 401:
+            return _reauthorize(response)
         if status >= 500:
             detail = f": {fault.describe()}" if fault else ""
-            problem = Unavailable(f"QuickBooks answered HTTP {status}{detail}", status=status)
-            self._pause_or_raise(attempt, problem, method, path, self._delay(attempt))
-            return
-        raise error_for(status, fault)
-
-    def _pause_or_raise(
-        self, attempt: int, problem: ProviderError, method: str, path: str, delay: float
-    ) -> None:
-        if attempt >= self.tries:
-            raise problem
-        log.warning(
-            "QuickBooks %s %s failed (%s); retry %d in %.1fs",
-            method,
-            path,
-            problem.message,
-            attempt,
-            delay,
-        )
-        self.sleep(delay)
-
-    def _delay(self, attempt: int) -> float:
-        """Exponential backoff with jitter: half fixed, half random, capped."""
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+            return Unavailable(f"QuickBooks answered HTTP {status}{detail}", status=status)
+        return error_for(status, fault)
 
 
 def _enter_slot(stack: ExitStack, limiter: Limiter, limit: Limit) -> None:
@@ -273,16 +240,6 @@ def _reauthorize(response: requests.Response) -> Reauthorize:
         status=401,
         code=(fault.code or None) if fault else None,
     )
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def encode_body(body: dict[str, Any]) -> str:

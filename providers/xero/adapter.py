@@ -22,11 +22,11 @@ from providers.base import OAuthSpec
 from providers.base import Tenant
 from providers.base import WriteCommand
 from providers.base import WriteResult
+from providers.http import RetryPolicy
 from providers.xero import identity
 from providers.xero import links
 from providers.xero import reads
 from providers.xero import webhooks
-from providers.xero.api import RetryPolicy
 from providers.xero.api import XeroApi
 from providers.xero.writes import Writer
 

@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC
-from datetime import datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
 
+from providers import http
 from providers.base import Conflict
 from providers.base import Credentials
 from providers.base import Limit
@@ -37,6 +32,8 @@ from providers.base import RateLimited
 from providers.base import Reauthorize
 from providers.base import Rejected
 from providers.base import Unavailable
+from providers.http import RetryPolicy
+from providers.http import retry_after
 from providers.jsonbody import decode_json
 
 log = logging.getLogger(__name__)
@@ -47,22 +44,6 @@ MAX_IDEMPOTENCY_KEY = 128
 
 def tenant_limit(tenant_id: str) -> Limit:
     return Limit(key=f"xero:{tenant_id}", per_minute=60, per_day=5000, in_flight=5)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one call tries before giving up.
-
-    `attempts` retries follow the first try for 429, 5xx and timeouts. A Retry-After longer
-    than `max_wait` (Xero's daily limit can say hours) is not slept on: RateLimited at once.
-    """
-
-    attempts: int = 3
-    backoff: float = 1.0
-    max_backoff: float = 30.0
-    max_wait: float = 60.0
-    timeout: tuple[float, float] = (5.0, 60.0)
-    sleep: Callable[[float], None] = time.sleep
 
 
 class XeroApi:
@@ -112,28 +93,15 @@ class XeroApi:
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path}"
         data = None if body is None else dumps(body)
         extra = self._headers(headers, idempotency_key, data is not None)
-        token = self._credentials.access_token()
-        refreshed = False
-        failures = 0
-        while True:
-            try:
-                response = self._send(method, url, params, data, extra, token)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                failures += 1
-                self._wait_or_raise(failures, None, Unavailable(_unreachable(exc)))
-                continue
-            status = response.status_code
-            log.debug("xero %s %s -> %s", method, path, status)
-            if status == 401 and not refreshed:
-                token, refreshed = self._credentials.refreshed(token), True
-                continue
-            if status == 429 or status >= 500:
-                failures += 1
-                self._wait_or_raise(failures, retry_after(response), self._error(response))
-                continue
-            if status >= 400:
-                raise self._error(response)
-            return decode(response)
+        response = http.call(
+            lambda token: self._send(method, url, params, data, extra, token),
+            self._credentials,
+            self._retry,
+            self._error,
+            lambda exc: Unavailable(_unreachable(exc)),
+            f"Xero {method} {path}",
+        )
+        return decode(response)
 
     def _headers(
         self, headers: Mapping[str, str] | None, idempotency_key: str | None, has_body: bool
@@ -164,16 +132,9 @@ class XeroApi:
             response = self._http.request(
                 method, url, params=params, data=data, headers=headers, timeout=self._retry.timeout
             )
+        log.debug("xero %s %s -> %s", method, url, response.status_code)
         self._limits.observe(self._limiter, response)
         return response
-
-    def _wait_or_raise(self, failures: int, wait: float | None, error: ProviderError) -> None:
-        policy = self._retry
-        if failures > policy.attempts or (wait is not None and wait > policy.max_wait):
-            raise error
-        if wait is None:
-            wait = min(policy.backoff * 2 ** (failures - 1), policy.max_backoff)
-        policy.sleep(wait)
 
     def _error(self, response: requests.Response) -> ProviderError:
         status = response.status_code
@@ -253,22 +214,6 @@ class _RateLimits:
         for limit, remaining in seen.items():
             if remaining is not None:
                 limiter.observe(limit, remaining, None)
-
-
-def retry_after(response: requests.Response) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date); None when absent."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def decode(response: requests.Response) -> Any:

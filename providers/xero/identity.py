@@ -24,7 +24,7 @@ from providers.base import NotFound
 from providers.base import Rejected
 from providers.base import Tenant
 from providers.base import Unavailable
-from providers.xero.api import RetryPolicy
+from providers.http import RetryPolicy
 from providers.xero.api import XeroApi
 from providers.xero.reads import documents
 from providers.xero.timezones import iana_timezone

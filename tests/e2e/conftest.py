@@ -9,26 +9,14 @@ from pathlib import Path
 import pytest
 
 from demo.stack import Stack
-from tests.servers import discovery_urls
 from tests.servers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-class SignInStack(Stack):
-    """The demo stack, its OpenID Connect discovery pointed at the sandbox (a no-op once
-    demo sets INTUIT_DISCOVERY_URL and XERO_DISCOVERY_URL itself)."""
-
-    def env(self) -> dict[str, str]:
-        env = super().env()
-        for name, url in discovery_urls(self.sandbox_url).items():
-            env.setdefault(name, url)
-        return env
-
-
 @pytest.fixture
 def stack(empty_database_url, redis_url, tmp_path) -> Iterator[Stack]:
-    running = SignInStack(
+    running = Stack(
         web_port=free_port(),
         sandbox_port=free_port(),
         database_url=empty_database_url,

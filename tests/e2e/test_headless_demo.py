@@ -5,13 +5,11 @@ the webhook bring the payment into the mirror, which must agree with the sandbox
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.servers import discovery_urls
 from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +24,7 @@ def test_headless_demo_connects_syncs_and_follows_webhooks(empty_database_url, r
         "--database-url", empty_database_url, "--redis-url", redis_url,
         "--workdir", str(tmp_path / "demo"), "--sandbox-size", "small",
     ]  # fmt: skip
-    # Until demo points OpenID Connect at the sandbox itself (its own values win):
-    env = {**os.environ, **discovery_urls(f"http://127.0.0.1:{sandbox_port}")}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     logs = "".join(p.read_text() for p in (tmp_path / "demo").glob("*.log"))
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{logs[-4000:]}"
     summary = json.loads(result.stdout)

@@ -28,7 +28,6 @@ from authlib.integrations.requests_client import OAuth2Session
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
-from core.settings import ProviderSettings
 from core.settings import Settings
 from core.tokens import GrantDead
 from core.tokens import InvalidGrant
@@ -42,8 +41,9 @@ from providers.base import Limiter
 from providers.base import Provider
 from providers.base import Reauthorize
 from providers.base import Tenant
+from providers.config import ProviderSettings
+from providers.http import RetryPolicy
 from providers.xero import Xero
-from providers.xero.api import RetryPolicy
 from tests.conftest import dunwell_env
 from tests.servers import provider_urls
 from tests.servers import sandbox_server

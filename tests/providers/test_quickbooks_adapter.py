@@ -15,11 +15,11 @@ import requests
 import responses
 from responses import matchers
 
-from core.settings import ProviderSettings
 from providers.base import Entity
 from providers.base import InvoiceStatus
 from providers.base import Rejected
 from providers.base import Tenant
+from providers.config import ProviderSettings
 from providers.quickbooks import QuickBooks
 from providers.quickbooks.company import guess_timezone
 

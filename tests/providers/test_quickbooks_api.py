@@ -133,7 +133,7 @@ def test_throttled_xml_answer_is_retried_then_succeeds(rsps, make_api, sleeps):
     assert len(rsps.calls) == 2
     assert len(sleeps) == 1 and 0 < sleeps[0] <= 20
     (observed,) = limiter.observed
-    assert observed[0].key == "qbo:9130" and observed[1] == 0 and observed[2] == sleeps[0]
+    assert observed[0].key == "qbo:9130" and observed[1] == 0 and observed[2] >= sleeps[0]
 
 
 def test_throttling_that_persists_becomes_rate_limited_after_four_tries(rsps, make_api, sleeps):

@@ -14,7 +14,6 @@ import requests
 import responses
 from responses import matchers
 
-from core.settings import ProviderSettings
 from providers.base import AddNote
 from providers.base import Conflict
 from providers.base import CreditApplication
@@ -27,6 +26,7 @@ from providers.base import Rejected
 from providers.base import SetCreditHold
 from providers.base import SettleDiscount
 from providers.base import Unsupported
+from providers.config import ProviderSettings
 from providers.quickbooks import QuickBooks
 from providers.quickbooks import notes
 

@@ -12,9 +12,9 @@ import pytest
 import responses
 from responses import matchers
 
-from core.settings import ProviderSettings
+from providers.config import ProviderSettings
+from providers.http import RetryPolicy
 from providers.xero import Xero
-from providers.xero.api import RetryPolicy
 from providers.xero.identity import token_claims
 from tests.providers.test_xero_api import API
 from tests.providers.test_xero_api import FakeCredentials

@@ -13,12 +13,12 @@ import pytest
 import responses
 from responses import matchers
 
-from core.settings import ProviderSettings
 from providers.base import CreditNoteRecord
 from providers.base import Entity
 from providers.base import InvoiceRecord
+from providers.config import ProviderSettings
+from providers.http import RetryPolicy
 from providers.xero import Xero
-from providers.xero.api import RetryPolicy
 from tests.providers.test_xero_api import API
 from tests.providers.test_xero_api import TENANT
 from tests.providers.test_xero_api import FakeCredentials

@@ -12,7 +12,6 @@ import pytest
 import responses
 from responses import matchers
 
-from core.settings import ProviderSettings
 from providers.base import AddNote
 from providers.base import CreditNoteRecord
 from providers.base import Entity
@@ -22,8 +21,9 @@ from providers.base import SendInvoice
 from providers.base import SendReminder
 from providers.base import SetCreditHold
 from providers.base import SettleDiscount
+from providers.config import ProviderSettings
+from providers.http import RetryPolicy
 from providers.xero import Xero
-from providers.xero.api import RetryPolicy
 from providers.xero.writes import step_key
 from tests.providers.test_xero_api import API
 from tests.providers.test_xero_api import TENANT

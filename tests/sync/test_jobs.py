@@ -147,7 +147,7 @@ def dunwell_env_for(ctx: JobContext, database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": s.redis_url,
     }
-    for prefix, p in (("INTUIT", s.quickbooks), ("XERO", s.xero)):
+    for prefix, p in (("INTUIT", s.provider("quickbooks")), ("XERO", s.provider("xero"))):
         env.update(
             {
                 f"{prefix}_CLIENT_ID": p.client_id,
@@ -158,7 +158,7 @@ def dunwell_env_for(ctx: JobContext, database_url: str) -> dict[str, str]:
                 f"{prefix}_API_BASE": p.api_base,
             }
         )
-    env["XERO_CONNECTIONS_URL"] = s.xero.connections_url
+    env["XERO_CONNECTIONS_URL"] = s.provider("xero").connections_url
     return env
 
 
