@@ -26,6 +26,7 @@ from core.db import session_scope
 from core.db import utcnow
 from core.models import Organization
 from core.models import OrgStatus
+from outbox.channels import Run
 from outbox.deliver import Delivered
 from outbox.deliver import deliver
 from outbox.lifecycle import transition
@@ -95,16 +96,17 @@ def deliver_due(rt: JobContext, org_id: int, now: datetime) -> int:
     ids = due_ids(rt, org_id, now)
     done = 0
     queue = list(ids)
-    while queue:
-        action_id = queue.pop(0)
-        result = deliver(rt, action_id, max(now, utcnow()))
-        done += 1
-        if isinstance(result, Delivered):
-            if result.follow_up is not None:
-                queue.insert(0, result.follow_up)
-            if result.outage or result.rate_limited:
-                _hold_off(rt, org_id, action_id, result)
-                break
+    with Run(rt, org_id) as run:
+        while queue:
+            action_id = queue.pop(0)
+            result = deliver(rt, action_id, max(now, utcnow()), run)
+            done += 1
+            if isinstance(result, Delivered):
+                if result.follow_up is not None:
+                    queue.insert(0, result.follow_up)
+                if result.outage or result.rate_limited:
+                    _hold_off(rt, org_id, action_id, result)
+                    break
     return done
 
 

@@ -198,6 +198,9 @@ class QuickBooks:
     def write(self, command: WriteCommand, *, idempotency_key: str) -> WriteResult:
         return writes.perform(self, command, idempotency_key)
 
+    def cap_waits(self, seconds: float) -> None:
+        self.api.max_backoff = min(self.api.max_backoff, seconds)
+
     def invoice_links(self, invoice_ids: Sequence[str]) -> dict[str, str]:
         """InvoiceLink of each invoice that has one (online payment on and a customer email)."""
         return links.invoice_links(self.api, invoice_ids)

@@ -13,6 +13,7 @@ Tokens never reach a log line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -166,6 +167,15 @@ class XeroApi:
             )
         self._limits.observe(self._limiter, response)
         return response
+
+    def cap_waits(self, seconds: float) -> None:
+        """No sleep longer than `seconds` before a retry (see RetryPolicy)."""
+        policy = self._retry
+        self._retry = dataclasses.replace(
+            policy,
+            max_wait=min(policy.max_wait, seconds),
+            max_backoff=min(policy.max_backoff, seconds),
+        )
 
     def _wait_or_raise(self, failures: int, wait: float | None, error: ProviderError) -> None:
         policy = self._retry
