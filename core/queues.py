@@ -124,7 +124,7 @@ def _try_enqueue(
     if job is not None and _settled(job):
         # Failed, stopped or cancelled a while ago: its id may be reused. A job that has just
         # ended is left to its worker, which is still cleaning it up.
-        job.delete()
+        _delete(redis, job)
     time.sleep(SETTLE_SECONDS / 10)
     return "retry"
 
@@ -139,14 +139,24 @@ def clear_if_settled(redis: Redis, job_id: str) -> bool:
         return False
     if not _settled(job):
         return False
-    job.delete()
+    _delete(redis, job)
     return True
+
+
+def _delete(redis: Redis, job: Job) -> None:
+    """Delete a job that ended; one whose worker died still lists that worker's execution,
+    which RQ can no longer find (and would fail on)."""
+    forget_dead_executions(job, redis)
+    job.delete()
 
 
 def _settled(job: Job) -> bool:
     ended = job.ended_at
     if ended is None:
-        return False
+        # RQ 3 records an abandoned job (its worker died) as failed with no end time, and no
+        # worker is left to finish it: its id is free at once, or the organization's next
+        # run could never be queued under it again.
+        return job.get_status(refresh=False) == JobStatus.FAILED
     if ended.tzinfo is None:
         ended = ended.replace(tzinfo=UTC)
     return datetime.now(UTC) - ended > timedelta(seconds=SETTLE_SECONDS)

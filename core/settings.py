@@ -87,6 +87,9 @@ class Settings:
     safety_sync_minutes: int = 60
     # Seconds between a write's retries after an outage; one more failure makes it a dead letter.
     delivery_retry_seconds: tuple[int, ...] = (30, 120, 600, 1800, 3600)
+    # How long a worker holds an action it is writing; past that, the action is resumed by
+    # another worker (the first one is taken to have died mid-write).
+    delivery_lease_seconds: int = 120
     work_time_limit_seconds: float = 20.0
     smtp: SmtpSettings | None = None  # the platform's mail server, for organizations without one
     mail_from: str = ""  # the platform's sender, "Name <address>" or an address
@@ -112,11 +115,14 @@ class Settings:
             ("MIRROR_FRESHNESS_MINUTES", 180),
             ("SAFETY_SYNC_MINUTES", 60),
             ("WORK_TIME_LIMIT_SECONDS", 20),
+            ("DELIVERY_LEASE_SECONDS", 120),
         ):
             try:
                 ints[name] = int(env.get(name, default))
             except ValueError:
                 problems.append(f"{name} must be a whole number")
+        if ints.get("DELIVERY_LEASE_SECONDS", 1) < 1:
+            problems.append("DELIVERY_LEASE_SECONDS must be at least 1")
         retry_seconds = _seconds_list(env.get("DELIVERY_RETRY_SECONDS", "30,120,600,1800,3600"))
         if retry_seconds is None:
             problems.append(
@@ -137,6 +143,7 @@ class Settings:
             safety_sync_minutes=ints["SAFETY_SYNC_MINUTES"],
             delivery_retry_seconds=retry_seconds or (),
             work_time_limit_seconds=ints["WORK_TIME_LIMIT_SECONDS"],
+            delivery_lease_seconds=ints["DELIVERY_LEASE_SECONDS"],
             smtp=smtp,
             mail_from=env.get("MAIL_FROM", "").strip(),
         )

@@ -12,6 +12,9 @@ directly: neither waits for RQ's scheduler, whose lock a dead worker may hold fo
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from rq.job import Job
 from rq.worker import Worker as RQWorker
 
@@ -26,7 +29,18 @@ WORKER_ARGS = (
 )  # fmt: skip
 
 
+# The modules of every job, imported once in the worker's own process so that each work-horse
+# it forks starts with them loaded (SQLAlchemy, the models, the providers, the rules): without
+# this every job spent most of a second importing before it did anything.
+JOB_MODULES = ("sync.jobs", "rules.jobs", "outbox.jobs", "outbox.channels")
+
+
 class Worker(RQWorker):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in JOB_MODULES:
+            importlib.import_module(name)
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         interval = self.job_monitoring_interval
         if job.timeout and job.timeout > 0:

@@ -12,6 +12,7 @@ status 0 only if every step worked).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys

@@ -4,6 +4,7 @@ started as real processes on this machine (`make demo`, the end-to-end tests, th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,12 +77,10 @@ class Stack:
             env.update(client_env(provider, sandbox, self.web_url))
         return env
 
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        env = self.env()
-        _run([str(VENV_BIN / "flask"), "--app", "connector", "migrate"], env)
+    def commands(self) -> dict[str, list[str]]:
+        """The processes of the stack, by name, in the order they start."""
         redis_url = self.redis_url
-        commands = {
+        return {
             "sandbox": [
                 sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port),
                 "--webhook-base", self.web_url, "--size", self.sandbox_size,
@@ -92,20 +91,42 @@ class Stack:
                 "--graceful-timeout", "5", "--control-socket", str(self.workdir / "gunicorn.ctl"),
                 "--bind", f"127.0.0.1:{self.web_port}", "connector:create_app()",
             ],
-            "worker": [
-                str(VENV_BIN / "rq"), "worker", *WORKER_ARGS, "--url", redis_url,
-                "--with-scheduler", "sync", "rules", "actions",
-            ],
+            "worker": worker_command(redis_url),
             "cron": [str(VENV_BIN / "rq"), "cron", "--url", redis_url, "connector/cron.py"],
         }  # fmt: skip
-        for name, command in commands.items():
-            log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed by stop()
-            self.logs.append(log)
-            self.processes[name] = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        _run([str(VENV_BIN / "flask"), "--app", "connector", "migrate"], env)
+        for name, command in self.commands().items():
+            self.launch(name, command, env)
         _wait_http(f"{self.sandbox_url}/_sandbox/quickbooks/companies", "the sandbox", self)
         _wait_http(f"{self.web_url}/", "the web app", self)
+
+    def launch(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+        """Start one process, in a process group of its own (so `kill` reaches what it forks,
+        an RQ worker's work-horse), its output in <workdir>/<name>.log."""
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed by stop()
+        self.logs.append(log)
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env or self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a process and everything it started, as a crash of the machine or the OOM
+        killer would (an RQ work-horse puts itself in a process group of its own, so the
+        group alone is not enough); the process is forgotten (start another with `launch`)."""
+        process = self.processes.pop(name)
+        for pid in [*_descendants(process.pid), process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait()
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -122,10 +143,41 @@ class Stack:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         for log in self.logs:
             log.close()
+
+
+def worker_command(
+    redis_url: str, queues: tuple[str, ...] = ("sync", "rules", "actions")
+) -> list[str]:
+    """An RQ worker as the Procfile runs it (core.worker's flags), with its scheduler."""
+    return [
+        str(VENV_BIN / "rq"), "worker", *WORKER_ARGS, "--url", redis_url,
+        "--with-scheduler", *queues,
+    ]  # fmt: skip
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes under `pid`, children first found (Linux: read from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def _free_port() -> int:

@@ -60,6 +60,7 @@ from providers.base import Reauthorize
 from providers.base import Rejected
 from providers.base import SendReminder
 from providers.base import Unsupported
+from rules.timing import local_date
 from sync.upsert import upsert_page
 
 log = logging.getLogger(__name__)
@@ -83,16 +84,24 @@ class Delivered(Performed):
     follow_up: int | None = None  # the ledger note recording a reminder that went out
 
 
-def deliver(rt: JobContext, action_id: int, now: datetime | None = None) -> Performed | None:
-    """Take `action_id`, write it, and record what happened."""
+def deliver(
+    rt: JobContext,
+    action_id: int,
+    now: datetime | None = None,
+    run: channels.Run | None = None,
+) -> Performed | None:
+    """Take `action_id`, write it, and record what happened. A delivery run passes its `run`
+    (one provider client and one SMTP connection for all its actions)."""
     now = now or utcnow()
     with session_scope(rt.sessions) as session:
-        taken = take(session, action_id, now)
+        taken = take(session, action_id, now, timedelta(seconds=rt.settings.delivery_lease_seconds))
     if not isinstance(taken, Taken):
         return taken
     try:
-        written = channels.write(rt, taken)
+        written = channels.write(rt, taken, run)
     except (GrantDead, Reauthorize) as exc:
+        if run is not None:
+            run.forget_provider()
         _mark_needs_reconnect(rt, taken.organization_id, str(exc))
         return _record(rt, taken, S.NEEDS_RECONNECT, f"the connection needs renewing: {exc}")
     except RateLimited as exc:
@@ -182,7 +191,8 @@ def _ledger_note(session: Session, action: Action, taken: Taken) -> int | None:
         str(line.get("number") or line.get("external_id"))
         for line in action.payload.get("invoices", []) + action.payload.get("offers", [])
     )
-    when = utcnow().date().isoformat()
+    org = session.get(Organization, action.organization_id)
+    when = local_date(utcnow(), org.timezone if org is not None else None).isoformat()
     text = f'Dunwell reminder emailed to {command.to} on {when}: "{command.subject}"'
     if numbers:
         text += f" (invoices {numbers})"

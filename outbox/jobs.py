@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from rq import Retry
 from rq.exceptions import DuplicateJobError
+from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 
@@ -26,6 +27,7 @@ from core.db import session_scope
 from core.db import utcnow
 from core.models import Organization
 from core.models import OrgStatus
+from outbox.channels import Run
 from outbox.deliver import Delivered
 from outbox.deliver import deliver
 from outbox.lifecycle import transition
@@ -95,17 +97,52 @@ def deliver_due(rt: JobContext, org_id: int, now: datetime) -> int:
     ids = due_ids(rt, org_id, now)
     done = 0
     queue = list(ids)
-    while queue:
-        action_id = queue.pop(0)
-        result = deliver(rt, action_id, max(now, utcnow()))
-        done += 1
-        if isinstance(result, Delivered):
-            if result.follow_up is not None:
-                queue.insert(0, result.follow_up)
-            if result.outage or result.rate_limited:
-                _hold_off(rt, org_id, action_id, result)
-                break
+    with Run(rt, org_id) as run:
+        while queue:
+            action_id = queue.pop(0)
+            result = deliver(rt, action_id, max(now, utcnow()), run)
+            done += 1
+            if isinstance(result, Delivered):
+                if result.follow_up is not None:
+                    queue.insert(0, result.follow_up)
+                if result.outage or result.rate_limited:
+                    _hold_off(rt, org_id, action_id, result)
+                    break
+    _come_back_for_leased(rt, org_id)
     return done
+
+
+def _come_back_for_leased(rt: JobContext, org_id: int) -> None:
+    """Another worker holds some of this organization's actions. If it died mid-write (its RQ
+    job is re-run as abandoned, and finds them leased), a run when the earliest lease runs out
+    resumes them, sooner than the every-minute sweep would."""
+    if rt.redis is None:
+        return
+    with session_scope(rt.sessions) as session:
+        until = session.scalar(
+            select(func.min(Action.lease_until)).where(
+                Action.organization_id == org_id,
+                Action.status == S.PENDING,
+                Action.lease_until > utcnow(),
+            )
+        )
+    if until is not None:
+        _run_at(rt, org_id, until + timedelta(seconds=1))
+
+
+def _run_at(rt: JobContext, org_id: int, when: datetime) -> None:
+    try:
+        queues.queue(rt.redis, queues.ACTIONS).enqueue_at(
+            when,
+            f"{SELF}.deliver_due_for_organization",
+            org_id,
+            job_id=f"actions-{org_id}-at-{int(when.timestamp())}",
+            unique=True,
+            result_ttl=0,
+            on_failure=queues.RERUN_IF_ABANDONED,
+        )
+    except DuplicateJobError:
+        pass
 
 
 def _hold_off(rt: JobContext, org_id: int, action_id: int, result: Performed) -> None:
@@ -125,20 +162,11 @@ def _hold_off(rt: JobContext, org_id: int, action_id: int, result: Performed) ->
                 retry=Retry(max=len(intervals), interval=intervals),
                 result_ttl=0,
                 failure_ttl=7 * 24 * 3600,
+                on_failure=queues.RERUN_IF_ABANDONED,
             )
         except DuplicateJobError:
             pass
-    try:
-        queues.queue(rt.redis, queues.ACTIONS).enqueue_in(
-            delay + timedelta(seconds=1),
-            f"{SELF}.deliver_due_for_organization",
-            org_id,
-            job_id=f"actions-{org_id}-at-{int(retry_at.timestamp())}",
-            unique=True,
-            result_ttl=0,
-        )
-    except DuplicateJobError:
-        pass
+    _run_at(rt, org_id, utcnow() + delay + timedelta(seconds=1))
 
 
 def enqueue_due_actions(rt: JobContext, now: datetime) -> list[int]:

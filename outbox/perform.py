@@ -27,6 +27,7 @@ from jinja2 import TemplateError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.models import Customer
 from core.models import Organization
 from core.models import OrgStatus
 from outbox.commands import Command
@@ -38,6 +39,7 @@ from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionStatus as S
 from outbox.recheck import DO_NOT_CONTACT
+from outbox.recheck import MANUAL
 from outbox.recheck import recheck
 from providers.base import SendReminder
 from rules.engine.decisions import MESSAGE_KINDS
@@ -77,7 +79,9 @@ class Taken:
     command: Command
 
 
-def take(session: Session, action_id: int, now: datetime) -> Taken | Performed | None:
+def take(
+    session: Session, action_id: int, now: datetime, lease: timedelta = LEASE
+) -> Taken | Performed | None:
     """Check and lease one action for writing. The caller commits."""
     action = session.get(Action, action_id, with_for_update=True)
     if action is None:
@@ -97,6 +101,14 @@ def take(session: Session, action_id: int, now: datetime) -> Taken | Performed |
         reason = f"waiting for {org.name or 'the organization'} to be connected again"
         transition(action, S.NEEDS_RECONNECT, reason, now)
         return Performed(S.NEEDS_RECONNECT, reason)
+    if _cut_off(action):
+        # Its worker died mid-write: the write may have reached the provider or the mail
+        # server. It is finished with the same command and key (replayed, or found in the
+        # email receipts), not re-decided: a cancel now could leave a write done but unrecorded.
+        command = command_from_json(action.command or {})
+        return _lease(action, command, now, lease, "resumed: its worker stopped mid-write")
+    if _unconditional_kind(action):
+        return _unconditional(session, action, now, lease)
     as_of = local_date(now, org.timezone)
     facts = load_facts(
         session, org, as_of, now, book, [action.customer_external_id], rules_since(session, org)
@@ -109,7 +121,7 @@ def take(session: Session, action_id: int, now: datetime) -> Taken | Performed |
         transition(action, S.CANCELLED, outcome.cancel, now)
         return Performed(S.CANCELLED, outcome.cancel)
     if action.status == S.PENDING and action.command is not None:
-        return _lease(action, command_from_json(action.command), now, "resumed")
+        return _lease(action, command_from_json(action.command), now, lease, "resumed")
     if outcome.payload is not None:
         action.payload = outcome.payload
     assert customer is not None
@@ -118,9 +130,49 @@ def take(session: Session, action_id: int, now: datetime) -> Taken | Performed |
         if waiting is not None:
             return waiting
     if action.kind == ActionKind.REMINDER:
-        return _reminder(action, book, org, customer, as_of, now, outcome.notes)
+        return _reminder(action, book, org, customer, as_of, now, lease, outcome.notes)
     command = command_for(action)
-    return _lease(action, command, now, _notes("ready to write", outcome.notes))
+    return _lease(action, command, now, lease, _notes("ready to write", outcome.notes))
+
+
+def _cut_off(action: Action) -> bool:
+    """A pending action still leased (the lease ran out, checked above) was being written when
+    its worker died; one waiting for a retry after an outage has no lease."""
+    return (
+        action.status == S.PENDING and action.lease_until is not None and action.command is not None
+    )
+
+
+def _unconditional_kind(action: Action) -> bool:
+    by_hand = action.payload.get("record_of") or action.rule == MANUAL
+    return bool(by_hand) and action.kind not in MESSAGE_KINDS
+
+
+def _unconditional(
+    session: Session, action: Action, now: datetime, lease: timedelta
+) -> Taken | Performed:
+    """The ledger's record of a message that went out, or a person's order (a hold, a note):
+    nothing the rules decided to re-check, only that the customer is still there. Loading the
+    organization's facts for it would cost more than the write itself."""
+    row = session.execute(
+        select(Customer.deleted, Customer.merged_into).where(
+            Customer.organization_id == action.organization_id,
+            Customer.external_id == action.customer_external_id,
+        )
+    ).first()
+    problem = None
+    if row is None:
+        problem = "the customer is no longer in the mirror"
+    elif row.merged_into is not None:
+        problem = f"the customer was merged into {row.merged_into}"
+    elif row.deleted:
+        problem = "the customer was deleted"
+    if problem is not None:
+        transition(action, S.CANCELLED, problem, now)
+        return Performed(S.CANCELLED, problem)
+    if action.status == S.PENDING and action.command is not None:
+        return _lease(action, command_from_json(action.command), now, lease, "resumed")
+    return _lease(action, command_for(action), now, lease, "ready to write")
 
 
 def _book(session: Session, action: Action) -> RuleBook | None:
@@ -141,7 +193,8 @@ def _wait_for_limits(
 ) -> Performed | None:
     """Reschedule a message that quiet hours, business days or a cap forbid now."""
     tz = customer.timezone if book.limits.use_customer_timezone and customer.timezone else None
-    sent = _sent(session, action, book, now) if action.kind == ActionKind.REMINDER else []
+    capped = action.kind == ActionKind.REMINDER and book.limits.caps
+    sent = _sent(session, action, book, now) if capped else []
     when, waited = next_allowed(now, tz or org.timezone, book.limits, sent)
     if when <= now:
         return None
@@ -158,6 +211,7 @@ def _reminder(
     customer: CustomerFact,
     as_of: date,
     now: datetime,
+    lease: timedelta,
     notes: list[str],
 ) -> Taken | Performed:
     to = action.payload.get("to") or customer.email
@@ -180,7 +234,7 @@ def _reminder(
         command = SendReminder(customer.external_id, ids, to, subject, body)
     else:
         command = SendEmail(customer.external_id, to, subject, body, tuple(lines))
-    return _lease(action, command, now, _notes("ready to send", notes))
+    return _lease(action, command, now, lease, _notes("ready to send", notes))
 
 
 def _sent(session: Session, action: Action, book: RuleBook, now: datetime) -> list[datetime]:
@@ -203,9 +257,9 @@ def _notes(reason: str, notes: list[str]) -> str:
     return f"{reason} ({'; '.join(notes)})" if notes else reason
 
 
-def _lease(action: Action, command: Command, now: datetime, reason: str) -> Taken:
+def _lease(action: Action, command: Command, now: datetime, lease: timedelta, reason: str) -> Taken:
     action.command = command_json(command)
     action.performed_at = action.performed_at or now
-    action.lease_until = now + LEASE
+    action.lease_until = now + lease
     transition(action, S.PENDING, reason, now, actor="worker")
     return Taken(action.id, action.organization_id, action.kind, action.key, command)

@@ -379,4 +379,10 @@ class Provider(Protocol):
         id, no online payment) are left out; transport errors raise as usual."""
         ...
 
+    def cap_waits(self, seconds: float) -> None:
+        """Sleep at most `seconds` before a retry of a rate-limited or failed call; a longer
+        wait (a Retry-After beyond it) raises at once. For the outbox's writes, which are
+        rescheduled rather than held up in a worker."""
+        ...
+
     def disconnect(self, *, revoke_grant: bool) -> None: ...

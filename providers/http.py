@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -42,6 +43,13 @@ class RetryPolicy:
     max_wait: float = 60.0
     timeout: float | tuple[float, float] = (5.0, 60.0)
     sleep: Callable[[float], None] = time.sleep
+
+    def capped(self, seconds: float) -> RetryPolicy:
+        """This policy with no sleep longer than `seconds` (a write, which is rescheduled rather
+        than left to hold its worker)."""
+        return replace(
+            self, max_wait=min(self.max_wait, seconds), max_backoff=min(self.max_backoff, seconds)
+        )
 
     def backoff_delay(self, failures: int) -> float:
         ceiling = min(self.max_backoff, self.backoff * 2 ** (failures - 1))

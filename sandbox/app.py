@@ -100,6 +100,17 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     def webhook_log():  # type: ignore[no-untyped-def]
         return jsonify(sender.log())
 
+    @app.post("/_sandbox/webhooks/<int:number>/redeliver")
+    def redeliver_webhook(number: int):  # type: ignore[no-untyped-def]
+        """Send delivery `number` of GET /_sandbox/webhooks again, ?times=N (1 to 100) times."""
+        times = request.args.get("times", "1")
+        if not times.isdigit() or not 1 <= int(times) <= 100:
+            return jsonify(error="times must be a whole number from 1 to 100"), 400
+        try:
+            return jsonify(sender.redeliver(number, int(times)))
+        except IndexError as exc:
+            return jsonify(error=str(exc)), 404
+
     @app.post("/_sandbox/webhooks/flush")
     def flush_webhooks():  # type: ignore[no-untyped-def]
         sender.flush()

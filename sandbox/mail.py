@@ -35,10 +35,14 @@ class Mailbox:
         self._refusals: dict[str, tuple[int, str]] = {}
         self._ids = itertools.count(1)
 
-    def receive(self, envelope_from: str, recipients: list[str], content: bytes) -> dict[str, Any]:
+    def receive(
+        self, envelope_from: str, recipients: list[str], content: bytes, peer: str = ""
+    ) -> dict[str, Any]:
+        """Keep one message; `peer` is the sending connection's address (host:port), so a
+        client's reuse of one connection for several messages shows."""
         with self._lock:
             number = next(self._ids)
-            record = _record(number, envelope_from, recipients, content)
+            record = {**_record(number, envelope_from, recipients, content), "peer": peer}
             self._messages.append(record)
             return record
 
@@ -133,7 +137,8 @@ class _Handler:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         content = envelope.original_content or b""
-        record = self.mailbox.receive(envelope.mail_from, envelope.rcpt_tos, content)
+        peer = ":".join(str(part) for part in (session.peer or ())[:2])
+        record = self.mailbox.receive(envelope.mail_from, envelope.rcpt_tos, content, peer)
         return f"250 2.0.0 OK: queued as {record['queue_id']}"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:

@@ -42,6 +42,18 @@ class WebhookSender:
             body, headers = encode(events)
             self._deliver(url, body, headers, len(events))
 
+    def redeliver(self, number: int, times: int = 1) -> list[dict[str, Any]]:
+        """Send delivery `number` (its index in the log) again, `times` times, byte for byte
+        with its signature, as a provider does when it is unsure the first one arrived."""
+        with self._lock:
+            if not 0 <= number < len(self._log):
+                raise IndexError(f"no webhook delivery {number}")
+            first = self._log[number]
+        for _ in range(times):
+            self._deliver(first["url"], first["body"].encode(), first["headers"], first["events"])
+        with self._lock:
+            return list(self._log[-times:]) if times else []
+
     def _deliver(self, url: str, body: bytes, headers: dict[str, str], count: int) -> None:
         status: int | str
         for attempt in range(3):
@@ -53,7 +65,16 @@ class WebhookSender:
                 break
             time.sleep(0.5 * (attempt + 1))
         with self._lock:
-            self._log.append({"url": url, "events": count, "status": status, "at": time.time()})
+            self._log.append(
+                {
+                    "url": url,
+                    "events": count,
+                    "status": status,
+                    "at": time.time(),
+                    "body": body.decode("utf-8", "replace"),
+                    "headers": dict(headers),
+                }
+            )
 
     def log(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -31,15 +31,25 @@ def credentials_for(
 
 
 def open_provider(
-    org: Organization, settings: Settings, sessions: sessionmaker[Session], redis: Redis
+    org: Organization,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    redis: Redis,
+    max_wait: float | None = None,
 ) -> Provider:
+    """The provider client of `org`. With `max_wait`, a call that would wait longer than that,
+    for our share of its rate limit or for a Retry-After, raises instead (LimitWaitExceeded,
+    RateLimited)."""
     if org.grant_id is None:
         raise GrantDead(f"{org.name or org.external_id} has no connection; connect it again")
     credentials = credentials_for(org.grant_id, settings, org.provider, sessions, redis)
     cls = provider_class(org.provider)
-    return cls(  # type: ignore[call-arg]
+    provider = cls(  # type: ignore[call-arg]
         settings.provider(org.provider),
         org.external_id,
         credentials,
-        limiter=RedisLimiter(redis),
+        limiter=RedisLimiter(redis) if max_wait is None else RedisLimiter(redis, max_wait=max_wait),
     )
+    if max_wait is not None:
+        provider.cap_waits(max_wait)
+    return provider

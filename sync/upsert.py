@@ -170,6 +170,9 @@ def _upsert_sql(
         sets[update_columns.index("merged_into")] = (
             f"merged_into = COALESCE(excluded.merged_into, {name}.merged_into)"
         )
+    if "link" in update_columns:
+        # Xero's online-invoice URL is fetched once at send time (outbox.channels), not read.
+        sets[update_columns.index("link")] = f"link = COALESCE(excluded.link, {name}.link)"
     return (
         f"INSERT INTO {name} ({', '.join(map(quote, columns))}) "
         f"VALUES ({', '.join([marker] * len(columns))}) "

@@ -22,6 +22,7 @@ from outbox.email.message import build_reminder
 from outbox.email.settings import EmailNotConfigured
 from outbox.email.settings import EmailSetup
 from outbox.email.settings import effective
+from outbox.email.smtp import Mailer
 from outbox.email.smtp import send
 from outbox.email.unsubscribe import unsubscribe_url
 
@@ -36,9 +37,17 @@ class ReminderEmail(Protocol):
     invoices: Sequence[dict[str, Any]]
 
 
-def send_reminder(rt: JobContext, org_id: int, key: str, command: ReminderEmail) -> str:
-    """Send the reminder; returns the mail server's reference for it."""
-    setup = _setup(rt, org_id)
+def send_reminder(
+    rt: JobContext,
+    org_id: int,
+    key: str,
+    command: ReminderEmail,
+    setup: EmailSetup | None = None,
+    mailer: Mailer | None = None,
+) -> str:
+    """Send the reminder; returns the mail server's reference for it. A delivery run passes the
+    organization's `setup` and an open `mailer` it reuses; alone, both are made for this one."""
+    setup = setup or email_setup(rt, org_id)
     settings = rt.settings
     try:
         message = build_reminder(
@@ -55,10 +64,12 @@ def send_reminder(rt: JobContext, org_id: int, key: str, command: ReminderEmail)
         )
     except ValueError as exc:
         raise PermanentFailure(str(exc)) from None
-    return send(setup.smtp, message)
+    if mailer is None:
+        return send(setup.smtp, message)
+    return mailer.send(message)
 
 
-def _setup(rt: JobContext, org_id: int) -> EmailSetup:
+def email_setup(rt: JobContext, org_id: int) -> EmailSetup:
     with session_scope(rt.sessions) as session:
         org = session.get(Organization, org_id)
         if org is None:

@@ -25,7 +25,7 @@ from core.settings import SmtpSettings
 from outbox.email.errors import PermanentFailure
 from outbox.email.errors import TemporaryFailure
 
-__all__ = ["FAILURES", "PermanentFailure", "SmtpSettings", "TemporaryFailure", "send"]
+__all__ = ["FAILURES", "Mailer", "PermanentFailure", "SmtpSettings", "TemporaryFailure", "send"]
 
 FAILURES = (PermanentFailure, TemporaryFailure)  # for `except FAILURES`
 Failure = PermanentFailure | TemporaryFailure
@@ -37,23 +37,78 @@ _BARE_REPLIES = {"", "ok", "2.0.0 ok", "2.6.0 ok"}
 
 def send(settings: SmtpSettings, message: EmailMessage) -> str:
     """Deliver `message` to every address in its To, Cc and Bcc; returns the server's reference."""
-    sender = parseaddr(message.get("Sender") or message.get("From", ""))[1]
-    recipients = _recipients(message)
-    if not sender or not recipients:
-        raise PermanentFailure("the message names no sender or no recipient")
-    try:
-        with _connect(settings) as smtp:
-            _secure_and_login(smtp, settings)
-            reply = _transmit(smtp, sender, recipients, message)
-    except FAILURES:
-        raise
-    except smtplib.SMTPResponseException as exc:
-        raise _from_reply(exc.smtp_code, exc.smtp_error) from None
-    except ssl.SSLCertVerificationError as exc:
-        raise PermanentFailure(f"{_where(settings)} has an untrusted certificate: {exc}") from None
-    except (smtplib.SMTPException, OSError) as exc:
-        raise TemporaryFailure(f"could not talk to {_where(settings)}: {_describe(exc)}") from None
-    return _reference(reply, message)
+    with Mailer(settings) as mailer:
+        return mailer.send(message)
+
+
+class Mailer:
+    """One SMTP connection kept open across the messages of a delivery run (a connection, TLS
+    handshake and login per message cost more than the message). A connection the server
+    closed while idle is opened again before MAIL, never after DATA (which could send twice);
+    any failure closes it, so the next message starts on a clean one."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage) -> str:
+        sender = parseaddr(message.get("Sender") or message.get("From", ""))[1]
+        recipients = _recipients(message)
+        if not sender or not recipients:
+            raise PermanentFailure("the message names no sender or no recipient")
+        settings = self.settings
+        try:
+            reply = _transmit(self._ready(), sender, recipients, message)
+        except FAILURES:
+            self.close()
+            raise
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            raise _from_reply(exc.smtp_code, exc.smtp_error) from None
+        except ssl.SSLCertVerificationError as exc:
+            self.close()
+            raise PermanentFailure(
+                f"{_where(settings)} has an untrusted certificate: {exc}"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise TemporaryFailure(
+                f"could not talk to {_where(settings)}: {_describe(exc)}"
+            ) from None
+        return _reference(reply, message)
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _ready(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            try:
+                if self._smtp.rset()[0] == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._smtp.close()
+            self._smtp = None
+        smtp = _connect(self.settings)
+        try:
+            _secure_and_login(smtp, self.settings)
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp
 
 
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:

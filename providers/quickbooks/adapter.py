@@ -198,6 +198,10 @@ class QuickBooks:
     def write(self, command: WriteCommand, *, idempotency_key: str) -> WriteResult:
         return writes.perform(self, command, idempotency_key)
 
+    def cap_waits(self, seconds: float) -> None:
+        """No sleep longer than `seconds` before a retry (see RetryPolicy.capped)."""
+        self.api.retry = self.api.retry.capped(seconds)
+
     def invoice_links(self, invoice_ids: Sequence[str]) -> dict[str, str]:
         """InvoiceLink of each invoice that has one (online payment on and a customer email)."""
         return links.invoice_links(self.api, invoice_ids)

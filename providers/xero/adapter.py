@@ -109,6 +109,9 @@ class Xero:
     def write(self, command: WriteCommand, *, idempotency_key: str) -> WriteResult:
         return self._writer.write(command, idempotency_key)
 
+    def cap_waits(self, seconds: float) -> None:
+        self.api.cap_waits(seconds)
+
     def invoice_links(self, invoice_ids: Sequence[str]) -> dict[str, str]:
         """Each invoice's OnlineInvoiceUrl (none for a DRAFT invoice)."""
         return links.invoice_links(self.api, invoice_ids)

@@ -13,6 +13,7 @@ Tokens never reach a log line.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -135,6 +136,10 @@ class XeroApi:
         log.debug("xero %s %s -> %s", method, url, response.status_code)
         self._limits.observe(self._limiter, response)
         return response
+
+    def cap_waits(self, seconds: float) -> None:
+        """No sleep longer than `seconds` before a retry (see RetryPolicy.capped)."""
+        self._retry = self._retry.capped(seconds)
 
     def _error(self, response: requests.Response) -> ProviderError:
         status = response.status_code

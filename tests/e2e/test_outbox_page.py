@@ -13,14 +13,7 @@ from playwright.sync_api import expect
 
 from demo.run import demo_rules
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.browser,
-    pytest.mark.skip(
-        reason="since sign-in landed, saving the rules from the page in this test shows no "
-        "flash; not yet diagnosed (the Activity browser test covers approval from a page)"
-    ),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 def test_run_now_then_approve_one_and_reject_another(stack, browser, tmp_path):

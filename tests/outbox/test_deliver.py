@@ -3,12 +3,16 @@ a crashed write resumed with its idempotency key, the echoed change ignored by t
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import select
+from sqlalchemy import update
 
 from core.context import JobContext
 from core.db import session_scope
@@ -17,6 +21,7 @@ from core.models import Customer
 from core.models import Invoice
 from core.models import Organization
 from core.settings import Settings
+from core.settings import SettingsError
 from outbox.channels import by_email
 from outbox.channels import write
 from outbox.commands import SendEmail
@@ -28,6 +33,7 @@ from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
 from outbox.perform import Taken
 from outbox.perform import take
+from rules.timing import local_date
 from sync.jobs import run_sync
 from tests.conftest import dunwell_env
 from tests.connect import connect_org
@@ -299,3 +305,180 @@ def test_an_email_cut_off_by_a_crash_after_the_server_took_it_is_not_sent_twice(
     resumed = deliver(live_mail, action_id, now)
     assert resumed is not None and resumed.status == S.SENT
     assert len([m for m in mail.mailbox.messages() if key in m["message_id"]]) == 1
+
+
+def crashed_reminder(ctx: JobContext, org_id: int, line: dict[str, Any]) -> tuple[int, SendEmail]:
+    """A rules' reminder whose worker died mid-send: pending, its command stored, its lease
+    run out."""
+    line = dict(line)
+    customer = line.pop("customer")
+    subject = f"Overdue ({uuid.uuid4().hex[:8]})"  # each run's note is new to the ledger
+    command = SendEmail(customer, "pat@customer.test", subject, "Please pay.", (line,))
+    payload = {"template": "t", "invoices": [line], "offers": [], "instalments": []}
+    action_id = planned(ctx, org_id, customer, "reminder", payload)
+    with session_scope(ctx.sessions) as db:
+        row = db.get(Action, action_id)
+        row.rule = "starter"
+        row.step = subject  # one of several reminders of the day
+        row.status = S.PENDING
+        row.command = command_json(command)
+        row.lease_until = utcnow() - timedelta(seconds=1)
+    return action_id, command
+
+
+def pay_in_sandbox(sandbox: str, ctx: JobContext, org_id: int, invoice_id: str) -> None:
+    with session_scope(ctx.sessions) as db:
+        realm = db.get(Organization, org_id).external_id
+    url = f"{sandbox}/_sandbox/quickbooks/{realm}/payments"
+    requests.post(url, json={"invoice_id": invoice_id}, timeout=10).raise_for_status()
+    run_sync(ctx, org_id)
+
+
+@pytest.mark.e2e
+def test_a_reminder_cut_off_mid_send_is_finished_before_any_recheck(
+    live_mail, sandbox, mail
+) -> None:
+    """The mail server took the reminder, the worker died, the invoice was paid before the
+    action was resumed: the email went, so it is recorded as sent, once, and not cancelled."""
+    org_id, _ = connected(live_mail, "quickbooks")
+    line = owed(live_mail, org_id)
+    action_id, command = crashed_reminder(live_mail, org_id, line)
+    key = action(live_mail, action_id).key
+    by_email(live_mail, org_id, key, command)
+    pay_in_sandbox(sandbox, live_mail, org_id, line["external_id"])
+    resumed = deliver(live_mail, action_id)
+    assert resumed is not None and resumed.status == S.SENT
+    assert [m for m in mail.mailbox.messages() if key in m["message_id"]] != []
+    assert len([m for m in mail.mailbox.messages() if key in m["message_id"]]) == 1
+    with session_scope(live_mail.sessions) as db:
+        reasons = db.scalars(
+            select(ActionEvent.reason)
+            .where(ActionEvent.action_id == action_id)
+            .order_by(ActionEvent.id)
+        ).all()
+    assert reasons[0].startswith("resumed: its worker stopped mid-write")
+
+
+def far_time_zone() -> str:
+    """A zone whose date differs from UTC's right now (UTC+14 late in the UTC day, UTC-11
+    early in it)."""
+    return "Pacific/Kiritimati" if utcnow().hour >= 12 else "Pacific/Pago_Pago"
+
+
+@pytest.mark.e2e
+def test_the_ledger_note_of_a_reminder_is_dated_in_the_organizations_time_zone(
+    live_mail, sandbox, mail
+) -> None:
+    org_id, _ = connected(live_mail, "quickbooks")
+    zone = far_time_zone()
+    with session_scope(live_mail.sessions) as db:
+        db.get(Organization, org_id).timezone = zone
+    action_id, _ = crashed_reminder(live_mail, org_id, owed(live_mail, org_id))
+    assert deliver_due(live_mail, org_id, utcnow()) == 2  # the reminder, then its record
+    with session_scope(live_mail.sessions) as db:
+        note = db.scalars(
+            select(Action).where(Action.payload["record_of"].as_integer() == action_id)
+        ).one()
+        assert note.status == S.SENT
+        text = note.payload["text"]
+    local = local_date(utcnow(), zone).isoformat()
+    assert local != utcnow().date().isoformat()
+    assert f" on {local}:" in text
+    [written] = writes(sandbox, note.key)
+    assert written["status"] == 200 and local in json.dumps(written["body"])
+
+
+@pytest.mark.e2e
+def test_xero_payment_links_are_asked_for_once_and_kept_in_the_mirror(
+    live_mail, sandbox, mail
+) -> None:
+    org_id, _ = connected(live_mail, "xero")
+    line = owed(live_mail, org_id)
+    with session_scope(live_mail.sessions) as db:
+        invoice = db.scalars(
+            select(Invoice).where(
+                Invoice.organization_id == org_id, Invoice.external_id == line["external_id"]
+            )
+        ).one()
+        assert invoice.link is None  # Xero's invoice listing carries no online-invoice URL
+    first, _ = crashed_reminder(live_mail, org_id, line)
+    assert deliver(live_mail, first).status == S.SENT
+    [sent] = mail.mailbox.messages()
+    link = stored_link(live_mail, org_id, line["external_id"])
+    assert link and link in sent["text"]
+    run_sync(live_mail, org_id)  # a later read of the invoice keeps the link
+    assert stored_link(live_mail, org_id, line["external_id"]) == link
+    # Asking Xero again now would fail; the second reminder has the link all the same.
+    arm_fault(sandbox, provider="xero", kind="server_error", count=50, methods=["GET"])
+    second, _ = crashed_reminder(live_mail, org_id, line)
+    assert deliver(live_mail, second).status == S.SENT
+    assert link in mail.mailbox.messages()[-1]["text"]
+
+
+def stored_link(ctx: JobContext, org_id: int, invoice_id: str) -> str | None:
+    with session_scope(ctx.sessions) as db:
+        return db.scalar(
+            select(Invoice.link).where(
+                Invoice.organization_id == org_id, Invoice.external_id == invoice_id
+            )
+        )
+
+
+@pytest.mark.e2e
+def test_a_write_behind_a_long_rate_limit_is_rescheduled_without_holding_the_worker(
+    live, sandbox
+) -> None:
+    org_id, customer = connected(live, "xero")
+    first = planned(live, org_id, customer, "credit_hold", HOLD)
+    second = planned(live, org_id, customer, "note", {"on": "customer", "text": "Called"})
+    arm_fault(sandbox, provider="xero", kind="rate_limit", count=1, retry_after=20)
+    started = time.monotonic()
+    limited = deliver(live, first)
+    behind = deliver(live, second)  # our limiter holds Xero's Retry-After for everyone
+    assert time.monotonic() - started < 8
+    for result in (limited, behind):
+        assert result is not None and (result.status, result.rate_limited) == (S.PENDING, True)
+    for action_id in (first, second):
+        assert action(live, action_id).scheduled_for > utcnow() + timedelta(seconds=10)
+    assert writes(sandbox, action(live, second).key) == []
+
+
+@pytest.mark.e2e
+def test_a_manual_note_for_a_customer_deleted_meanwhile_is_cancelled(live, sandbox) -> None:
+    org_id, customer = connected(live, "quickbooks")
+    action_id = planned(live, org_id, customer, "note", {"on": "customer", "text": "Called"})
+    with session_scope(live.sessions) as db:
+        db.get(Action, action_id).rule = "manual"
+        db.execute(
+            update(Customer)
+            .where(Customer.organization_id == org_id, Customer.external_id == customer)
+            .values(deleted=True)
+        )
+    result = deliver(live, action_id)
+    assert result is not None and (result.status, result.reason) == (
+        S.CANCELLED,
+        "the customer was deleted",
+    )
+
+
+def test_the_lease_length_is_a_setting(tmp_path) -> None:
+    assert Settings.from_env(dunwell_env(tmp_path)).delivery_lease_seconds == 120
+    env = dunwell_env(tmp_path, DELIVERY_LEASE_SECONDS="15")
+    assert Settings.from_env(env).delivery_lease_seconds == 15
+    with pytest.raises(SettingsError, match="DELIVERY_LEASE_SECONDS must be at least 1"):
+        Settings.from_env(dunwell_env(tmp_path, DELIVERY_LEASE_SECONDS="0"))
+
+
+@pytest.mark.e2e
+def test_a_worker_holds_an_action_for_the_configured_lease(live, sandbox) -> None:
+    org_id, customer = connected(live, "quickbooks")
+    action_id = planned(live, org_id, customer, "credit_hold", HOLD)
+    now = utcnow()
+    with session_scope(live.sessions) as db:
+        taken = take(db, action_id, now, timedelta(seconds=15))
+    assert isinstance(taken, Taken)
+    assert action(live, action_id).lease_until == now + timedelta(seconds=15)
+    assert deliver(live, action_id, now + timedelta(seconds=14)).reason == (
+        "being written by another worker"
+    )
+    assert deliver(live, action_id, now + timedelta(seconds=16)).status == S.SENT

@@ -14,6 +14,7 @@ import pytest
 from core.settings import SmtpSettings
 from outbox.email.message import Sender
 from outbox.email.message import build_reminder
+from outbox.email.smtp import Mailer
 from outbox.email.smtp import PermanentFailure
 from outbox.email.smtp import TemporaryFailure
 from outbox.email.smtp import send
@@ -153,3 +154,32 @@ def test_bcc_is_delivered_but_not_shown(mail):
 def test_a_non_ascii_password_is_a_clear_permanent_failure(tls_mail):
     with pytest.raises(PermanentFailure, match="must be ASCII"):
         send(tls_mail.settings(USERNAME, "pässwort"), reminder())
+
+
+def test_one_mailer_sends_a_run_of_messages_over_one_connection(mail):
+    with Mailer(mail.settings()) as mailer:
+        mailer.send(reminder(key="dw-1-1"))
+        mailer.send(reminder(key="dw-1-2"))
+    send(mail.settings(), reminder(key="dw-1-3"))
+    first, second, alone = mail.mailbox.messages()
+    assert first["peer"] and first["peer"] == second["peer"]
+    assert alone["peer"] != first["peer"]
+
+
+def test_a_mailer_whose_connection_was_dropped_opens_another_and_sends_once(mail):
+    with Mailer(mail.settings()) as mailer:
+        mailer.send(reminder(key="dw-2-1"))
+        mailer._smtp.sock.close()  # the server (or a NAT) dropped the idle connection
+        mailer.send(reminder(key="dw-2-2"))
+    ids = [m["message_id"] for m in mail.mailbox.messages()]
+    assert ids == ["<dw-2-1@mail.dunwell.test>", "<dw-2-2@mail.dunwell.test>"]
+
+
+def test_a_mailer_closes_its_connection_after_a_failure_and_recovers(mail):
+    mail.mailbox.refuse("bea@customer.test", 550, "5.1.1 No such user")
+    with Mailer(mail.settings()) as mailer:
+        with pytest.raises(PermanentFailure):
+            mailer.send(reminder(key="dw-3-1"))
+        mail.mailbox.clear_refusals()
+        mailer.send(reminder(key="dw-3-2"))
+    assert [m["message_id"] for m in mail.mailbox.messages()] == ["<dw-3-2@mail.dunwell.test>"]

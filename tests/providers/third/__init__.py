@@ -94,5 +94,8 @@ class ThirdBooks:
     def invoice_links(self, invoice_ids: Sequence[str]) -> dict[str, str]:
         return {}
 
+    def cap_waits(self, seconds: float) -> None:
+        return None
+
     def disconnect(self, *, revoke_grant: bool) -> None:
         return None

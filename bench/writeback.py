@@ -1,0 +1,283 @@
+"""From a change in the sandbox to the reminder in its mailbox and the note in its ledger.
+
+Through the demo stack (the sandbox with its SMTP server, gunicorn, one RQ worker, Redis; no
+cron), on SQLite and PostgreSQL side by side:
+
+- latency: `--changes` overdue invoices created in the sandbox, one every `--interval` seconds,
+  each for a customer of its own. QuickBooks' webhook reaches the web app, the worker syncs,
+  evaluates that customer and delivers: p50/p95/max from the change to the later of the email
+  (the mail server's receipt time) and the ledger note (the sandbox's write time);
+- throughput: `--actions` reminders planned at once (each goes out by email, then its record
+  as a note on the customer in QuickBooks: two actions), delivered by one worker's job,
+  `outbox.jobs.deliver_due_for_organization`, run in this process so it can be profiled
+  (`--profile`); the RQ worker is stopped meanwhile. The provider's rate limits are lifted for
+  this part (the sandbox's and our limiter's): in production they are the ceiling.
+
+    .venv/bin/python bench/writeback.py [--changes 200] [--interval 0.25] [--actions 400]
+        [--databases sqlite,postgresql] [--profile]
+
+PostgreSQL is DATABASE_URL when it names one, else postgresql://postgres@127.0.0.1:5432/test
+(a schema of its own). Redis is REDIS_URL (default: 127.0.0.1, port 6379 + DUNWELL_TEST_SLOT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
+from redis import Redis  # noqa: E402
+from sqlalchemy import func  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from core.db import make_engine  # noqa: E402
+from core.db import session_scope  # noqa: E402
+from core.db import utcnow  # noqa: E402
+from outbox.jobs import deliver_due  # noqa: E402
+from outbox.models import Action  # noqa: E402
+from outbox.models import ActionStatus as S  # noqa: E402
+from providers.quickbooks import api as quickbooks_api  # noqa: E402
+from tests.delivery import DeliveryStack  # noqa: E402
+from tests.delivery import World  # noqa: E402
+from tests.delivery import idle_customers  # noqa: E402
+from tests.delivery import mailbox  # noqa: E402
+from tests.delivery import open_world  # noqa: E402
+from tests.delivery import owed_lines  # noqa: E402
+from tests.delivery import planned  # noqa: E402
+from tests.delivery import reminder_payload  # noqa: E402
+from tests.delivery import rules  # noqa: E402
+from tests.delivery import sandbox_post  # noqa: E402
+from tests.delivery import settle  # noqa: E402
+from tests.delivery import write_log  # noqa: E402
+from tests.servers import free_port  # noqa: E402
+
+SLOT = int(os.environ.get("DUNWELL_TEST_SLOT", "0") or 0)
+REDIS_URL = os.environ.get("REDIS_URL", f"redis://127.0.0.1:{6379 + SLOT}/9")
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def database_url(kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'writeback.sqlite3'}"
+    url = os.environ.get("DATABASE_URL", "")
+    url = url if url.startswith("postgresql") else PG_DEFAULT
+    schema = f"dunwell_bench_writeback_{SLOT}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    admin.dispose()
+    return f"{url}?options=-csearch_path%3D{schema}"
+
+
+def start(kind: str, workdir: Path) -> tuple[DeliveryStack, World]:
+    Redis.from_url(REDIS_URL).flushdb()
+    stack = DeliveryStack(
+        web_port=free_port(),
+        sandbox_port=free_port(),
+        database_url=database_url(kind, workdir),
+        redis_url=REDIS_URL,
+        workdir=workdir / "stack",
+        sandbox_size="demo",
+    )
+    stack.start()
+    return stack, open_world(stack, rules())
+
+
+# ---------------------------------------------------------------- latency
+
+
+def latency(world: World, changes: int, interval: float) -> dict[str, float]:
+    """Seconds from each sandbox change to its email and its ledger note, both there."""
+    customers = idle_customers(world)
+    with session_scope(world.rt.sessions) as db:
+        from core.models import Customer
+
+        emailed = set(
+            db.scalars(
+                select(Customer.external_id).where(
+                    Customer.organization_id == world.org_id,
+                    Customer.email.is_not(None),
+                    Customer.email != "",
+                    Customer.deleted.is_(False),
+                    Customer.active.is_(True),
+                )
+            )
+        )
+    customers += sorted(emailed - set(customers))
+    if len(customers) < changes:
+        raise SystemExit(f"only {len(customers)} customers to change; ask for fewer --changes")
+    made: dict[str, float] = {}
+    issued = 0.0
+    started = time.monotonic()
+    for i, customer in enumerate(customers[:changes]):
+        time.sleep(max(0.0, started + i * interval - time.monotonic()))
+        before = time.time()
+        body = {
+            "customer_id": customer,
+            "amount": f"{100 + i}.{i % 100:02d}",
+            "txn_date": (utcnow().date().fromordinal(utcnow().date().toordinal() - 40)).isoformat(),
+            "due_in_days": 30,
+        }
+        invoice = sandbox_post(world, "invoices", body)["Invoice"]
+        made[invoice["DocNumber"]] = before
+    issued = time.monotonic() - started
+    deadline = time.monotonic() + 120
+    seen: dict[str, float] = {}
+    while time.monotonic() < deadline and len(seen) < len(made):
+        arrived = _arrivals(world, made)
+        seen = {n: t for n, t in arrived.items() if t is not None}
+        time.sleep(0.5)
+    waits = sorted(seen[n] - made[n] for n in seen)
+    missing = len(made) - len(seen)
+    return {
+        "changes": len(made),
+        "issued_per_second": round(len(made) / issued, 2) if issued else 0.0,
+        "delivered": len(waits),
+        "missing": missing,
+        "p50_s": round(statistics.median(waits), 3) if waits else float("nan"),
+        "p95_s": round(_percentile(waits, 95), 3) if waits else float("nan"),
+        "max_s": round(waits[-1], 3) if waits else float("nan"),
+    }
+
+
+def _arrivals(world: World, made: dict[str, float]) -> dict[str, float | None]:
+    """For each new invoice number: when both its email and its note had arrived (epoch)."""
+    emails: dict[str, float] = {}
+    for message in mailbox(world):
+        for number in _numbers_in(message["text"], made):
+            emails.setdefault(number, _epoch(message["received_at"]))
+    notes: dict[str, float] = {}
+    for write in write_log(world):
+        if not write["applied"] or write["replay"]:
+            continue
+        for number in _numbers_in(json.dumps(write["body"]), made):
+            notes.setdefault(number, _epoch(write["at"]))
+    return {n: max(emails[n], notes[n]) if n in emails and n in notes else None for n in made}
+
+
+def _numbers_in(text: str, made: dict[str, float]) -> list[str]:
+    return [n for n in made if f"{n} " in text or f"{n})" in text or f"{n}," in text]
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).astimezone(UTC).timestamp()
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+# ---------------------------------------------------------------- throughput
+
+
+def throughput(world: World, count: int, profile: bool) -> dict[str, object]:
+    """Actions per second delivered by one worker's job, and where its time goes."""
+    world.stack.kill("worker")  # nothing else delivers meanwhile
+    settle(world, timeout=60, scheduled=False)
+    requests.post(
+        f"{world.sandbox}/_sandbox/quickbooks/limits",
+        json={"per_minute": 1_000_000, "in_flight": 100},
+        timeout=10,
+    ).raise_for_status()
+    quickbooks_api.PER_MINUTE, quickbooks_api.IN_FLIGHT = 1_000_000, 100
+    owing = owed_lines(world)
+    ids = [
+        planned(world, "reminder", customer, reminder_payload(line), rule="bench")
+        for customer, line in owing[: count // 2]
+    ]
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    taken = deliver_due(world.rt, world.org_id, utcnow())
+    if profiler:
+        profiler.disable()
+    seconds = time.perf_counter() - started
+    with session_scope(world.rt.sessions) as db:
+        by_status = dict(
+            db.execute(
+                select(Action.status, func.count(Action.id))
+                .where(
+                    Action.organization_id == world.org_id,
+                    (Action.id.in_(ids)) | (Action.payload["record_of"].as_integer().in_(ids)),
+                )
+                .group_by(Action.status)
+            ).all()
+        )
+    sent = by_status.get(S.SENT, 0)
+    found: dict[str, object] = {
+        "reminders_planned": len(ids),
+        "actions_taken": taken,
+        "actions_sent": sent,
+        "by_status": {str(k): v for k, v in by_status.items()},
+        "seconds": round(seconds, 2),
+        "actions_per_second": round(sent / seconds, 1) if seconds else 0.0,
+    }
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+        found["profile"] = out.getvalue()
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--interval", type=float, default=0.25)
+    parser.add_argument("--actions", type=int, default=400)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, object]] = {}
+    for kind in args.databases.split(","):
+        with tempfile.TemporaryDirectory(prefix=f"writeback-{kind}-") as tmp:
+            stack, world = start(kind, Path(tmp))
+            try:
+                results[kind] = {
+                    "latency": latency(world, args.changes, args.interval),
+                    "throughput": throughput(world, args.actions, args.profile),
+                }
+            finally:
+                stack.stop()
+                Redis.from_url(REDIS_URL).flushdb()
+        profile = results[kind]["throughput"].pop("profile", None)  # type: ignore[union-attr]
+        print(json.dumps({kind: results[kind]}, indent=2), flush=True)
+        if profile:
+            print(profile, flush=True)
+    print(_table(results))
+    return 0
+
+
+def _table(results: dict[str, dict[str, dict[str, object]]]) -> str:
+    rows = [
+        "| database | changes | p50 (s) | p95 (s) | max (s) | missing | actions/s, one worker |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, r in results.items():
+        lat, thr = r["latency"], r["throughput"]
+        rows.append(
+            f"| {kind} | {lat['changes']} at {lat['issued_per_second']}/s | {lat['p50_s']} | "
+            f"{lat['p95_s']} | {lat['max_s']} | {lat['missing']} | {thr['actions_per_second']} "
+            f"({thr['actions_sent']} in {thr['seconds']} s) |"
+        )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
