@@ -80,7 +80,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     @app.post("/_sandbox/faults")
     def set_faults():  # type: ignore[no-untyped-def]
         """Body: {"provider", "kind", "count", "seconds", "tenant", "paths", "methods",
-        "message", "retry_after"} (see sandbox.faults)."""
+        "message", "retry_after", "share"} (see sandbox.faults)."""
         spec = request.get_json(silent=True, force=True)
         if not isinstance(spec, dict):
             return jsonify(error="the body must be a JSON object"), 400
