@@ -90,6 +90,11 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
             return jsonify(error=str(exc)), 400
         return jsonify(faults.describe())
 
+    @app.get("/_sandbox/faults")
+    def armed_faults():  # type: ignore[no-untyped-def]
+        """What is armed, with the uses each fault has left."""
+        return jsonify(faults.describe())
+
     @app.delete("/_sandbox/faults")
     def clear_faults():  # type: ignore[no-untyped-def]
         """Everything, or only ?provider=...[&tenant=...]."""
