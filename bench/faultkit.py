@@ -420,15 +420,20 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_mid_sync(rig: Rig) -> str:
-    """kill -9 of the worker while it backfills the largest organization; a new one starts."""
+    """kill -9 of the worker while it backfills an organization (its provider slowed down a
+    little, so the kill lands mid-backfill even on a small sandbox); a new worker starts."""
     org = rig.orgs[0]
+    rig.faults(provider=org.provider, kind="slow", seconds=0.5, count=6, tenant=org.external_id)
     rig.restart_backfill(org)
     _wait(lambda: is_held(rig.redis, sync_job_id(org.id)), 30, "the backfill")
-    time.sleep(0.3)
+    time.sleep(0.5)
     rig.pay_one_each()
     rig.kill_worker()
+    held = is_held(rig.redis, sync_job_id(org.id))  # the dead holder's lock, until its TTL
+    rig.clear_faults()
     rig.start_worker()
-    return f"killed mid-backfill of organization {org.id}"
+    when = "mid-backfill" if held else "after the backfill (it was too quick)"
+    return f"killed {when} of organization {org.id}"
 
 
 def redis_restart(rig: Rig) -> str:
