@@ -33,6 +33,7 @@ class SandboxConfig:
     xero_client_secret: str = "sandbox-xero-secret"
     xero_webhook_key: str = "sandbox-xero-webhook-key"
     xero_webhook_url: str = ""
+    xero_fleet: int = 0  # this many tiny Xero organisations besides the three (scale-out bench)
     webhook_delay_seconds: float = 0.2
     smtp_port: int = 0  # 0: no mail server; otherwise one on smtp_host:smtp_port
     smtp_host: str = "127.0.0.1"
