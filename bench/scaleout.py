@@ -172,7 +172,8 @@ def main() -> None:
     for r in rows:
         print(
             f"| {r['workers']} | {r['orgs']} | {r['connect_s']:.1f} | {r['sync_s']:.1f} | "
-            f"{r['evaluate_s']:.1f} ({r['api_s']:.1f}) | {r['calls']} | {r['peak_minute']} ({r['limit_minute']}) | "
+            f"{r['evaluate_s']:.1f} ({r['api_s']:.1f}) | {r['calls']} | "
+            f"{r['peak_minute']} ({r['limit_minute']}) | "
             f"{r['peak_in_flight']} ({r['limit_in_flight']}) | {r['refused']} |"
         )
     print(f"\nmachine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
