@@ -41,6 +41,9 @@ from bench.stackrun import connect_all
 from bench.stackrun import database_url
 from connector.demo import VENV_BIN
 from connector.demo import Stack
+from connector.demo import _actions
+from connector.demo import approve_a_sample
+from connector.demo import demo_rules
 from connector.demo import make_sandbox_payment
 from connector.demo import open_balances
 from connector.demo import sandbox_open_balances
@@ -50,9 +53,11 @@ from core.locks import is_held
 from core.queues import SYNC
 from core.queues import enqueue_once
 from core.worker import WORKER_ARGS
+from outbox.perform import LEASE
 from sync.jobs import sync_job_id
 
 RECOVERY_LIMIT = 60.0
+WRITE_LIMIT = LEASE.total_seconds() + 90
 STORM_COUNT = 100_000
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/usr/bin"))
 
@@ -172,6 +177,8 @@ class Rig:
         self.stack: Stack | None = None
         self.browser: FormBrowser | None = None
         self.orgs: list[Org] = []
+        self.rules_on: list[Org] = []  # organisations whose rules run (and write) already
+        self.last_delivery_wait = 0.0
 
     # ------------------------------------------------------------ up and down
 
@@ -342,6 +349,59 @@ class Rig:
             n - 1 for n in ids.values() if n > 1
         )
 
+    def writes_seen(self) -> int:
+        """Emails in the sandbox's mailbox plus writes applied to its ledgers."""
+        assert self.stack is not None
+        base = self.stack.sandbox_url
+        writes = requests.get(f"{base}/_sandbox/writes", timeout=10).json()["writes"]
+        mail = requests.get(f"{base}/_sandbox/mail", timeout=10).json()["messages"]
+        return len(mail) + sum(1 for w in writes if w["applied"])
+
+    def undelivered(self, limit: float = WRITE_LIMIT) -> list[str]:
+        """Once the outbox of every organisation with rules has nothing due left: the actions
+        it says it sent that the sandbox never received (or that are still due at `limit`).
+
+        A write cut short by a dead worker is resumed when its lease runs out (outbox.perform:
+        two minutes, so that a slow write is never sent twice), hence the longer limit."""
+        started = time.time()
+        assert self.stack is not None and self.browser is not None
+        browser = self.browser
+        deadline = time.time() + limit
+        while True:
+            due = [
+                f"{org.id}: {a['kind']} {a['key']} {status} for {a['scheduled_for']}"
+                for org in self.rules_on
+                for status in ("planned", "pending")
+                for a in _actions(browser, org.id, status)
+                if datetime.fromisoformat(a["scheduled_for"]).timestamp() <= time.time() + 60
+            ]
+            if not due:
+                self.last_delivery_wait = time.time() - started
+                break
+            if time.time() > deadline:
+                return [f"still due at {datetime.now(UTC):%H:%M:%S}: {d}" for d in due]
+            self.revive()
+            time.sleep(1)
+        base = self.stack.sandbox_url
+        writes = requests.get(f"{base}/_sandbox/writes", timeout=10).json()["writes"]
+        applied = [w["idempotency_key"] for w in writes if w["applied"] and w["idempotency_key"]]
+        mail = requests.get(f"{base}/_sandbox/mail", timeout=10).json()["messages"]
+        mailed = {m["message_id"].strip("<>").split("@")[0] for m in mail}
+        missing = []
+        for org in self.rules_on:
+            for action in _actions(browser, org.id, "sent"):
+                key = action["key"]
+                found = (
+                    key in mailed
+                    if action["kind"] == "reminder"
+                    else any(k.startswith(key) for k in applied)
+                )
+                if not found:
+                    missing.append(
+                        f"{org.provider}:{org.id} sent {action['kind']} {key} is not in the sandbox"
+                    )
+        return missing
+
     def faults(self, **spec: object) -> None:
         assert self.stack is not None
         response = requests.post(f"{self.stack.sandbox_url}/_sandbox/faults", json=spec, timeout=10)
@@ -362,11 +422,15 @@ class Rig:
         note = inject(self)
         ended = time.time()
         recovery, stalled = self.settle_all(ended)
+        self.last_delivery_wait = 0.0
+        mismatched = self.wait_mirrored() + self.undelivered()
+        if self.last_delivery_wait > 1:
+            note += f"; every due write-back done {self.last_delivery_wait:.0f}s later"
         return Outcome(
             trial=name,
             recovery=recovery,
             stalled=stalled,
-            mismatched=self.wait_mirrored(),
+            mismatched=mismatched,
             duplicates=self.duplicates(),
             note=note,
         )
@@ -434,6 +498,31 @@ def kill_mid_sync(rig: Rig) -> str:
     rig.start_worker()
     when = "mid-backfill" if held else "after the backfill (it was too quick)"
     return f"killed {when} of organization {org.id}"
+
+
+def kill_mid_write(rig: Rig) -> str:
+    """kill -9 of the worker while it writes back: the demo's rules switched on for one more
+    organisation, a sample of its first run approved, the worker killed as soon as the first
+    email or ledger write reaches the sandbox; a new worker starts. Each organisation can take
+    this once (its first run is what gets approved)."""
+    assert rig.stack is not None and rig.browser is not None
+    org = next((o for o in rig.orgs if o not in rig.rules_on), None)
+    if org is None:
+        return "skipped: every organisation's rules already ran"
+    browser = rig.browser
+    document = demo_rules(browser.api("GET", org.id, "rules/starter"))
+    browser.api("POST", org.id, "rules/versions", {"document": document, "activate": True})
+    rig.rules_on.append(org)
+    browser.api("POST", org.id, "evaluate")
+    before = rig.writes_seen()
+    approved = approve_a_sample(browser, rig.stack, org.id, RECOVERY_LIMIT * 2)
+    total = sum(approved["approved"].values())
+    _wait(lambda: rig.writes_seen() > before, RECOVERY_LIMIT, "the first write-back")
+    rig.pay_one_each()
+    rig.kill_worker()
+    done = rig.writes_seen() - before
+    rig.start_worker()
+    return f"killed after {done} of {total} approved write-backs of organisation {org.id}"
 
 
 def redis_restart(rig: Rig) -> str:
@@ -519,6 +608,7 @@ def token_race(rig: Rig, workers: int = 20) -> str:
 
 TRIALS: dict[str, Callable[[Rig], str]] = {
     "kill-mid-sync": kill_mid_sync,  # kill -9 of the worker mid-backfill
+    "kill-mid-write": kill_mid_write,  # kill -9 of the worker mid write-back
     "redis-restart": redis_restart,
     "postgres-restart": postgres_restart,
     "5xx-storm": server_error_storm,  # 30% of provider requests answered 503
