@@ -31,18 +31,18 @@ from connector.demo_browser import FormBrowser  # noqa: E402
 from core.db import make_engine  # noqa: E402
 
 SLOT = int(os.environ.get("DUNWELL_TEST_SLOT", "0") or 0)
-BENCH_REDIS_DB = 9
+BENCH_REDIS_DB = 9  # bench/scaleout.py; bench/webhooks.py takes the next one
 PG_URL = os.environ.get("DUNWELL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 INTUIT_VERIFIER = "sandbox-intuit-verifier"  # connector.demo.Stack's webhook keys
 XERO_WEBHOOK_KEY = "sandbox-xero-webhook-key"
 
 
-def redis_url() -> str:
-    return f"redis://127.0.0.1:{6379 + SLOT}/{BENCH_REDIS_DB}"
+def redis_url(db: int = BENCH_REDIS_DB) -> str:
+    return f"redis://127.0.0.1:{6379 + SLOT}/{db}"
 
 
-def fresh_redis() -> str:
-    url = redis_url()
+def fresh_redis(db: int = BENCH_REDIS_DB) -> str:
+    url = redis_url(db)
     Redis.from_url(url).flushdb()
     return url
 
@@ -60,13 +60,16 @@ def database_url(kind: str, workdir: Path) -> str:
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
 
 
-def start_stack(workdir: Path, database: str, size: str = "demo") -> Stack:
+def start_stack(
+    workdir: Path, database: str, size: str = "demo", redis_db: int = BENCH_REDIS_DB
+) -> Stack:
+    """The demo stack on an empty database and Redis database `redis_db` (flushed first)."""
     workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(
         web_port=_free_port(),
         sandbox_port=_free_port(),
         database_url=database_url(database, workdir),
-        redis_url=fresh_redis(),
+        redis_url=fresh_redis(redis_db),
         workdir=workdir / "stack",
         sandbox_size=size,
     )

@@ -39,6 +39,7 @@ from redis import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stackrun import BENCH_REDIS_DB  # noqa: E402
 from bench.stackrun import Org  # noqa: E402
 from bench.stackrun import Sample  # noqa: E402
 from bench.stackrun import connect_all  # noqa: E402
@@ -213,7 +214,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="dunwell-bench-webhooks-"))
-    stack = start_stack(workdir, args.database, args.size)
+    stack = start_stack(workdir, args.database, args.size, redis_db=BENCH_REDIS_DB + 1)
     bare, bare_port = start_bare(workdir)
     background = None
     try:
