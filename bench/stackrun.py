@@ -47,11 +47,12 @@ def fresh_redis(db: int = BENCH_REDIS_DB) -> str:
     return url
 
 
-def database_url(kind: str, workdir: Path) -> str:
-    """An empty database: a SQLite file in `workdir`, or a fresh PostgreSQL schema."""
+def database_url(kind: str, workdir: Path, name: str = "bench") -> str:
+    """An empty database: a SQLite file in `workdir`, or a fresh PostgreSQL schema
+    `dunwell_<name>_<slot>`."""
     if kind == "sqlite":
         return f"sqlite:///{workdir / 'bench.sqlite3'}"
-    schema = f"dunwell_bench_{SLOT}"
+    schema = f"dunwell_{name}_{SLOT}"
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -61,14 +62,18 @@ def database_url(kind: str, workdir: Path) -> str:
 
 
 def start_stack(
-    workdir: Path, database: str, size: str = "demo", redis_db: int = BENCH_REDIS_DB
+    workdir: Path,
+    database: str,
+    size: str = "demo",
+    redis_db: int = BENCH_REDIS_DB,
+    name: str = "bench",
 ) -> Stack:
     """The demo stack on an empty database and Redis database `redis_db` (flushed first)."""
     workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(
         web_port=_free_port(),
         sandbox_port=_free_port(),
-        database_url=database_url(database, workdir),
+        database_url=database_url(database, workdir, name),
         redis_url=fresh_redis(redis_db),
         workdir=workdir / "stack",
         sandbox_size=size,

@@ -214,7 +214,9 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="dunwell-bench-webhooks-"))
-    stack = start_stack(workdir, args.database, args.size, redis_db=BENCH_REDIS_DB + 1)
+    stack = start_stack(
+        workdir, args.database, args.size, redis_db=BENCH_REDIS_DB + 1, name="webhooks"
+    )
     bare, bare_port = start_bare(workdir)
     background = None
     try:
