@@ -550,9 +550,12 @@ def _storm(rig: Rig, kind: str, share: float, seconds: float, **extra: object) -
     for provider in ("quickbooks", "xero"):
         rig.faults(provider=provider, kind=kind, count=STORM_COUNT, share=share, **extra)
     rig.pay_one_each()
-    for org in rig.orgs:
-        rig.restart_backfill(org)
-    time.sleep(seconds)
+    ends = time.time() + seconds
+    while time.time() < ends:  # backfills again and again, so the storm meets many requests
+        for org in rig.orgs:
+            if not is_held(rig.redis, sync_job_id(org.id)):
+                rig.restart_backfill(org)
+        time.sleep(1)
     served = rig.faults_served()
     rig.clear_faults()
     return f"{share:.0%} of provider requests answered {kind} for {seconds:.0f}s ({served} did)"
