@@ -27,6 +27,7 @@ from rq import Queue
 from rq import Retry
 from rq.exceptions import AbandonedJobError
 from rq.exceptions import DuplicateJobError
+from rq.exceptions import InvalidJobOperation
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.executions import ExecutionRegistry
@@ -47,6 +48,7 @@ SYNC_RETRY = Retry(max=4, interval=[0, 60, 300, 900])
 SETTLE_SECONDS = 2.0
 RERUN_SUFFIX = "-rerun"
 FAILURE_TTL = 7 * 24 * 3600
+ENDED = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 
 
 def redis_from_url(url: str) -> Redis:
@@ -236,26 +238,21 @@ def _delete_if_settled(redis: Redis, job_id: str) -> None:
         try:
             pipe.watch(Job.key_for(job_id))
             job = _fetch(redis, job_id)
-            if job is None or not _settled(job):
-                return
-            if job.get_status(refresh=False) in (
-                JobStatus.QUEUED,
-                JobStatus.SCHEDULED,
-                JobStatus.STARTED,
-                JobStatus.DEFERRED,
-            ):
+            if job is None or job.get_status(refresh=False) not in ENDED or not _settled(job):
                 return
             pipe.multi()
             job.delete(pipeline=pipe)
             pipe.execute()
-        except WatchError:
-            pass
+        except (WatchError, InvalidJobOperation):
+            pass  # changed or deleted by a concurrent caller meanwhile
 
 
 def _settled(job: Job) -> bool:
+    """Ended long enough ago that no worker is still cleaning it up. A job RQ failed because
+    its worker died (AbandonedJobError) has no end time: nobody is ending it."""
     ended = job.ended_at
     if ended is None:
-        return False
+        return True
     if ended.tzinfo is None:
         ended = ended.replace(tzinfo=UTC)
     return datetime.now(UTC) - ended > timedelta(seconds=SETTLE_SECONDS)

@@ -56,7 +56,10 @@ def race(redis_url: str, job_id: str = "sync-7") -> list[str]:
     def call() -> None:
         client = Redis.from_url(redis_url)
         barrier.wait()
-        outcome = enqueue(client, job_id)
+        try:
+            outcome = enqueue(client, job_id)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome = repr(exc)
         with lock:
             results.append(outcome)
         client.close()
@@ -117,6 +120,22 @@ def test_a_job_that_failed_long_ago_frees_its_id(redis):
     job = Job.fetch("sync-7", connection=redis)
     assert job.get_status() == JobStatus.QUEUED
     assert waiting_ids(redis) == ["sync-7"]
+
+
+def test_jobs_failed_for_a_dead_worker_free_their_ids(redis):
+    """RQ fails a job whose worker died (AbandonedJobError) without an end time; after a
+    kill -9 of the first run and then of its follow-up, both ids are taken by such jobs."""
+    enqueue(redis)
+    start(redis, "sync-7")
+    enqueue(redis)
+    start(redis, "sync-7-next")
+    for job_id in ("sync-7", "sync-7-next"):
+        job = Job.fetch(job_id, connection=redis)
+        assert job.ended_at is None
+        job.set_status(JobStatus.FAILED)
+    assert enqueue(redis) == "enqueued"
+    assert waiting_ids(redis) == ["sync-7"]
+    assert Job.fetch("sync-7-next", connection=redis).get_status() == JobStatus.FAILED
 
 
 def test_a_job_that_just_failed_is_left_to_its_worker(redis):
