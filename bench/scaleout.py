@@ -50,30 +50,19 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDED_XERO_ORGS = 3
 
 
-def extra_workers(stack: Stack, count: int) -> list[subprocess.Popen[bytes]]:
-    workers = []
+def extra_workers(stack: Stack, count: int) -> None:
+    """`count` more RQ workers, kept in stack.processes so that stack.stop() stops them."""
     for n in range(count):
         log = open(stack.workdir / f"worker-extra-{n}.log", "ab")  # noqa: SIM115
         stack.logs.append(log)
-        workers.append(
-            subprocess.Popen(
-                [
-                    str(VENV_BIN / "rq"),
-                    "worker",
-                    *WORKER_ARGS,
-                    "--url",
-                    stack.redis_url,
-                    "sync",
-                    "rules",
-                    "actions",
-                ],
-                cwd=ROOT,
-                env=stack.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        command = [str(VENV_BIN / "rq"), "worker", *WORKER_ARGS, "--url", stack.redis_url]
+        stack.processes[f"worker-{n + 2}"] = subprocess.Popen(
+            [*command, "sync", "rules", "actions"],
+            cwd=ROOT,
+            env=stack.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-    return workers
 
 
 def synced_count(stack: Stack) -> tuple[int, int]:
