@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import requests
 import sqlalchemy as sa
 from redis import Redis
 
@@ -74,8 +75,6 @@ def start_bare(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     )  # fmt: skip
     for _ in range(100):
         try:
-            import requests
-
             requests.post(f"http://127.0.0.1:{port}/bare", data=b"{}", timeout=1)
             return process, port
         except Exception:  # noqa: BLE001 - not up yet
@@ -146,7 +145,7 @@ class Background:
             started = time.perf_counter()
             try:
                 self.browser.api("POST", org.id, "rules/backtest", body)
-            except SystemExit as exc:  # the API's error, printed once
+            except (SystemExit, requests.RequestException) as exc:  # printed, then go on
                 print(f"backtest failed: {exc}", file=sys.stderr)
                 self.stop.wait(1)
                 continue
