@@ -3,7 +3,8 @@
 Jobs take ids only and are named by dotted path, so `sync` can start `rules` jobs without
 importing it. `enqueue_once` keeps at most one waiting job per id: a request while the job is
 queued is absorbed; a request while it is running queues one follow-up (`<id>-next`), so a change
-announced mid-run is never lost. Jobs that must not overlap also take a `job_lock`
+announced mid-run is never lost; the decision and the enqueue are one Lua script, so a webhook
+request never waits or retries for it. Jobs that must not overlap also take a `job_lock`
 (core.locks: a short TTL renewed by a heartbeat, so a dead holder frees it within seconds).
 
 A job whose worker died (`kill -9`, a lost machine) is found by RQ's StartedJobRegistry
