@@ -3,7 +3,8 @@
 Jobs take ids only and are named by dotted path, so `sync` can start `rules` jobs without
 importing it. `enqueue_once` keeps at most one waiting job per id: a request while the job is
 queued is absorbed; a request while it is running queues one follow-up (`<id>-next`), so a change
-announced mid-run is never lost. Jobs that must not overlap also take a `job_lock`
+announced mid-run is never lost; the decision and the enqueue are one Lua script, so a webhook
+request never waits or retries for it. Jobs that must not overlap also take a `job_lock`
 (core.locks: a short TTL renewed by a heartbeat, so a dead holder frees it within seconds).
 
 A job whose worker died (`kill -9`, a lost machine) is found by RQ's StartedJobRegistry
@@ -14,7 +15,6 @@ enqueued here, queues it once more.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
@@ -22,11 +22,13 @@ from datetime import timedelta
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import WatchError
 from rq import Callback
 from rq import Queue
 from rq import Retry
 from rq.exceptions import AbandonedJobError
 from rq.exceptions import DuplicateJobError
+from rq.exceptions import InvalidJobOperation
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.executions import ExecutionRegistry
@@ -54,6 +56,8 @@ def sync_job_id(org_id: int) -> str:
 
 SETTLE_SECONDS = 2.0
 RERUN_SUFFIX = "-rerun"
+FAILURE_TTL = 7 * 24 * 3600
+ENDED = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 
 
 def redis_from_url(url: str) -> Redis:
@@ -75,88 +79,192 @@ def enqueue_once(
 ) -> str:
     """Enqueue `func(*args)` as `job_id` unless that job is already waiting.
 
-    Returns "enqueued", "coalesced" (one is already waiting) or "follow-up" (one is running, so
-    a second run was queued behind it).
+    Returns "enqueued", "coalesced" (one is already waiting, or both ids are running) or
+    "follow-up" (one is running, so a second run was queued behind it). The decision and the
+    enqueue are one Lua script, so concurrent callers never both enqueue and nobody waits; only
+    a failed job whose id must be freed first costs a second round trip.
     """
+    q = queue(redis, queue_name)
     candidates = (job_id, f"{job_id}-next")
-    for _ in range(40):
-        for candidate in candidates:
-            state = _try_enqueue(redis, queue_name, func, args, candidate, retry, job_timeout)
-            if state == "enqueued":
-                return "enqueued" if candidate == job_id else "follow-up"
-            if state == "waiting":
-                return "coalesced"
-        if all(_status(redis, c) == JobStatus.STARTED for c in candidates):
-            return "coalesced"
-    raise RuntimeError(f"could not enqueue {job_id}: it kept changing state")
+    fields = _job_fields(q, func, args, job_id, retry, job_timeout)
+    for _ in range(len(candidates) + 1):
+        verdict, index = _decide(redis, q, candidates, fields)
+        if verdict == "stale":
+            _delete_if_settled(redis, candidates[index])
+            continue
+        if verdict == "enqueued":
+            return "enqueued" if index == 0 else "follow-up"
+        if verdict == "busy":
+            return _enqueue_after_settling(q, func, args, job_id, retry, job_timeout)
+        return "coalesced"
+    raise RuntimeError(f"could not enqueue {job_id}: its ids kept being reused")
 
 
-def _try_enqueue(
-    redis: Redis,
-    queue_name: str,
+# KEYS: the candidates' job hashes, the queue list, RQ's set of queues.
+# ARGV: SETTLE_SECONDS, the candidates' ids, then the new job's hash fields (they hold no id).
+# Returns {verdict, index of the candidate} where the verdict is "coalesced" (one is waiting, or
+# every candidate is running), "enqueued" (candidate `index` created and queued), "stale"
+# (candidate `index` ended long ago: delete it, then ask again) or "busy" (none is free: one
+# ended a moment ago and its worker may still be cleaning it up).
+_ENQUEUE_ONCE_LUA = """
+local function epoch(stamp)
+  local y, m, d, hh, mm, ss = string.match(stamp, "^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
+  if not y then return nil end
+  y, m, d = tonumber(y), tonumber(m), tonumber(d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m > 2) and (m - 3) or (m + 9)
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + tonumber(hh) * 3600 + tonumber(mm) * 60 + tonumber(ss)
+end
+
+local function state(key, now, settle)
+  local status, ended_at = unpack(redis.call("HMGET", key, "status", "ended_at"))
+  if not status then
+    if redis.call("EXISTS", key) == 0 then return "free" end
+    return "waiting"
+  end
+  if status == "started" then return "started" end
+  if status ~= "finished" and status ~= "failed" and status ~= "stopped"
+      and status ~= "canceled" then
+    return "waiting"
+  end
+  local ended = ended_at and epoch(ended_at)
+  if ended and now - ended <= settle then return "recent" end
+  return "stale"
+end
+
+local now = tonumber(redis.call("TIME")[1])
+local settle = tonumber(ARGV[1])
+local states = {}
+for i = 1, 2 do
+  states[i] = state(KEYS[i], now, settle)
+  if states[i] == "waiting" then return {"coalesced", i - 1} end
+end
+for i = 1, 2 do
+  if states[i] == "free" then
+    redis.call("HSET", KEYS[i], unpack(ARGV, 4))
+    redis.call("RPUSH", KEYS[3], ARGV[1 + i])
+    redis.call("SADD", KEYS[4], KEYS[3])
+    return {"enqueued", i - 1}
+  end
+  if states[i] == "stale" then return {"stale", i - 1} end
+end
+if states[1] == "started" and states[2] == "started" then return {"coalesced", 0} end
+return {"busy", 0}
+"""
+
+
+def _decide(
+    redis: Redis, q: Queue, candidates: tuple[str, str], fields: list[str | bytes]
+) -> tuple[str, int]:
+    keys = [Job.key_for(c) for c in candidates] + [q.key, Queue.redis_queues_keys]
+    verdict, index = _enqueue_script(redis)(keys=keys, args=[SETTLE_SECONDS, *candidates, *fields])
+    return verdict.decode(), int(index)
+
+
+def _enqueue_script(redis: Redis) -> Any:
+    script = getattr(redis, "_dunwell_enqueue_once", None)
+    if script is None:
+        script = redis.register_script(_ENQUEUE_ONCE_LUA)
+        redis._dunwell_enqueue_once = script  # type: ignore[attr-defined]  # cached per client
+    return script
+
+
+def _job_fields(
+    q: Queue,
+    func: str | Callable[..., Any],
+    args: tuple[Any, ...],
+    job_id: str,
+    retry: Retry | None,
+    job_timeout: int,
+) -> list[str | bytes]:
+    """The hash RQ itself would store for the job, as flat HSET arguments."""
+    job = q.create_job(
+        func,
+        args=args,
+        job_id=job_id,
+        result_ttl=0,
+        failure_ttl=FAILURE_TTL,
+        retry=retry,
+        timeout=job_timeout,
+        on_failure=RERUN_IF_ABANDONED,
+    )
+    q._prepare_for_queue(job)  # origin, enqueued_at, status: what Queue.enqueue sets
+    fields: list[str | bytes] = []
+    for name, value in job.to_dict().items():
+        if value is not None:
+            fields += [name, value if isinstance(value, bytes | str) else str(value)]
+    return fields
+
+
+def _enqueue_after_settling(
+    q: Queue,
     func: str | Callable[..., Any],
     args: tuple[Any, ...],
     job_id: str,
     retry: Retry | None,
     job_timeout: int,
 ) -> str:
-    try:
-        queue(redis, queue_name).enqueue(
-            func,
-            *args,
-            job_id=job_id,
-            unique=True,
-            result_ttl=0,
-            failure_ttl=7 * 24 * 3600,
-            retry=retry,
-            job_timeout=job_timeout,
-            on_failure=RERUN_IF_ABANDONED,
-        )
-        return "enqueued"
-    except DuplicateJobError:
-        pass
-    job = _fetch(redis, job_id)
-    status = job.get_status(refresh=False) if job else None
-    if status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
-        return "waiting"
-    if status == JobStatus.STARTED:
-        return "running"
-    if job is not None and _settled(job):
-        # Failed, stopped or cancelled a while ago: its id may be reused. A job that has just
-        # ended is left to its worker, which is still cleaning it up.
-        _delete(redis, job)
-    time.sleep(SETTLE_SECONDS / 10)
-    return "retry"
+    """Neither id is free because one ended a moment ago: the request is not dropped but
+    scheduled (RQ's scheduler) once that job has settled, as one `<id>-settle` run."""
+    settle_id = f"{job_id}-settle"
+    for _ in range(2):
+        try:
+            q.enqueue_in(
+                timedelta(seconds=SETTLE_SECONDS + 1),
+                func,
+                *args,
+                job_id=settle_id,
+                unique=True,
+                result_ttl=0,
+                failure_ttl=FAILURE_TTL,
+                retry=retry,
+                job_timeout=job_timeout,
+                on_failure=RERUN_IF_ABANDONED,
+            )
+            return "follow-up"
+        except DuplicateJobError:
+            if not clear_if_settled(q.connection, settle_id):
+                return "coalesced"
+    return "coalesced"
 
 
 def clear_if_settled(redis: Redis, job_id: str) -> bool:
     """Delete job `job_id` if it ended (failed, stopped, finished) a while ago, so its id can
     be used again; True if the id is free now."""
-    job = _fetch(redis, job_id)
-    if job is None:
-        return True
-    if job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED):
-        return False
-    if not _settled(job):
-        return False
-    _delete(redis, job)
-    return True
+    _delete_if_settled(redis, job_id)
+    return not redis.exists(Job.key_for(job_id))
 
 
-def _delete(redis: Redis, job: Job) -> None:
-    """Delete a job that ended; one whose worker died still lists that worker's execution,
-    which RQ can no longer find (and would fail on)."""
-    forget_dead_executions(job, redis)
-    job.delete()
+def _delete_if_settled(redis: Redis, job_id: str) -> None:
+    """Delete the job if it ended a while ago, unless someone changes it meanwhile (WATCH): a
+    concurrent caller may have deleted it and queued a new job under the same id."""
+    with redis.pipeline() as pipe:
+        try:
+            pipe.watch(Job.key_for(job_id))
+            job = _fetch(redis, job_id)
+            if job is None or job.get_status(refresh=False) not in ENDED or not _settled(job):
+                return
+            # One whose worker died still lists that worker's execution, which RQ can no
+            # longer find (and would fail on).
+            forget_dead_executions(job, redis)
+            pipe.multi()
+            job.delete(pipeline=pipe)
+            pipe.execute()
+        except (WatchError, InvalidJobOperation):
+            pass  # changed or deleted by a concurrent caller meanwhile
 
 
 def _settled(job: Job) -> bool:
+    """Ended long enough ago that no worker is still cleaning it up. A job RQ failed because
+    its worker died (AbandonedJobError) has no end time: nobody is ending it."""
     ended = job.ended_at
     if ended is None:
-        # RQ 3 records an abandoned job (its worker died) as failed with no end time, and no
-        # worker is left to finish it: its id is free at once, or the organization's next
-        # run could never be queued under it again.
-        return job.get_status(refresh=False) == JobStatus.FAILED
+        return True
     if ended.tzinfo is None:
         ended = ended.replace(tzinfo=UTC)
     return datetime.now(UTC) - ended > timedelta(seconds=SETTLE_SECONDS)
@@ -167,11 +275,6 @@ def _fetch(redis: Redis, job_id: str) -> Job | None:
         return Job.fetch(job_id, connection=redis)
     except NoSuchJobError:
         return None
-
-
-def _status(redis: Redis, job_id: str) -> JobStatus | None:
-    job = _fetch(redis, job_id)
-    return job.get_status(refresh=False) if job else None
 
 
 def job_lock(redis: Redis, name: str, timeout: float = LOCK_WAIT_SECONDS) -> HeartbeatLock:

@@ -12,7 +12,6 @@ status 0 only if every step worked).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys

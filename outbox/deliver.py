@@ -60,7 +60,7 @@ from providers.base import Reauthorize
 from providers.base import Rejected
 from providers.base import SendReminder
 from providers.base import Unsupported
-from rules.timing import local_date
+from rules.engine.timing import local_date
 from sync.upsert import upsert_page
 
 log = logging.getLogger(__name__)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import date
 
 from werkzeug.serving import make_server
@@ -21,6 +22,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     parser.add_argument("--smtp-port", type=int, default=0, help="run a mail server on this port")
+    parser.add_argument(
+        "--xero-fleet",
+        type=int,
+        default=int(os.environ.get("SANDBOX_XERO_FLEET", "0") or 0),
+        help="this many tiny Xero organisations more (default: $SANDBOX_XERO_FLEET or 0)",
+    )
     args = parser.parse_args()
     base = args.webhook_base.rstrip("/")
     config = SandboxConfig(
@@ -31,6 +38,7 @@ def main() -> None:
         xero_webhook_url=f"{base}/webhooks/xero" if base else "",
         smtp_port=args.smtp_port,
         smtp_host=args.host,
+        xero_fleet=args.xero_fleet,
     )
     server = make_server(args.host, args.port, create_app(config), threaded=True)
     print(f"sandbox listening on http://{args.host}:{args.port}", flush=True)

@@ -33,6 +33,7 @@ class SandboxConfig:
     xero_client_secret: str = "sandbox-xero-secret"
     xero_webhook_key: str = "sandbox-xero-webhook-key"
     xero_webhook_url: str = ""
+    xero_fleet: int = 0  # this many tiny Xero organisations besides the three (scale-out bench)
     webhook_delay_seconds: float = 0.2
     smtp_port: int = 0  # 0: no mail server; otherwise one on smtp_host:smtp_port
     smtp_host: str = "127.0.0.1"
@@ -80,7 +81,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     @app.post("/_sandbox/faults")
     def set_faults():  # type: ignore[no-untyped-def]
         """Body: {"provider", "kind", "count", "seconds", "tenant", "paths", "methods",
-        "message", "retry_after"} (see sandbox.faults)."""
+        "message", "retry_after", "share"} (see sandbox.faults)."""
         spec = request.get_json(silent=True, force=True)
         if not isinstance(spec, dict):
             return jsonify(error="the body must be a JSON object"), 400
@@ -88,6 +89,11 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
             faults.arm(**spec)
         except (TypeError, ValueError) as exc:
             return jsonify(error=str(exc)), 400
+        return jsonify(faults.describe())
+
+    @app.get("/_sandbox/faults")
+    def armed_faults():  # type: ignore[no-untyped-def]
+        """What is armed, with the uses each fault has left."""
         return jsonify(faults.describe())
 
     @app.delete("/_sandbox/faults")

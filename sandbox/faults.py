@@ -14,6 +14,8 @@ real provider answers that failure; each provider renders it in its own shape:
   ValidationException). Writes only unless `methods` says otherwise.
 - "stale": QuickBooks only: 400 Stale Object Error (code 5010), as when someone else saved the
   object first. Writes only unless `methods` says otherwise. Xero has no SyncToken.
+- `share` (0 < share <= 1, default 1): the fault answers only that share of the matching
+  requests, evenly spread (0.3: three in ten), the others pass; `count` still counts answers.
 - "revoke": permanent until cleared. Provider-wide, every token of the provider is dead (401,
   and refreshing answers invalid_grant). With a `tenant`: QuickBooks kills that company's grant
   the same way; Xero removes that organisation's connection (403 on its requests) while the
@@ -58,6 +60,8 @@ class Armed:
     methods: tuple[str, ...] = ()
     message: str = DEFAULT_MESSAGE
     retry_after: int | None = None
+    share: float = 1.0
+    credit: float = 0.0  # how much of `share` has built up since it last answered
 
     def matches(self, target: Target) -> bool:
         if self.tenant is not None and self.tenant != target.tenant.lower():
@@ -69,7 +73,17 @@ class Armed:
         return target.write or self.kind not in WRITE_KINDS
 
     def describe(self) -> dict[str, Any]:
-        return {**asdict(self), "paths": list(self.paths), "methods": list(self.methods)}
+        described = {**asdict(self), "paths": list(self.paths), "methods": list(self.methods)}
+        described.pop("credit")
+        return described
+
+    def due(self) -> bool:
+        """Whether this matching request is one of the `share` the fault answers."""
+        self.credit += self.share
+        if self.credit >= 1 - 1e-9:
+            self.credit -= 1
+            return True
+        return False
 
 
 class Faults:
@@ -89,6 +103,7 @@ class Faults:
         methods: Iterable[str] | None = None,
         message: str | None = None,
         retry_after: int | None = None,
+        share: float = 1.0,
     ) -> Armed:
         """Arm one fault; ValueError names the first bad argument."""
         armed = Armed(
@@ -101,6 +116,7 @@ class Faults:
             methods=tuple(m.upper() for m in _strings("methods", methods)),
             message=_message(message),
             retry_after=None if retry_after is None else _whole("retry_after", retry_after, 0),
+            share=_share(share),
         )
         if armed.kind == "stale" and armed.provider != "quickbooks":
             raise ValueError("stale: Xero has no SyncToken, so nothing is ever stale (use reject)")
@@ -127,8 +143,10 @@ class Faults:
         with self._lock:
             for armed in self._armed:
                 if armed.provider == provider and armed.count > 0 and armed.matches(target):
+                    if not armed.due():
+                        continue
                     armed.count -= 1
-                    found = Armed(**{**vars(armed), "count": armed.count})
+                    found = Armed(**{**vars(armed), "count": armed.count, "credit": 0.0})
                     self._armed = [a for a in self._armed if a.count > 0]
                     return found
         return None
@@ -169,6 +187,12 @@ def _whole(name: str, value: Any, minimum: int) -> int:
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError("seconds must be a number of at least 0")
+    return float(value)
+
+
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ValueError("share must be a number above 0 and at most 1")
     return float(value)
 
 

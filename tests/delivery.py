@@ -22,8 +22,6 @@ from rq.registry import ScheduledJobRegistry
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 
-from connector.demo import Stack
-from connector.demo import worker_command
 from core import queues
 from core.context import JobContext
 from core.db import make_engine
@@ -34,6 +32,8 @@ from core.models import Customer
 from core.models import Invoice
 from core.models import Organization
 from core.settings import Settings
+from demo.stack import Stack
+from demo.stack import worker_command
 from outbox.jobs import request_delivery
 from outbox.models import Action
 from outbox.models import ActionEvent

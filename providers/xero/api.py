@@ -13,7 +13,6 @@ Tokens never reach a log line.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Mapping

@@ -293,6 +293,19 @@ def events() -> Response:
     return json_response({"events": list(current().webhooks.recent)})
 
 
+@bp.get("/limits/usage")
+def limits_usage() -> Response:
+    """Per tenant: the most calls in one minute window, the most in flight, refusals."""
+    limiter = current().limiter
+    return json_response({"limits": vars(limiter.limits), "tenants": limiter.usage()})
+
+
+@bp.delete("/limits/usage")
+def clear_limits_usage() -> Response:
+    current().limiter.reset_usage()
+    return json_response({"tenants": {}})
+
+
 @bp.get("/limits")
 def limits() -> Response:
     return json_response(vars(current().limiter.limits))

@@ -33,12 +33,20 @@ def new_uuid(rng: random.Random) -> str:
     return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
 
 
-def make_orgs(seed: int, now: datetime) -> list[Org]:
-    """The three organisations; their tenant ids depend only on `seed`."""
+def make_orgs(seed: int, now: datetime, fleet: int = 0) -> list[Org]:
+    """The three organisations, then `fleet` tiny ones (for scale-out benchmarks: each a copy of
+    a catalogue row with the smallest ledger); tenant ids depend only on `seed`."""
     root = random.Random(seed)
     ids = [new_uuid(root) for _ in catalog.ORGS]
     banks = [new_uuid(root) for _ in catalog.ORGS]
-    return [_org(row, ids[i], banks[i], now) for i, row in enumerate(catalog.ORGS)]
+    orgs = [_org(row, ids[i], banks[i], now) for i, row in enumerate(catalog.ORGS)]
+    for n in range(1, fleet + 1):
+        row = catalog.ORGS[n % len(catalog.ORGS)]
+        name, legal, _short, *rest = row
+        tiny = (f"Fleet {n:03d} {name}", f"Fleet {n:03d} {legal}", f"!F{n:04d}", *rest)
+        tiny = (*tiny[:10], 0.0, *tiny[11:])  # weight 0: the smallest ledger Builder makes
+        orgs.append(_org(tiny, new_uuid(root), new_uuid(root), now))
+    return orgs
 
 
 def _org(row: tuple, tenant_id: str, bank_id: str, now: datetime) -> Org:

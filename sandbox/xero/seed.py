@@ -17,15 +17,17 @@ from sandbox.xero.models import Ledger
 from sandbox.xero.models import Org
 
 
-def build_ledgers(seed: int, size: str, today: date, now: datetime) -> dict[str, Ledger]:
-    """Tenant id -> Ledger for the three seeded organisations."""
+def build_ledgers(
+    seed: int, size: str, today: date, now: datetime, fleet: int = 0
+) -> dict[str, Ledger]:
+    """Tenant id -> Ledger for the three seeded organisations and `fleet` tiny ones."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, not {size!r}")
     ledgers = {}
     collecting = gc.isenabled()
     gc.disable()  # the build only allocates; cyclic GC passes over it cost more than they free
     try:
-        for org in make_orgs(seed, now):
+        for org in make_orgs(seed, now, fleet):
             ledgers[org.tenant_id] = _build(org, seed, size, today, now)
     finally:
         if collecting:

@@ -64,7 +64,11 @@ class XeroSandbox:
         if today is not None:
             self.clock.anchor_to(today)
         ledgers = build_ledgers(
-            self.config.seed, self.config.size, self.clock.today(), self.clock.now()
+            self.config.seed,
+            self.config.size,
+            self.clock.today(),
+            self.clock.now(),
+            self.config.xero_fleet,
         )
         return Store(ledgers, self.clock, self.webhooks.emit)
 

@@ -33,7 +33,7 @@ from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
 from outbox.perform import Taken
 from outbox.perform import take
-from rules.timing import local_date
+from rules.engine.timing import local_date
 from sync.jobs import run_sync
 from tests.conftest import dunwell_env
 from tests.connect import connect_org
