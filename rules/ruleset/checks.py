@@ -6,6 +6,7 @@ Each problem is reported at the path of the field to fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rules.engine.conditions import CUSTOMER_FACTS
@@ -13,34 +14,78 @@ from rules.templates.render import template_error
 
 
 def cross_check(doc: dict[str, Any]) -> dict[str, str]:
+    """Problems across the parts of `doc`. A part that failed its own validation is absent from
+    `doc`, and the checks that need it are skipped (its own problems are reported instead), so
+    one pass lists every problem."""
     problems: dict[str, str] = {}
-    policies = {p["key"] for p in doc["policies"]}
-    templates = set(doc["templates"])
+    for needs, check in _CHECKS:
+        if all(part in doc for part in needs):
+            check(problems, doc)
+    return problems
+
+
+def _keys_unique(problems: dict[str, str], doc: dict[str, Any]) -> None:
     _unique(problems, doc["policies"], "policies", "policy")
     _unique(problems, doc["segments"], "segments", "segment")
+
+
+def _offers_unique(problems: dict[str, str], doc: dict[str, Any]) -> None:
     _unique(problems, doc["discounts"]["settlement_offers"], "discounts.settlement_offers", "offer")
+
+
+def _default_policy(problems: dict[str, str], doc: dict[str, Any]) -> None:
+    policies = {p["key"] for p in doc["policies"]}
     if doc["default_policy"] is not None and doc["default_policy"] not in policies:
         problems["default_policy"] = _unknown("policy", doc["default_policy"], policies)
+
+
+def _segments(problems: dict[str, str], doc: dict[str, Any]) -> None:
+    policies = {p["key"] for p in doc["policies"]}
     for i, segment in enumerate(doc["segments"]):
         _check_segment(problems, f"segments[{i}]", segment, policies)
+
+
+def _policies(problems: dict[str, str], doc: dict[str, Any]) -> None:
     for i, policy in enumerate(doc["policies"]):
-        _check_policy(problems, f"policies[{i}]", policy, templates)
+        _check_policy(problems, f"policies[{i}]", policy, set(doc["templates"]))
+
+
+def _offer_templates(problems: dict[str, str], doc: dict[str, Any]) -> None:
+    templates = set(doc["templates"])
     for i, offer in enumerate(doc["discounts"]["settlement_offers"]):
         if offer["template"] not in templates:
             path = f"discounts.settlement_offers[{i}].template"
             problems[path] = _unknown("template", offer["template"], templates)
-    _check_discounts(problems, doc["discounts"])
-    _check_hold(problems, doc["credit_hold"])
+
+
+def _plan_template(problems: dict[str, str], doc: dict[str, Any]) -> None:
+    templates = set(doc["templates"])
     plan_template = doc["payment_plans"]["template"]
     if plan_template is not None and plan_template not in templates:
         problems["payment_plans.template"] = _unknown("template", plan_template, templates)
-    _check_limits(problems, doc["limits"])
+
+
+def _templates_render(problems: dict[str, str], doc: dict[str, Any]) -> None:
     for key, template in doc["templates"].items():
         for part in ("subject", "body"):
             error = template_error(template[part], f"template '{key}' {part}")
             if error:
                 problems[f"templates.{key}.{part}"] = error
-    return problems
+
+
+_CHECKS: tuple[tuple[tuple[str, ...], Callable[[dict[str, str], dict[str, Any]], None]], ...] = (
+    (("policies", "segments"), _keys_unique),
+    (("discounts",), _offers_unique),
+    (("policies", "default_policy"), _default_policy),
+    (("policies", "segments"), _segments),
+    (("policies", "templates"), _policies),
+    (("discounts", "templates"), _offer_templates),
+    (("discounts",), lambda problems, doc: _check_discounts(problems, doc["discounts"])),
+    (("credit_hold",), lambda problems, doc: _check_hold(problems, doc["credit_hold"])),
+    (("payment_plans", "templates"), _plan_template),
+    (("limits",), lambda problems, doc: _check_limits(problems, doc["limits"])),
+    (("templates",), _templates_render),
+)
 
 
 def _unknown(kind: str, name: str, known: set[str]) -> str:

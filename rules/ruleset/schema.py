@@ -8,6 +8,7 @@ compilation by rules.ruleset.book. Export is the normalised document, so import/
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -326,10 +327,15 @@ def load_document(data: Any) -> dict[str, Any]:
         raise RuleSetInvalid({"": "a rule set must be a JSON object"})
     try:
         loaded = RuleSetSchema().load(data)
+        problems: dict[str, str] = {}
     except ValidationError as exc:
-        raise RuleSetInvalid(flatten(exc.normalized_messages())) from None
+        # Every problem in one pass: the parts that validated are still checked across.
+        problems = flatten(exc.normalized_messages())
+        failed = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in problems}
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        loaded = {key: value for key, value in valid.items() if key not in failed}
     _normalise_conditions(loaded)
-    problems = cross_check(loaded)
+    problems = {**cross_check(loaded), **problems}
     if problems:
         raise RuleSetInvalid(problems)
     return loaded

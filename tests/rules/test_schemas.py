@@ -246,3 +246,27 @@ def test_credit_hold_thresholds_name_their_currency_and_old_ones_stay_valid() ->
     held = compile_book(doc).hold_conditions
     assert [c.applies_in("NZD", "USD") for c in held] == [False, True, False]
     assert [c.applies_in("USD", "USD") for c in held] == [True, False, True]
+
+
+def test_field_and_cross_field_problems_are_listed_in_one_pass() -> None:
+    doc = copy.deepcopy(starter())
+    doc["name"] = ""
+    doc["default_policy"] = "nope"
+    doc["limits"]["quiet_hours"] = {"start": "25:00", "end": "07:00"}
+    doc["policies"][0]["steps"][1]["actions"][0]["template"] = "missing"
+    found = errors(doc)
+    assert set(found) == {
+        "name",
+        "default_policy",
+        "limits.quiet_hours.start",
+        "policies[0].steps[1].actions[0].template",
+    }
+    assert "not defined" in found["default_policy"]
+
+
+def test_a_part_that_failed_is_not_checked_across_with_misleading_paths() -> None:
+    doc = copy.deepcopy(starter())
+    doc["policies"][0]["steps"][0]["offset_days"] = "soon"  # the policies part fails
+    found = errors(doc)
+    assert "policies[0].steps[0].offset_days" in found
+    assert "default_policy" not in found  # not "refers to an undefined policy"
