@@ -122,8 +122,11 @@ def read_only_request() -> None:
 
 
 def done_reading() -> None:
-    """End the request's transaction now, before long work on what it read."""
+    """End the request's transaction now, before long work on what it read. What it loaded is
+    detached: a page rendered afterwards reads the organization again (`current_org`), and the
+    signed-in user is read again on first use."""
     _close_session(None)
+    g.pop("user", None)
 
 
 def deadline(doing: str) -> Deadline:

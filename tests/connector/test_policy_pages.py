@@ -1,0 +1,242 @@
+"""The rule editor's pages through the Flask client: a draft built through the forms only,
+errors shown at their fields, roles, versions and their diff, the written policy as PDF, and
+the form and JSON views saving the same document."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from core.db import session_scope
+from core.models import Customer
+from core.models import Invoice
+from rules import store
+from rules.defaults import starter
+from tests.connector.conftest import make_org
+from tests.connector.conftest import sign_in
+
+
+def token(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def post(client, path: str, data: dict, form_page: str | None = None):
+    return client.post(path, data={"csrf_token": token(client, form_page or path), **data})
+
+
+@pytest.fixture
+def org_id(client, session_factory) -> int:
+    org_id = make_org(
+        session_factory, "quickbooks", "4410", last_synced_at=datetime.now(UTC),
+        timezone="UTC", currency="USD",
+    )  # fmt: skip
+    with session_scope(session_factory) as db:
+        now = datetime.now(UTC)
+        for cid, name in (("C1", "Acme Ltd"), ("C2", "Birch GmbH")):
+            db.add(Customer(organization_id=org_id, external_id=cid, version="0",
+                            updated_at=now, name=name, email=f"ap@{cid.lower()}.test"))  # fmt: skip
+        db.add(
+            Invoice(organization_id=org_id, external_id="I1", version="0", updated_at=now,
+                    customer_external_id="C1", number="1001", currency="USD",
+                    issue_date=date.today() - timedelta(days=40),
+                    due_date=date.today() - timedelta(days=10),
+                    total=Decimal("1500.00"), balance=Decimal("1500.00"), status="open")
+        )  # fmt: skip
+    sign_in(client, org_id, email="pat@example.com")
+    return org_id
+
+
+def start_draft(client, org_id: int, source: str = "empty") -> int:
+    rules = f"/orgs/{org_id}/rules"
+    response = post(client, f"{rules}/drafts", {"from": source}, rules)
+    assert response.status_code == 302
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def build_policy_through_forms(client, org_id: int) -> str:
+    """Three steps, a template with a placeholder, a hold threshold, a 2%/10-day discount."""
+    number = start_draft(client, org_id)
+    base = f"/orgs/{org_id}/rules/drafts/{number}"
+    assert post(client, f"{base}/templates/new", {
+        "name": "Friendly", "subject": "Invoices from {{ organization.name }}",
+        "body": "Dear {{ customer.name }},\n\nPlease pay.\n",
+    }).status_code == 302  # fmt: skip
+    assert post(client, f"{base}/policies", {"name": "Standard"}, base).status_code == 302
+    steps = f"{base}/policies/standard/steps"
+    for name, timing, days in (("Due soon", "before", "3"), ("A week late", "after", "7"),
+                               ("A month late", "after", "30")):  # fmt: skip
+        response = post(client, f"{steps}/new", {
+            "name": name, "timing": timing, "days": days,
+            "reminder": "on", "reminder.template": "friendly",
+        })  # fmt: skip
+        assert response.status_code == 302, response.get_data(as_text=True)
+    post(client, f"{steps}/due/delete", {}, base)
+    settings = {
+        "discounts.early_payment.enabled": "on",
+        "discounts.early_payment.percent": "2",
+        "discounts.early_payment.days": "10",
+        "discounts.early_payment.offer_in_reminders": "on",
+        "credit_hold.place_when_any[0].fact": "customer_total_overdue",
+        "credit_hold.place_when_any[0].op": "gte",
+        "credit_hold.place_when_any[0].value": "5000",
+        "credit_hold.place_when_any[0].currency": "USD",
+        "credit_hold.reason": "Over the limit",
+        "limits.caps[0].messages": "1",
+        "limits.caps[0].days": "3",
+        "limits.quiet_hours.start": "20:00",
+        "limits.quiet_hours.end": "08:00",
+        "limits.business_days": ["mon", "tue", "wed", "thu", "fri"],
+        "limits.timezone_from": "customer",
+        "limits.approve_runs_over": "25",
+        "payment_plans.remind_days_before": "3, 0",
+        "payment_plans.grace_days": "0",
+        "unapplied_credit.pause_when_covered": "on",
+        "invoice_delivery.after_days": "0",
+    }
+    response = post(client, f"{base}/settings", settings)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return base
+
+
+def test_a_policy_built_through_the_forms_is_the_document_the_json_view_saves(
+    client, org_id, session_factory
+):
+    base = build_policy_through_forms(client, org_id)
+    number = int(base.rsplit("/", 1)[1])
+    with session_scope(session_factory) as db:
+        built = store.get_version(db, org_id, number).document
+    steps = built["policies"][0]["steps"]
+    assert [s["offset_days"] for s in steps] == [-3, 7, 30]
+    assert [s["name"] for s in steps] == ["Due soon", "A week late", "A month late"]
+    assert built["default_policy"] == "standard"
+    assert built["discounts"]["early_payment"]["percent"] == "2"
+    assert built["discounts"]["early_payment"]["days"] == 10
+    hold = built["credit_hold"]["place_when_any"][0]
+    assert hold == {
+        "fact": "customer_total_overdue",
+        "op": "gte",
+        "value": "5000",
+        "currency": "USD",
+    }
+    page = client.get(base).get_data(as_text=True)
+    assert "3 days before the due date" in page and "30 days after the due date" in page
+
+    rules = f"/orgs/{org_id}/rules"
+    saved = post(client, rules, {"document": json.dumps(built), "action": "save", "activate": "on"})
+    assert saved.status_code == 302
+    with session_scope(session_factory) as db:
+        owner = store.rule_set(db, org_id)
+        assert store.get_version(db, org_id, owner.active_number).document == built
+
+
+def test_a_problem_is_shown_at_its_field_and_nothing_is_saved(client, org_id, session_factory):
+    number = start_draft(client, org_id, "starter")
+    base = f"/orgs/{org_id}/rules/drafts/{number}"
+    step = f"{base}/policies/standard/steps/overdue-7"
+    response = post(client, step, {"name": "A week overdue", "timing": "after", "days": "soon",
+                                   "reminder": "on", "reminder.template": "firm"})  # fmt: skip
+    assert response.status_code == 422
+    assert re.search(r'id="f-days-error">[^<]*Not a valid integer', response.get_data(as_text=True))
+    response = post(client, step, {"name": "A week overdue", "timing": "after", "days": "8",
+                                   "reminder": "on", "reminder.template": "nowhere"})  # fmt: skip
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(r'id="f-reminder-template-error">[^<]*template &#39;nowhere&#39;', page)
+    settings = post(client, f"{base}/settings", {
+        "discounts.early_payment.enabled": "on", "discounts.early_payment.percent": "150",
+        "discounts.early_payment.days": "10", "limits.business_days": ["mon"],
+    })  # fmt: skip
+    assert settings.status_code == 422
+    assert 'id="f-discounts-early_payment-percent-error"' in settings.get_data(as_text=True)
+    with session_scope(session_factory) as db:
+        document = store.get_version(db, org_id, number).document
+    assert document["policies"][0]["steps"][2]["offset_days"] == 7
+    assert document["discounts"]["early_payment"] is None
+
+
+def test_a_template_previews_for_a_real_customer_and_names_an_undefined_placeholder(client, org_id):
+    number = start_draft(client, org_id, "starter")
+    path = f"/orgs/{org_id}/rules/drafts/{number}/templates/preview"
+    form = f"/orgs/{org_id}/rules/drafts/{number}/templates/friendly"
+    page = client.get(form).get_data(as_text=True)
+    assert "Acme Ltd" in page and "data-insert=" in page
+    body = "{% for i in invoices %}{{ i.number }} {{ i.balance|money }}{% endfor %}"
+    response = post(client, path, {"subject": "Hello {{ customer.name }}", "body": body,
+                                   "customer": "C1"}, form)  # fmt: skip
+    html = response.get_data(as_text=True)
+    assert "Hello Acme Ltd" in html and "1001 1,500.00" in html
+    broken = post(
+        client,
+        path,
+        {"subject": "Hi {{ custmer.name }}", "body": "{% if %}", "customer": "C1"},
+        form,
+    )
+    text = broken.get_data(as_text=True)
+    assert "custmer" in text and "is undefined" in text and "syntax error" in text
+
+
+def test_versions_diff_in_words_activate_and_the_written_policy_pdf(
+    client, org_id, session_factory
+):
+    rules = f"/orgs/{org_id}/rules"
+    assert (
+        post(
+            client, rules, {"document": json.dumps(starter()), "action": "save", "activate": "on"}
+        ).status_code
+        == 302
+    )
+    base = build_policy_through_forms(client, org_id)
+    number = int(base.rsplit("/", 1)[1])
+    listing = client.get(f"{rules}/versions?a=1&b={number}").get_data(as_text=True)
+    assert "draft" in listing and "active" in listing
+    assert "Early-payment discount changed" in listing
+    assert "2% off if paid within 10 days" in listing
+    assert "Added template “friendly”" not in listing  # the starter has one of that name already
+    assert (
+        post(client, f"{rules}/versions/{number}/activate", {}, f"{rules}/versions").status_code
+        == 302
+    )
+    with session_scope(session_factory) as db:
+        assert store.rule_set(db, org_id).active_number == number
+    # an activated version is frozen: its forms answer 409
+    assert client.get(base).status_code == 409
+    written = client.get(f"{rules}/written").get_data(as_text=True)
+    assert f"version {number}" in written and "2% off if paid within 10 days" in written
+    pdf = client.get(f"{rules}/written.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert (
+        f"Version {number}" in text and "customer's total overdue in USD is at least 5000" in text
+    )
+
+
+def test_a_viewer_reads_the_editor_but_cannot_save(client, org_id, session_factory):
+    number = start_draft(client, org_id, "starter")
+    sign_in(client, org_id, role="viewer", email="val@example.com")
+    base = f"/orgs/{org_id}/rules/drafts/{number}"
+    assert client.get(base).status_code == 200
+    response = post(client, f"{base}/policies", {"name": "Other"}, base)
+    assert response.status_code == 403
+
+
+def test_preview_and_backtest_pages(client, org_id):
+    number = start_draft(client, org_id, "starter")
+    preview = client.get(f"/orgs/{org_id}/rules/versions/{number}/preview")
+    assert preview.status_code == 200
+    page = preview.get_data(as_text=True)
+    assert "Acme Ltd" in page and "Why" in page and "Invoice 1001" in page
+    backtest = client.get(f"/orgs/{org_id}/rules/versions/{number}/backtest?months=1")
+    assert backtest.status_code == 200
+    assert "What the replay can only approximate" in backtest.get_data(as_text=True)
+    chart = client.get(f"/orgs/{org_id}/rules/versions/{number}/backtest.svg?months=1")
+    assert chart.status_code == 200 and chart.data.startswith(b"<?xml")
