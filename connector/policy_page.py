@@ -9,6 +9,7 @@ nothing is saved until the whole document is valid.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -346,6 +347,7 @@ def segment(org_id: int, number: int, key: str | None = None) -> Any:
         abort(404, f"This draft has no segment “{key}”.")
 
     def page(errors: dict[str, str], others: dict[str, str]) -> str:
+        errors = {re.sub(r"\[\d+\]$", "", k): v for k, v in errors.items()}  # tags[0] -> tags
         shown = (
             request.form
             if request.method == "POST"

@@ -154,14 +154,10 @@ def send_test(org_id: int, number: int) -> Any:
         ctx = messages.customer_context(
             web.db(), org.id, org.name, shown["customer"], pages.today(org)
         )
-    web.done_reading()
+    to = user.email
+    web.done_reading()  # no transaction is held while the mail server answers
     result = messages.render_for(
-        shown["subject"],
-        shown["body"],
-        ctx or messages.sample(),
-        setup.sender,
-        user.email,
-        utcnow(),
+        shown["subject"], shown["body"], ctx or messages.sample(), setup.sender, to, utcnow()
     )
     if result.errors:
         flash("No test sent: " + pages.in_words(result.errors), "warning")
@@ -172,5 +168,5 @@ def send_test(org_id: int, number: int) -> Any:
     except FAILURES as exc:
         flash(f"The test was not sent. The mail server said: {exc}", "warning")
     else:
-        flash(f"Test sent to {user.email} (server reference: {reference}).", "success")
+        flash(f"Test sent to {to} (server reference: {reference}).", "success")
     return redirect(back)

@@ -12,6 +12,7 @@ from core.deadline import Deadline
 from core.deadline import TimeLimitExceeded
 from core.models import Organization
 from rules.dunning import segment_matches
+from rules.load import load_customers
 from rules.load import load_facts
 from rules.spec import compile_book
 from rules.timing import local_date
@@ -24,6 +25,8 @@ def segment_counts(
 ) -> tuple[dict[str, int], str | None]:
     """{segment key: customers, DEFAULT: the rest}, or ({}, why not) past the time limit."""
     book = compile_book(document)
+    if not book.segments:  # everyone follows the default policy: no behaviour to compute
+        return {DEFAULT: len(load_customers(session, org.id, None))}, None
     now = utcnow()
     try:
         facts = load_facts(session, org, local_date(now, org.timezone), now, book)

@@ -240,3 +240,47 @@ def test_preview_and_backtest_pages(client, org_id):
     assert "What the replay can only approximate" in backtest.get_data(as_text=True)
     chart = client.get(f"/orgs/{org_id}/rules/versions/{number}/backtest.svg?months=1")
     assert chart.status_code == 200 and chart.data.startswith(b"<?xml")
+
+
+def test_send_a_test_to_me_arrives_as_the_customer_would_read_it(client, org_id, mail):
+    email = f"/orgs/{org_id}/email"
+    server = {"host": mail.host, "port": str(mail.port), "security": "none",
+              "from_address": "ar@4410.test", "reply_to": "accounts@4410.test"}  # fmt: skip
+    assert post(client, email, server).status_code == 302
+    number = start_draft(client, org_id, "starter")
+    form = f"/orgs/{org_id}/rules/drafts/{number}/templates/friendly"
+    response = post(client, f"/orgs/{org_id}/rules/drafts/{number}/templates/test", {
+        "subject": "Hello {{ customer.name }}", "body": "Invoice {{ invoices[0].number }}\n",
+        "customer": "C1", "back": form,
+    }, form)  # fmt: skip
+    assert response.status_code == 302 and response.headers["Location"].endswith(form)
+    [received] = mail.mailbox.messages("pat@example.com")
+    assert received["subject"] == "Hello Acme Ltd"
+    assert received["text"].startswith("Invoice 1001")
+    assert "<p>Invoice 1001</p>" in received["html"]
+    assert mail.mailbox.messages("ap@c1.test") == []  # never to the customer
+    page = client.get(form).get_data(as_text=True)
+    assert "Test sent to pat@example.com" in page
+
+
+def test_segments_show_how_many_customers_each_takes_today(client, org_id, session_factory):
+    from rules.models import CustomerProfile
+
+    with session_scope(session_factory) as db:
+        db.add(CustomerProfile(organization_id=org_id, customer_external_id="C2", tags=["vip"]))
+    number = start_draft(client, org_id, "starter")
+    base = f"/orgs/{org_id}/rules/drafts/{number}"
+    response = post(client, f"{base}/segments/new", {
+        "name": "Key accounts", "policy": "standard", "match.tags_any": "vip, key",
+    })  # fmt: skip
+    assert response.status_code == 302
+    page = client.get(base).get_data(as_text=True)
+    assert re.search(r'data-segment="key-accounts">1<', page)
+    assert re.search(r'data-segment="">1<', page)
+    bad = post(client, f"{base}/segments/key-accounts", {
+        "name": "Key accounts", "policy": "standard", "match.currencies": "dollars",
+        "match.billed_12m_min": "lots",
+    })  # fmt: skip
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert 'id="f-match-currencies-error"' in text and 'id="f-match-billed_12m_min-error"' in text
