@@ -74,8 +74,10 @@ def saved(page, text: str) -> None:
     expect(page.locator(".flash").first).to_contain_text(text)
 
 
-def add_step(page, name: str, timing: str, days: str) -> None:
+def add_step(page, name: str, timing: str, days: str, check: bool = False) -> None:
     page.get_by_role("link", name="Add a step to Standard").click()
+    if check:
+        meets_the_bar(page, "rules-step")
     fill_step(page, name, timing, days)
 
 
@@ -125,7 +127,7 @@ def test_a_policy_built_from_nothing_through_the_forms(page, site):
     page.get_by_role("link", name="Edit Due today").click()
     fill_step(page, "Due soon", "before", "3")
     add_step(page, "A week late", "after", "7")
-    add_step(page, "A month late", "after", "30")
+    add_step(page, "A month late", "after", "30", check=True)
     timeline = page.locator("#policy-standard ol.timeline li.step .when")
     expect(timeline).to_have_text(
         ["3 days before the due date", "7 days after the due date", "30 days after the due date"]
@@ -157,6 +159,16 @@ def test_a_policy_built_from_nothing_through_the_forms(page, site):
     message.locator("summary").first.click()
     expect(message.locator("details").first).to_contain_text("Decided on")
     meets_the_bar(page, "rules-preview")
+
+    # Backtest beside the active rules: a chart per week with its table, what is approximate.
+    page.goto(draft_url)
+    page.get_by_role("link", name="Backtest").click()
+    expect(page.locator("h1")).to_contain_text("beside the active version 1")
+    chart = page.locator("img.chart")
+    expect(chart).to_have_attribute("alt", re.compile("per week"))
+    page.wait_for_function("() => document.querySelector('img.chart').naturalWidth > 0")
+    expect(page.locator("ul.approximate")).to_contain_text("Do-not-contact, tags and segments")
+    meets_the_bar(page, "rules-backtest")
 
     # Saved as a draft with a note; compared with the active version, in words.
     page.goto(draft_url)
