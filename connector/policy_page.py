@@ -42,7 +42,7 @@ Document = dict[str, Any]
 
 def draft_or_404(org_id: int, number: int) -> Any:
     try:
-        return drafts.draft(web.db(), org_id, number)
+        return drafts.draft(web.db(), org_id, number, lock=web.request_writes())
     except store.NoSuchVersion:
         abort(404, f"There is no version {number} of the rules.")
     except drafts.NotADraft as exc:

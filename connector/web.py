@@ -102,6 +102,11 @@ def _request_writes() -> bool:
     return declared if declared is not None else request.method not in _READ_METHODS
 
 
+def request_writes() -> bool:
+    """Whether this request's transaction is a writing one (see the module doc)."""
+    return _request_writes()
+
+
 def read_only(view: View) -> View:
     """This POST only reads: its transaction takes no write lock."""
     view.dunwell_writes = False  # type: ignore[attr-defined]

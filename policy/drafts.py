@@ -75,8 +75,12 @@ def start(
     )
 
 
-def draft(session: Session, org_id: int, number: int) -> RuleSetVersion:
+def draft(session: Session, org_id: int, number: int, *, lock: bool = False) -> RuleSetVersion:
+    """Draft `number`; with `lock`, its row is locked until the transaction ends, so two people
+    saving the same draft at once each change the other's result, never an older copy."""
     version = store.get_version(session, org_id, number)
+    if lock:
+        session.refresh(version, with_for_update=True)
     if version.activated_at is not None:
         raise NotADraft(
             f"version {number} was active once, so it cannot change; start a draft from it"

@@ -108,7 +108,7 @@ def _line(inv: Invoice, as_of: date) -> dict[str, Any]:
         "total": str(inv.total),
         "balance": str(inv.balance),
         "currency": inv.currency,
-        "link": inv.link,
+        "link": inv.link if (inv.link or "").startswith(("https://", "http://")) else None,
         "step": "preview",
         "discount": None,
     }
