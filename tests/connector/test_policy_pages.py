@@ -284,3 +284,28 @@ def test_segments_show_how_many_customers_each_takes_today(client, org_id, sessi
     assert bad.status_code == 422
     text = bad.get_data(as_text=True)
     assert 'id="f-match-currencies-error"' in text and 'id="f-match-billed_12m_min-error"' in text
+
+
+def test_a_version_saved_inactive_stays_as_an_editable_draft_and_any_version_rolls_back(
+    client, org_id, session_factory
+):
+    rules = f"/orgs/{org_id}/rules"
+    first = starter()
+    assert post(client, rules, {"document": json.dumps(first), "action": "save",
+                                "activate": "on"}).status_code == 302  # fmt: skip
+    second = starter()
+    second["name"] = "Kinder collections"
+    assert post(client, rules, {"document": json.dumps(second), "action": "save",
+                                "note": "softer"}).status_code == 302  # fmt: skip
+    page = client.get(rules).get_data(as_text=True)
+    assert "Version 1 is active." in page
+    assert f'href="{rules}/drafts/2">Draft version 2</a> — softer' in page
+    assert client.get(f"{rules}/drafts/2").status_code == 200
+    assert post(client, f"{rules}/versions/2/activate", {}, f"{rules}/versions").status_code == 302
+    assert post(client, f"{rules}/versions/1/activate", {}, f"{rules}/versions").status_code == 302
+    listing = client.get(f"{rules}/versions").get_data(as_text=True)
+    assert re.search(r'data-version="2">.*?was active', listing, re.S)
+    with session_scope(session_factory) as db:
+        assert store.rule_set(db, org_id).active_number == 1
+    assert client.get(f"{rules}/drafts/2").status_code == 409  # frozen once it was active
+    assert client.get(f"{rules}/drafts/9").status_code == 404
