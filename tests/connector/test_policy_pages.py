@@ -309,3 +309,26 @@ def test_a_version_saved_inactive_stays_as_an_editable_draft_and_any_version_rol
         assert store.rule_set(db, org_id).active_number == 1
     assert client.get(f"{rules}/drafts/2").status_code == 409  # frozen once it was active
     assert client.get(f"{rules}/drafts/9").status_code == 404
+
+
+def test_the_editor_templates_have_no_inline_script_handler_or_style():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "connector" / "templates" / "policy"
+    inline = re.compile(
+        r"<script(?![^>]*\bsrc=)|<style|\son[a-z]+\s*=|\sstyle\s*=|javascript:", re.I
+    )
+    served = [p for p in sorted(folder.glob("*.html")) if p.name != "written_pdf.html"]
+    found = {p.name: inline.findall(p.read_text()) for p in served}
+    assert len(found) >= 10 and not any(found.values()), found
+
+
+def test_what_a_template_says_is_shown_as_text_in_the_preview(client, org_id):
+    number = start_draft(client, org_id, "starter")
+    form = f"/orgs/{org_id}/rules/drafts/{number}/templates/friendly"
+    nasty = '<script>alert(1)</script> <img src=x onerror="alert(2)"> javascript:alert(3)'
+    response = post(client, f"/orgs/{org_id}/rules/drafts/{number}/templates/preview",
+                    {"subject": nasty, "body": nasty + "\n", "customer": "C1"}, form)  # fmt: skip
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
