@@ -127,6 +127,7 @@ def save_change(
         drafts.save(web.db(), org.id, version.number, document)
     except RuleSetInvalid as exc:
         mine, others = forms.field_errors(exc.errors, prefix)
+        mine = {field: words.problem(message) for field, message in mine.items()}
         return form_page(mine, others), 422
     web.db().commit()
     flash(done, "success")

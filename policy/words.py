@@ -5,6 +5,7 @@ Shared by the editor's forms (as choices), the diff and the written policy.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FACTS = {
@@ -42,6 +43,19 @@ WEEKDAYS = {
     "sat": "Saturday",
     "sun": "Sunday",
 }
+
+
+def problem(message: str) -> str:
+    """A validation message with the document's codes (facts, operators) in words."""
+    wrong_op = re.fullmatch(r"'(\w*)' is not an operator for (\w+); use one of (.*)", message)
+    if wrong_op:
+        op, fact, allowed = wrong_op.groups()
+        choices = ", ".join(f"“{OPS.get(o.strip(), o.strip())}”" for o in allowed.split(","))
+        said = f"“{OPS[op]}”" if op in OPS else "this choice"
+        return f"{said} does not apply to {FACTS.get(fact, fact)}; choose {choices}"
+    for code, text in FACTS.items():
+        message = re.sub(rf"'{code}'|\b{code}\b", text, message)
+    return message
 
 
 def sentence(text: str) -> str:

@@ -129,3 +129,19 @@ def test_keys_come_from_names_and_never_collide():
     assert forms.slug("Due", {"due", "due-2"}) == "due-3"
     assert forms.slug("!!!", fallback="step") == "step"
     assert forms.whole("12") == 12 and forms.whole("") is None and forms.whole("1.5") == "1.5"
+
+
+def test_a_problem_reads_in_the_words_of_the_form():
+    from policy.words import problem
+
+    doc = starter()
+    doc["policies"][0]["steps"][0]["conditions"] = [
+        {"fact": "invoice_amount", "op": "in", "value": "100"}
+    ]
+    with pytest.raises(RuleSetInvalid) as caught:
+        validate_document(doc)
+    [message] = caught.value.errors.values()
+    assert problem(message) == (
+        "“is one of” does not apply to the invoice amount; choose “is more than”, “is at least”, "
+        "“is less than”, “is at most”, “is”, “is not”"
+    )
