@@ -53,12 +53,19 @@ def preview(org_id: int, number: int) -> str:
         web.db(), org, book, utcnow(), store.rules_since(web.db(), org), None,
         web.deadline("preview"),
     )  # fmt: skip
-    groups = by_customer(result, _names(org_id))
+    names = _names(org_id)
+    groups = by_customer(result, names)
     for group in groups:
         for decision in group.decisions:
             decision["why"] = explain(_as_action(decision, result), lambda s: s)
     return pages.render(
-        "policy/preview.html", org, "rules", version=version, result=result, groups=groups
+        "policy/preview.html",
+        org,
+        "rules",
+        version=version,
+        result=result,
+        groups=groups,
+        names=names,
     )
 
 
