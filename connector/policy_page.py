@@ -17,6 +17,7 @@ from flask import Blueprint
 from flask import abort
 from flask import flash
 from flask import redirect
+from flask import render_template
 from flask import request
 from flask import url_for
 from werkzeug.datastructures import MultiDict
@@ -33,6 +34,7 @@ from rules import store
 from rules.conditions import CUSTOMER_FACTS
 from rules.conditions import FACT_TYPES
 from rules.schemas import RuleSetInvalid
+from rules.schemas import validate_document
 from team.members import members
 
 bp = Blueprint("policy_page", __name__, url_prefix="/orgs/<int:org_id>/rules/drafts")
@@ -354,8 +356,17 @@ def segment(org_id: int, number: int, key: str | None = None) -> Any:
             if request.method == "POST"
             else values(forms.segment_to_form(existing[key]) if key else {})
         )
+        count, problem = _matching(org, version, shown) if key else (None, None)
         return render(
-            "policy/segment.html", org, version, key=key, values=shown, errors=errors, others=others
+            "policy/segment.html",
+            org,
+            version,
+            key=key,
+            values=shown,
+            errors=errors,
+            others=others,
+            count=count,
+            problem=problem,
         )
 
     if request.method == "GET":
@@ -371,6 +382,27 @@ def segment(org_id: int, number: int, key: str | None = None) -> Any:
         return doc, f"segments[{at}]"
 
     return save_change(org, version, change, page, "Segment saved.", "segments")
+
+
+@bp.post("/<int:number>/segments/count")
+@web.read_only
+def segment_count(org_id: int, number: int) -> str:
+    """How many of today's customers the segment being typed matches (htmx swaps it in)."""
+    org = web.current_org(org_id, need="admin")
+    version = draft_or_404(org_id, number)
+    count, problem = _matching(org, version, request.form)
+    return render_template("policy/_count.html", count=count, problem=problem)
+
+
+def _matching(org: Organization, version: Any, form: Any) -> tuple[int | None, str | None]:
+    """Today's customers the segment in `form` matches on its own, or why it cannot say."""
+    candidate = forms.segment_from_form(form, "candidate")
+    try:
+        document = validate_document(dict(version.document, segments=[candidate]))
+    except RuleSetInvalid:
+        return None, "Fix the fields to see how many customers match."
+    counts, problem = segment_counts(web.db(), org, document, web.deadline("segments"))
+    return counts.get("candidate"), problem
 
 
 @bp.post("/<int:number>/segments/<key>/delete")

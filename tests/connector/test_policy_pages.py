@@ -332,3 +332,20 @@ def test_what_a_template_says_is_shown_as_text_in_the_preview(client, org_id):
     html = response.get_data(as_text=True)
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_segment_being_typed_counts_its_customers(client, org_id, session_factory):
+    from rules.models import CustomerProfile
+
+    with session_scope(session_factory) as db:
+        for cid in ("C1", "C2"):
+            db.add(CustomerProfile(organization_id=org_id, customer_external_id=cid, tags=["vip"]))
+    number = start_draft(client, org_id, "starter")
+    form = f"/orgs/{org_id}/rules/drafts/{number}/segments/new"
+    count = f"/orgs/{org_id}/rules/drafts/{number}/segments/count"
+    both = post(client, count, {"policy": "standard", "match.tags_any": "vip"}, form)
+    assert "<strong>2</strong> of today's customers match it" in both.get_data(as_text=True)
+    none = post(client, count, {"policy": "standard", "match.tags_any": "nobody"}, form)
+    assert "<strong>0</strong> of today's customers match it" in none.get_data(as_text=True)
+    bad = post(client, count, {"match.currencies": "dollars"}, form)
+    assert "Fix the fields" in bad.get_data(as_text=True)

@@ -134,6 +134,19 @@ def test_a_policy_built_from_nothing_through_the_forms(page, site):
     )
     meets_the_bar(page, "rules-editor")
 
+    # A segment, its customers counted as it is typed (htmx), then saved.
+    page.get_by_role("link", name="Add a segment").click()
+    page.get_by_label("Name", exact=True).fill("Euro customers")
+    page.get_by_label("Policy").select_option("standard")
+    count = page.locator("#segment-count")
+    expect(count).to_contain_text("3 of today's customers match it")  # no filter yet: all
+    page.get_by_label("Currencies").fill("EUR")  # the mirror knows no customer's currency
+    expect(count).to_contain_text("0 of today's customers match it")
+    meets_the_bar(page, "rules-segment")
+    page.get_by_role("button", name="Save the segment").click()
+    saved(page, "Segment saved")
+    expect(page.locator('td[data-segment="euro-customers"]')).to_have_text("0")
+
     # A mistake is shown at its field; then the discount and the credit-hold threshold.
     page.get_by_role("link", name="Edit discounts, holds and limits").click()
     page.get_by_label("Offer a discount for paying early").check()
