@@ -288,6 +288,14 @@ def step(org_id: int, number: int, policy_key: str, step_key: str | None = None)
     def form_page(errors: dict[str, str], others: dict[str, str]) -> str:
         actions = forms.step_actions(request.form)
         mapped = {forms.step_field(k, actions): v for k, v in errors.items()}
+        i, _ = find_policy(version.document, policy_key)
+        same_day = "another step of this policy is on that day already"
+        if "steps must be in order" in mapped.get("days", ""):
+            mapped["days"] = same_day  # sorted by day, so out of order means on the same day
+        for path in [p for p in others if p.startswith(f"policies[{i}].steps[")]:
+            if path.endswith(".offset_days"):  # the neighbour was named: this step's days
+                others.pop(path)
+                mapped.setdefault("days", same_day)
         return page(mapped, others)
 
     label = forms.text(request.form, "name") or "the step"

@@ -349,7 +349,7 @@ def field_errors(errors: Mapping[str, str], prefix: str) -> tuple[dict[str, str]
     """Errors under `prefix` keyed relative to it, and the rest (shown above the form)."""
     mine, rest = {}, {}
     for path, message in errors.items():
-        if prefix and path.startswith(prefix):
+        if prefix and (path == prefix or path.startswith((prefix + ".", prefix + "["))):
             mine[path[len(prefix) :].lstrip(".")] = message
         elif not prefix:
             mine[path] = message

@@ -349,3 +349,15 @@ def test_a_segment_being_typed_counts_its_customers(client, org_id, session_fact
     assert "<strong>0</strong> of today's customers match it" in none.get_data(as_text=True)
     bad = post(client, count, {"match.currencies": "dollars"}, form)
     assert "Fix the fields" in bad.get_data(as_text=True)
+
+
+def test_a_step_on_the_day_of_another_is_named_at_its_days(client, org_id):
+    number = start_draft(client, org_id, "starter")
+    steps = f"/orgs/{org_id}/rules/drafts/{number}/policies/standard/steps"
+    form = {"name": "Also a week", "timing": "after", "days": "7", "reminder": "on",
+            "reminder.template": "firm"}  # fmt: skip
+    response = post(client, f"{steps}/new", form)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(r'id="f-days-error">another step of this policy is on that day', page)
+    assert "Other parts of the draft need fixing" not in page
