@@ -51,6 +51,10 @@ def _register_blueprints(app: Flask) -> None:
     from connector import outbox_api
     from connector import outbox_page
     from connector import pages
+    from connector import policy_page
+    from connector import policy_templates
+    from connector import policy_try
+    from connector import policy_versions
     from connector import progress
     from connector import rules_api
     from connector import rules_page
@@ -65,6 +69,8 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(webhooks.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(rules_page.bp)
+    for editor in (policy_page, policy_templates, policy_try, policy_versions):
+        app.register_blueprint(editor.bp)
     app.register_blueprint(rules_api.bp)
     app.register_blueprint(outbox_api.bp)
     app.register_blueprint(outbox_page.bp)

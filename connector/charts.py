@@ -20,6 +20,8 @@ from insights.aging import LABELS
 from insights.aging import Aging
 from insights.customers import ReasonTotal
 from insights.trend import Point
+from policy.trial import LABELS as KIND_LABELS
+from policy.trial import WeekTable
 
 # pygal puts a finder for its map plugins on sys.meta_path that has only the import system's old
 # find_module API: every import that reaches it then raises ImportWarning (an error where
@@ -97,4 +99,16 @@ def reasons_chart(reasons: list[ReasonTotal], currency: str, size: str = "wide")
     chart = _chart(pygal.HorizontalBar, size, show_legend=False, x_label_rotation=35)
     chart.x_labels = [r.label for r in reasons]
     chart.add(currency, [_float(r.home) for r in reasons])
+    return _render(chart)
+
+
+def backtest_chart(table: WeekTable, version: int, size: str = "wide") -> bytes:
+    """Reminders, holds and discounts per week: the version tried against the active one."""
+    chart = _chart(pygal.Line, size, fill=False, x_label_rotation=35)
+    chart.x_labels = [w[5:] for w in table.weeks]
+    for label, counts in ((f"v{version}", table.mine), ("active", table.theirs)):
+        if counts is None:
+            continue
+        for kind in ("reminder", "credit_hold", "settle_discount"):
+            chart.add(f"{KIND_LABELS[kind]} ({label})", counts[kind])
     return _render(chart)

@@ -180,6 +180,7 @@ SHAPES: dict[str, dict[str, Any]] = {
             "totals": {"type": "object", "additionalProperties": INT},
             "discounts": {"type": "object", "additionalProperties": MONEY},
             "by_month": {"type": "object", "additionalProperties": OPEN},
+            "by_week": {"type": "object", "additionalProperties": OPEN},
             "by_customer": listing(OPEN),
             "suppressed": _obj({"by_pause": OPEN, "items": listing(OPEN)}),
             "notes": listing(TEXT),

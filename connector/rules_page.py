@@ -1,7 +1,9 @@
-"""The rules page: the organization's written collection policy, edited as a JSON document.
+"""The rules page: where the rules stand (the active version, the drafts), the way into the
+editor's forms (connector.policy_page), and, as "advanced", the rule set as a JSON document.
 
-Check it, preview what it would do today, and save it as a new version (optionally active).
-Every problem is shown against the field it concerns; nothing is saved unless it is valid.
+In the JSON view: check it, preview what it would do today, and save it as a new version
+(optionally active). Every problem is shown against the field it concerns; nothing is saved
+unless it is valid.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from typing import Any
 
 from flask import Blueprint
+from flask import abort
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -22,6 +25,7 @@ from connector import web
 from core.db import utcnow
 from core.deadline import TimeLimitExceeded
 from core.models import Customer
+from policy import drafts
 from rules.analysis.preview import preview
 from rules.engine.timing import local_date
 from rules.ruleset import store
@@ -36,8 +40,15 @@ PREVIEW_ROWS = 25
 @bp.get("/orgs/<int:org_id>/rules")
 def page(org_id: int) -> str:
     org = web.current_org(org_id, need="viewer")
-    active = store.active_version(web.db(), org_id)
-    document = active.document if active is not None else starter()
+    shown = request.args.get("version", type=int)
+    if shown is not None:
+        try:
+            document = store.get_version(web.db(), org_id, shown).document
+        except store.NoSuchVersion:
+            abort(404, f"There is no version {shown} of the rules.")
+    else:
+        active = store.active_version(web.db(), org_id)
+        document = active.document if active is not None else starter()
     return _render(org, _pretty(document))
 
 
@@ -113,7 +124,7 @@ def _render(org: Any, text: str, errors: dict[str, str] | None = None, result: A
         org=org,
         document=text,
         errors=sorted((errors or {}).items()),
-        versions=list(owner.versions) if owner else [],
+        versions=drafts.versions(web.db(), org.id),
         active=owner.active_number if owner else None,
         result=result,
         names=_customer_names(org.id, result),

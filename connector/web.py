@@ -102,6 +102,11 @@ def _request_writes() -> bool:
     return declared if declared is not None else request.method not in _READ_METHODS
 
 
+def request_writes() -> bool:
+    """Whether this request's transaction is a writing one (see the module doc)."""
+    return _request_writes()
+
+
 def read_only(view: View) -> View:
     """This POST only reads: its transaction takes no write lock."""
     view.dunwell_writes = False  # type: ignore[attr-defined]
@@ -122,8 +127,11 @@ def read_only_request() -> None:
 
 
 def done_reading() -> None:
-    """End the request's transaction now, before long work on what it read."""
+    """End the request's transaction now, before long work on what it read. What it loaded is
+    detached: a page rendered afterwards reads the organization again (`current_org`), and the
+    signed-in user is read again on first use."""
     _close_session(None)
+    g.pop("user", None)
 
 
 def deadline(doing: str) -> Deadline:

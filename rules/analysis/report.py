@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ class Report:
         self.by_customer: dict[str, Counter[str]] = {}
         self.names: dict[str, str] = {}
         self.by_month: dict[str, Counter[str]] = {}
+        self.by_week: dict[str, Counter[str]] = {}  # keyed by the week's Monday
         self.reminder_lines = 0
         self.delayed = 0
         self.discounts: Counter[str] = Counter()
@@ -38,11 +40,13 @@ class Report:
 
     def add(self, result: Evaluation, now: datetime, customers: dict[str, CustomerFact]) -> None:
         month = result.as_of.strftime("%Y-%m")
+        week = (result.as_of - timedelta(days=result.as_of.weekday())).isoformat()
         for d in result.decisions:
             if d.kind == ActionKind.REMINDER and d.merge_into is not None:
                 continue  # joined a reminder counted already
             self.totals[d.kind] += 1
             self.by_month.setdefault(month, Counter())[d.kind] += 1
+            self.by_week.setdefault(week, Counter())[d.kind] += 1
             self.by_customer.setdefault(d.customer_id, Counter())[d.kind] += 1
             self.names.setdefault(d.customer_id, getattr(customers.get(d.customer_id), "name", ""))
             if d.kind == ActionKind.REMINDER:
@@ -85,6 +89,7 @@ class Report:
             },
             "discounts": {cur: str(amount) for cur, amount in sorted(self.discounts.items())},
             "by_month": {m: dict(c) for m, c in sorted(self.by_month.items())},
+            "by_week": {w: dict(c) for w, c in sorted(self.by_week.items())},
             "by_customer": customers,
             "suppressed": {
                 "by_pause": dict(sorted(pauses.items())),
