@@ -80,7 +80,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+    def csrf_error(exc: CSRFError):
         return web.error_response(
             400,
             f"The form expired or was not sent from Dunwell: {exc.description} "
@@ -88,9 +88,9 @@ def _register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(TimeLimitExceeded)
-    def too_long(exc: TimeLimitExceeded):  # type: ignore[no-untyped-def]
+    def too_long(exc: TimeLimitExceeded):
         return web.error_response(422, str(exc))
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(exc: HTTPException):
         return web.error_response(exc.code or 500, exc.description or exc.name)

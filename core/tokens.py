@@ -64,7 +64,8 @@ class TokenCipher:
 
     def decrypt(self, ciphertext: str) -> Token:
         try:
-            return json.loads(self._fernet.decrypt(ciphertext.encode()))
+            token: Token = json.loads(self._fernet.decrypt(ciphertext.encode()))
+            return token
         except InvalidToken as exc:
             raise GrantDead("stored token cannot be decrypted with the configured keys") from exc
 

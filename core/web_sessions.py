@@ -33,6 +33,7 @@ from sqlalchemy.orm import mapped_column
 from core import accounts  # noqa: F401  (app_user, which web_session refers to)
 from core.db import Base
 from core.db import UTCDateTime
+from core.db import affected
 from core.db import utcnow
 
 ABSOLUTE_LIFETIME = timedelta(hours=12)
@@ -175,4 +176,4 @@ def revoke_org(db: Session, organization_id: int, keep_session_id: int | None = 
     stmt = delete(WebSessionOrg).where(WebSessionOrg.organization_id == organization_id)
     if keep_session_id is not None:
         stmt = stmt.where(WebSessionOrg.session_id != keep_session_id)
-    return int(db.execute(stmt).rowcount or 0)
+    return affected(db, stmt)

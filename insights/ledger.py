@@ -86,7 +86,7 @@ def load_ledger(session: Session, org_id: int, since: date) -> list[LedgerInvoic
     return list(ledger.values())
 
 
-def _credited_since(org_id: int, since: date):  # type: ignore[no-untyped-def]
+def _credited_since(org_id: int, since: date):
     by_payment = (
         select(CreditAllocation.invoice_external_id)
         .join(

@@ -77,7 +77,7 @@ def upsert_page(
     if not records:
         return UpsertResult()
     model, to_row = _ENTITIES[entity]
-    table: Table = model.__table__  # type: ignore[assignment]
+    table: Table = model.__table__
     latest = _latest_per_id(records)
     held = _held_versions(session, table, org_id, [r.external_id for r in latest])
     fresh = [r for r in latest if _is_newer(r, held.get(r.external_id))]
@@ -182,7 +182,7 @@ def _upsert_sql(
 @cache
 def _bind_processor(dialect: Dialect, table: Table, column: str) -> Callable[[Any], Any] | None:
     column_type = table.c[column].type.dialect_impl(dialect)
-    return column_type.bind_processor(dialect)  # type: ignore[no-any-return]
+    return column_type.bind_processor(dialect)
 
 
 def _customer_column(table: Table) -> Any:
