@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_right
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from datetime import time
@@ -209,7 +209,7 @@ def _invoice(
         discount_days=row.discount_days,
         link=row.link,
     )
-    per_day: Counter[date] = Counter()
+    per_day: defaultdict[date, Decimal] = defaultdict(Decimal)
     for day, amount in payments + credits:
         per_day[day] += amount
     days = sorted(per_day)

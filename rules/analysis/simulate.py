@@ -19,7 +19,7 @@ from rules.engine.facts import History
 class Simulator:
     history: History = field(default_factory=History)
     holds: dict[str, bool] = field(default_factory=dict)  # customer -> on hold (by rule)
-    _ids: count = field(default_factory=lambda: count(1))
+    _ids: count[int] = field(default_factory=lambda: count(1))
 
     def apply(self, evaluation: Evaluation) -> None:
         seen = set()

@@ -105,7 +105,9 @@ def invoice_value(
     return customer_value(fact, agg)
 
 
-def check_all(conditions: tuple[Condition, ...], values: list[Any]) -> tuple[bool, list[dict]]:
+def check_all(
+    conditions: tuple[Condition, ...], values: list[Any]
+) -> tuple[bool, list[dict[str, Any]]]:
     """Whether every condition holds, with one explanation entry per condition."""
     trace = []
     ok = True

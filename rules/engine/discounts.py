@@ -13,6 +13,7 @@ from datetime import date
 from datetime import timedelta
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
+from typing import Any
 
 from rules.engine.facts import Firing
 from rules.engine.facts import InvoiceFact
@@ -38,7 +39,7 @@ class Terms:
 class Settlement:
     rule: str
     amount: Decimal
-    explanation: dict
+    explanation: dict[str, Any]
 
 
 def early_terms(book: RuleBook, inv: InvoiceFact) -> Terms | None:
@@ -52,7 +53,7 @@ def early_terms(book: RuleBook, inv: InvoiceFact) -> Terms | None:
     return None
 
 
-def early_offer(book: RuleBook, inv: InvoiceFact, as_of: date) -> dict | None:
+def early_offer(book: RuleBook, inv: InvoiceFact, as_of: date) -> dict[str, Any] | None:
     """The early-payment offer to print in a reminder, if the window is still open."""
     terms = early_terms(book, inv)
     if terms is None or not book.early or not book.early.offer_in_reminders:
@@ -141,7 +142,7 @@ def settlement_for(
     return None
 
 
-def offer_item(offer: Offer, inv: InvoiceFact, as_of: date) -> dict:
+def offer_item(offer: Offer, inv: InvoiceFact, as_of: date) -> dict[str, Any]:
     amount = cents(inv.balance * offer.percent / 100)
     return {
         "number": inv.number or inv.external_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from rules.engine.decisions import FiringClaim
 from rules.engine.facts import PlanFact
@@ -26,7 +27,7 @@ def _plan(run: CustomerRun, plan: PlanFact) -> None:
         return
     target = f"plan:{plan.id}"
     fired = run.facts.history.fired(target)
-    due_so_far = 0
+    due_so_far = Decimal(0)
     for inst in plan.instalments:
         due_so_far += inst.amount
         if state.paid >= due_so_far:

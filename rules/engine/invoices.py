@@ -5,6 +5,8 @@ a reminder held back by do-not-contact, settlement offers and early-payment sett
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
+from typing import Any
 
 from rules.engine.conditions import Aggregate
 from rules.engine.credit import CREDIT_PAUSE
@@ -32,6 +34,7 @@ from rules.engine.messages import render_text
 from rules.engine.run import CustomerRun
 from rules.pauses.checks import invoice_pause
 from rules.ruleset.book import Policy
+from rules.ruleset.book import StepAction
 from rules.ruleset.features import EARLY_PAYMENT
 
 
@@ -92,7 +95,7 @@ def _fire(
     cand: Candidate,
     days: int,
     agg: Aggregate,
-    checks: list[dict],
+    checks: list[dict[str, Any]],
 ) -> None:
     step, rule = cand.step, policy_rule(policy)
     claim = FiringClaim(
@@ -130,7 +133,7 @@ def _resume(
     fired: list[Firing],
     days: int,
     agg: Aggregate,
-    checks: list[dict],
+    checks: list[dict[str, Any]],
 ) -> None:
     """The reminder do-not-contact held back, sent once contact is allowed again."""
     item = held_reminder(policy, fired)
@@ -145,17 +148,29 @@ def _resume(
     explanation = _step_explanation(inv, Candidate(item, step, [], ()), days, agg, checks)
     explanation["resumed"] = "held back while the customer was do-not-contact"
     line = invoice_line(inv, days, step.key, early_offer(run.book, inv, run.as_of))
-    template = step.action(ActionKind.REMINDER).template  # type: ignore[union-attr]
+    reminder = step.action(ActionKind.REMINDER)
+    if reminder is None:
+        return  # held_reminder only picks a step with a reminder
+    template = reminder.template
     run.evaluation_claims.append(claim)
     run.items.append(
         MessageItem(STEP, rule, step.key, item.position, template, claim, line, explanation)
     )
 
 
-def _note(run: CustomerRun, inv, rule, step_key, claim, action, days, explanation) -> None:  # type: ignore[no-untyped-def]
+def _note(
+    run: CustomerRun,
+    inv: InvoiceFact,
+    rule: str,
+    step_key: str,
+    claim: FiringClaim,
+    action: StepAction,
+    days: int,
+    explanation: dict[str, Any],
+) -> None:
     line = invoice_line(inv, days, step_key, None)
     ctx = run.note_context(line)
-    payload = {
+    payload: dict[str, Any] = {
         "on": action.on if action.type == ActionKind.NOTE else "customer",
         "invoice": inv.external_id,
         "customer": run.customer.external_id,
@@ -182,7 +197,7 @@ def _offers(
     fired: list[Firing],
     days: int,
     pause: str | None,
-    checks: list[dict],
+    checks: list[dict[str, Any]],
 ) -> None:
     if not run.book.offers:
         return
@@ -263,15 +278,15 @@ def _settle(
 
 
 def _step_explanation(
-    inv: InvoiceFact, cand: Candidate, days: int, agg: Aggregate, checks: list[dict]
-) -> dict:
+    inv: InvoiceFact, cand: Candidate, days: int, agg: Aggregate, checks: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "invoice": inv.external_id,
         "number": inv.number,
         "step": cand.step.key,
         "period": cand.item.period,
         "offset_days": cand.item.offset,
-        "due_date": (inv.due_date or inv.issue_date).isoformat(),  # type: ignore[union-attr]
+        "due_date": _iso(inv.anchor),
         "days_overdue": days,
         "balance": str(inv.balance),
         "currency": inv.currency,
@@ -282,5 +297,9 @@ def _step_explanation(
     }
 
 
-def _active(checks: list[dict]) -> str:
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _active(checks: list[dict[str, Any]]) -> str:
     return "; ".join(c["detail"] for c in checks if c["active"])

@@ -4,6 +4,8 @@ the highest step, scheduled for the next time the limits allow.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rules.engine.credit import credit_lines
 from rules.engine.decisions import ActionKind
 from rules.engine.messages import MessageItem
@@ -59,7 +61,7 @@ def consolidated_reminder(run: CustomerRun) -> None:
     )
 
 
-def _line_order(item: MessageItem) -> tuple:
+def _line_order(item: MessageItem) -> tuple[Any, ...]:
     """Highest step first; within a step, the oldest due date first."""
     when = item.line.get("due_date") or item.line.get("due_on") or ""
     return (-item.priority[0], -item.priority[1], when, item.claim.key)

@@ -26,7 +26,7 @@ from rules.ruleset.book import RuleBook
 from rules.ruleset.book import Segment
 
 
-def header(book: RuleBook, facts: OrgFacts, customer: CustomerFact, as_of: date) -> dict:
+def header(book: RuleBook, facts: OrgFacts, customer: CustomerFact, as_of: date) -> dict[str, Any]:
     return {
         "rule_set": book.name,
         "version": book.version,

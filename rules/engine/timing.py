@@ -58,8 +58,8 @@ def next_open(t: datetime, tz: str | None, limits: Limits) -> datetime:
 
 
 def _open(t: datetime, tz: str | None, limits: Limits) -> tuple[datetime, list[str]]:
-    wraps = limits.quiet_start is not None and limits.quiet_end is not None
-    wraps = wraps and limits.quiet_start > limits.quiet_end  # type: ignore[operator]
+    start, end = limits.quiet_start, limits.quiet_end
+    wraps = start is not None and end is not None and start > end
     day_start = limits.quiet_end if wraps else time(0)
     reasons: list[str] = []
     for _ in range(16):

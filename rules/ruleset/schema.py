@@ -325,13 +325,13 @@ def load_document(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RuleSetInvalid({"": "a rule set must be a JSON object"})
     try:
-        loaded = RuleSetSchema().load(data)
+        loaded: dict[str, Any] = RuleSetSchema().load(data)
     except ValidationError as exc:
-        raise RuleSetInvalid(flatten(exc.normalized_messages())) from None
+        raise RuleSetInvalid(problems(exc)) from None
     _normalise_conditions(loaded)
-    problems = cross_check(loaded)
-    if problems:
-        raise RuleSetInvalid(problems)
+    found = cross_check(loaded)
+    if found:
+        raise RuleSetInvalid(found)
     return loaded
 
 
@@ -341,7 +341,7 @@ def validate_document(data: Any) -> dict[str, Any]:
 
 
 def dump_document(loaded: dict[str, Any]) -> dict[str, Any]:
-    dumped = RuleSetSchema().dump(loaded)
+    dumped: dict[str, Any] = RuleSetSchema().dump(loaded)
     _normalise_conditions(dumped)
     return dumped
 
@@ -353,6 +353,12 @@ def _normalise_conditions(doc: dict[str, Any]) -> None:
     if doc.get("credit_hold"):
         hold = doc["credit_hold"]
         hold["place_when_any"] = [normalise_condition(c) for c in hold["place_when_any"]]
+
+
+def problems(exc: ValidationError) -> dict[str, str]:
+    """Every problem marshmallow found, one message per field path."""
+    messages = exc.normalized_messages()  # type: ignore[no-untyped-call]  # unannotated upstream
+    return flatten(messages)
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, str]:

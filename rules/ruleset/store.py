@@ -179,7 +179,7 @@ def active_book(session: Session, org_id: int) -> tuple[RuleBook, datetime | Non
 
 
 # Compiled books of versions seen by this process, keyed by (id, number, created_at).
-_by_version: dict[tuple, RuleBook] = {}
+_by_version: dict[tuple[Any, ...], RuleBook] = {}
 
 
 def draft_book(document: Any) -> RuleBook:
