@@ -48,6 +48,7 @@ from rules.ruleset import store
 from rules.ruleset.book import RuleBook
 from rules.ruleset.defaults import starter
 from rules.ruleset.schema import RuleSetInvalid
+from rules.ruleset.schema import validate_document
 from rules.serialize import action_json
 from rules.serialize import dispute_json
 from rules.serialize import profile_json
@@ -120,7 +121,7 @@ def starter_document(org_id: int):
 def validate(org_id: int):
     web.current_org(org_id, need="admin")
     data = json_object()
-    document = store.validate_document(store.unwrap(data.get("document", data)))
+    document = validate_document(store.unwrap(data.get("document", data)))
     return jsonify(valid=True, document=document)
 
 

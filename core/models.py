@@ -259,7 +259,8 @@ class WebhookEvent(Base):
     rejected_reason: Mapped[str | None] = mapped_column(Text)
 
 
-MIRROR_MODELS = {
+MirrorModel = type[Customer] | type[Invoice] | type[Payment] | type[CreditNote]
+MIRROR_MODELS: dict[str, MirrorModel] = {
     "customer": Customer,
     "invoice": Invoice,
     "payment": Payment,

@@ -194,23 +194,26 @@ def _customer_column(table: Table) -> Any:
 def _deleted_defaults(entity: Entity) -> dict[str, Any]:
     """Columns a deletion stub must fill if we never saw the record alive."""
     document = {"customer_external_id": "", "currency": ""}
-    return {
+    defaults: dict[Entity, dict[str, Any]] = {
         Entity.CUSTOMER: {"name": "", "active": False},
         Entity.INVOICE: document | {"total": 0, "balance": 0, "status": "deleted"},
         Entity.PAYMENT: document | {"amount": 0, "unapplied": 0},
         Entity.CREDIT_NOTE: document
         | {"total": 0, "remaining": 0, "voided": False, "status": "deleted"},
-    }[entity]
+    }
+    return defaults[entity]
 
 
 def _replace_allocations(
     session: Session, org_id: int, entity: Entity, records: Sequence[AnyRecord]
 ) -> None:
+    model: type[PaymentAllocation] | type[CreditAllocation]
+    owner: type[Payment] | type[CreditNote]
     if entity == Entity.PAYMENT:
         model, parent, owner = PaymentAllocation, "payment_id", Payment
     else:
         model, parent, owner = CreditAllocation, "credit_note_id", CreditNote
-    by_id = {r.external_id: r for r in records}
+    by_id = {r.external_id: r for r in records if isinstance(r, PaymentRecord | CreditNoteRecord)}
     ids = _row_ids(session, owner, org_id, list(by_id))
     gone = delete(model).where(getattr(model, parent).in_(list(ids.values())))
     if model is CreditAllocation:
@@ -225,7 +228,7 @@ def _replace_allocations(
         }
         for external_id, record in by_id.items()
         if not record.deleted and external_id in ids
-        for allocation in record.allocations  # type: ignore[union-attr]
+        for allocation in record.allocations
     ]
     if rows:
         session.execute(insert(model), rows)
@@ -296,8 +299,8 @@ def _customers_touched(records: Sequence[AnyRecord], held: dict[str, _Held]) -> 
     customers: set[str] = set()
     for record in records:
         customers.add(getattr(record, "customer_id", None) or record.external_id)
-        if getattr(record, "merged_into", None):
-            customers.add(record.merged_into)  # type: ignore[union-attr]
+        if isinstance(record, CustomerRecord) and record.merged_into:
+            customers.add(record.merged_into)
         previous = held.get(record.external_id)
         if previous is not None and previous.customer:
             customers.add(previous.customer)
