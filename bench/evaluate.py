@@ -68,7 +68,10 @@ def _engine(url: str) -> Engine:
 
 def prepare(kind: str, sqlite_path: str) -> str:
     import core.models  # noqa: F401 - the tables
+    import outbox.models  # noqa: F401
     import rules.models  # noqa: F401
+    import rules.pauses.models  # noqa: F401
+    import tasks.models  # noqa: F401
 
     if kind == "sqlite":
         if os.path.exists(sqlite_path):
