@@ -100,6 +100,8 @@ def _check_span(start: date, end: date) -> None:
 
 
 def load_history(session: Session, org: Organization, start: date) -> History:
+    """What a backtest replays from `start`: the customers as they are now, each invoice's
+    timeline (when it was born, paid down, gone) and the pauses, from the mirror."""
     customers = load_customers(session, org.id, None)
     invoices = _timeline(session, org)
     base = OrgFacts(

@@ -25,6 +25,7 @@ EARLY_RULE = "discount:early"
 
 
 def cents(value: Decimal) -> Decimal:
+    """Rounded to the cent, half up (as on an invoice)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
@@ -43,6 +44,8 @@ class Settlement:
 
 
 def early_terms(book: RuleBook, inv: InvoiceFact) -> Terms | None:
+    """The early-payment discount that applies to `inv`: its own terms when the rule says to
+    use them and it has some, else the rule's; None without an early-payment rule."""
     rule = book.early
     if rule is None:
         return None
@@ -102,6 +105,8 @@ def early_settlement(
 
 
 def offer_settlement(offer: Offer, made: Firing, inv: InvoiceFact) -> Settlement | None:
+    """The discount to write off when the customer paid within `offer`'s window leaving exactly
+    the discount offered (to the cent) unpaid; None otherwise."""
     if inv.last_paid_on is None or made.amount is None or inv.balance <= 0:
         return None
     valid_until = made.fired_on + timedelta(days=offer.valid_days)

@@ -47,6 +47,8 @@ def policy_rule(policy: Policy) -> str:
 
 
 def choose_policy(book: RuleBook, customer: CustomerFact) -> tuple[Policy | None, Segment | None]:
+    """The first segment the customer matches and its policy, else the default policy (and no
+    segment); a segment without a policy means: not chased."""
     for segment in book.segments:
         if segment_matches(segment, customer):
             return (book.policies.get(segment.policy) if segment.policy else None), segment

@@ -106,6 +106,8 @@ class PromiseFact:
     cancelled_on: date | None = None
 
     def covers(self, inv: InvoiceFact) -> bool:
+        """The invoices the promise names; a promise naming none covers every invoice issued by the
+        promised date."""
         if self.invoice_ids:
             return inv.external_id in self.invoice_ids
         return inv.issue_date is None or inv.issue_date <= self.promised_on

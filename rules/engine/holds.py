@@ -16,6 +16,8 @@ HOLD_RULE = "hold"
 
 
 def credit_holds(run: CustomerRun) -> None:
+    """Place or release the customer's credit hold, once: wanted while a hold rule or a step
+    asks for it. A release still planned when the hold is wanted again is cancelled instead."""
     c = run.customer
     rule_hits = _hold_rule_hits(run)
     desired = bool(rule_hits or run.step_holds)

@@ -15,6 +15,8 @@ from rules.pauses.checks import plan_state
 
 
 def plan_instalments(run: CustomerRun) -> None:
+    """Reminders of the instalments due on the customer's honoured payment plans (when the
+    rule set has a plan template)."""
     if run.book.plans.template is None:
         return
     for plan in run.facts.plans.get(run.customer.external_id, ()):

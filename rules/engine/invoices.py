@@ -39,6 +39,7 @@ from rules.ruleset.features import EARLY_PAYMENT
 
 
 def never_chased(run: CustomerRun, open_invoices: list[InvoiceFact]) -> None:
+    """A merged or deleted customer's invoices are not chased: each is suppressed, saying why."""
     pause = "merged" if run.customer.merged_into is not None else "deleted"
     detail = f"merged into {run.customer.merged_into}" if pause == "merged" else ""
     for inv in open_invoices:
@@ -46,6 +47,9 @@ def never_chased(run: CustomerRun, open_invoices: list[InvoiceFact]) -> None:
 
 
 def invoice_steps(run: CustomerRun, inv: InvoiceFact) -> None:
+    """What one open invoice gets today: a settlement of its discount if it was paid on terms;
+    else, unless a pause (dispute, promise, plan, credit) holds it back, the policy's next step
+    (or the reminder do-not-contact held back) and the offers it qualifies for."""
     fired = run.facts.history.fired(inv.external_id)
     if inv.last_paid_on is not None:
         since = run.facts.since_for(EARLY_PAYMENT)

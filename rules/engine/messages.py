@@ -68,6 +68,8 @@ def customer_part(c: CustomerFact) -> dict[str, Any]:
 
 
 def reminder_payload(template: str, c: CustomerFact, items: list[MessageItem]) -> dict[str, Any]:
+    """The outbox payload of one consolidated reminder: its lines by kind, and the priority of
+    its lead line (when reminders merge, the higher one's template and step lead)."""
     by_kind: dict[str, list[dict[str, Any]]] = {STEP: [], OFFER: [], INSTALMENT: []}
     for item in items:
         by_kind[item.kind].append(dict(item.line, claim=list(item.claim.key)))
@@ -120,6 +122,8 @@ def render_reminder(
 
 
 def render_text(source: str, ctx: dict[str, Any], name: str = "the text") -> str:
+    """`source` rendered; a template error gives "[template error: ...]" instead, so that the
+    note or task says what went wrong rather than vanishing."""
     try:
         return render(source, ctx, name).strip()
     except TemplateError as exc:

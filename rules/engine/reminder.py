@@ -15,6 +15,8 @@ from rules.engine.timing import next_allowed
 
 
 def consolidated_reminder(run: CustomerRun) -> None:
+    """One reminder for all the customer's lines of the day, at the next time the limits
+    allow (quiet hours, business days, caps), or merged into the reminder already planned."""
     if not run.items:
         return
     items = sorted(run.items, key=_line_order)

@@ -35,6 +35,7 @@ def zone(name: str | None) -> ZoneInfo:
 
 
 def local_date(now: datetime, tz: str | None) -> date:
+    """The calendar date at `now` in time zone `tz` (UTC when None)."""
     return now.astimezone(zone(tz)).date()
 
 
@@ -44,6 +45,7 @@ def local_instant(day: date, at: time, tz: str | None) -> datetime:
 
 
 def in_quiet_hours(at: time, limits: Limits) -> bool:
+    """Whether `at` falls in the quiet hours, which may wrap past midnight (22:00-07:00)."""
     start, end = limits.quiet_start, limits.quiet_end
     if start is None or end is None:
         return False
