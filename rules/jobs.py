@@ -75,6 +75,8 @@ def request_run(redis: Redis, org_id: int) -> str:
 
 
 def is_stale(org: Organization, now: datetime, freshness_minutes: int) -> bool:
+    """Whether the mirror is too old to act on: never synced, or not within
+    `freshness_minutes`."""
     synced = org.last_synced_at
     return synced is None or now - synced > timedelta(minutes=freshness_minutes)
 

@@ -72,6 +72,8 @@ def sync_entities(
     provider: Provider,
     entities: Iterable[Entity] = ENTITY_ORDER,
 ) -> SyncReport:
+    """Sync `entities` in order (customers first, so documents find their owner), reporting
+    what changed and which customers' facts moved."""
     report = SyncReport()
     for entity in entities:
         entity_report, customers = sync_entity(sessions, org_id, provider, entity)
@@ -83,6 +85,8 @@ def sync_entities(
 def sync_entity(
     sessions: sessionmaker[Session], org_id: int, provider: ChangeLister, entity: Entity
 ) -> tuple[EntityReport, set[str]]:
+    """Page through what changed since the cursor, upserting each page in its own
+    transaction and moving the cursor with it, so an interrupted sync resumes where it was."""
     started = utcnow()
     with session_scope(sessions) as session:
         cursor = _cursor(session, org_id, entity)
@@ -112,6 +116,9 @@ def sync_entity(
 def choose_listing(
     cursor: SyncCursor, window: timedelta | None, now: datetime
 ) -> tuple[str, datetime | None]:
+    """How to list this time: `backfill` (never listed), `resume` (a full listing was
+    interrupted), `reconcile` (the cursor is older than the provider can look back: list all
+    and flag what is gone) or `incremental`; and from when."""
     if cursor.full_completed_at is None:
         if cursor.high_water is None:
             return "backfill", None

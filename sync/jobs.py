@@ -82,6 +82,7 @@ def resync_all() -> int:
 
 
 def request_sync_all(ctx: JobContext) -> int:
+    """Ask for a sync of every connected organization; returns how many."""
     with session_scope(ctx.sessions) as session:
         ids = list(
             session.scalars(
@@ -170,6 +171,8 @@ def _run_later(ctx: JobContext, org_id: int, seconds: float, why: str) -> None:
 
 
 def request_evaluation(ctx: JobContext, org_id: int, customers: set[str]) -> None:
+    """Ask for an evaluation of the customers a sync touched; one job per set of customers,
+    however many syncs ask for it before it runs."""
     ordered = sorted(customers)
     digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
     enqueue_once(

@@ -74,6 +74,9 @@ class _Held:
 def upsert_page(
     session: Session, org_id: int, entity: Entity, records: Sequence[AnyRecord]
 ) -> UpsertResult:
+    """Write a page of records into the mirror: only records newer than the stored version
+    (a provider may send one twice or out of order), deletions as flagged stubs, and the
+    allocations of payments and credit notes replaced whole."""
     if not records:
         return UpsertResult()
     model, to_row = _ENTITIES[entity]

@@ -106,6 +106,8 @@ def feature_since(
 def load_customers(
     session: Session, org_id: int, customer_ids: list[str] | None
 ) -> dict[str, CustomerFact]:
+    """The customers of the organization (only `customer_ids`, when given) with their profile:
+    tags, do-not-contact and the credit hold, without invoices yet."""
     stmt = q.customers(customer_ids is not None)
     rows = session.connection().execute(stmt, q.params(org_id, customer_ids)).all()
     out: dict[str, CustomerFact] = {}

@@ -45,6 +45,8 @@ def _money(column: Any) -> Any:
 
 
 def params(org_id: int, customer_ids: list[str] | None, **more: object) -> dict[str, object]:
+    """The bind parameters of the fact queries: the organization, the customers of a scoped
+    run, and any of `more` that is not None."""
     out: dict[str, object] = {"org": org_id}
     out.update((k, v) for k, v in more.items() if v is not None)
     if customer_ids is not None:

@@ -42,10 +42,13 @@ class PlanState:
 
 
 def covered_balance(customer: CustomerFact, covers: Callable[[InvoiceFact], bool]) -> Decimal:
+    """What is still open on the customer's invoices that `covers` picks."""
     return sum((i.balance for i in customer.invoices if i.is_open and covers(i)), Decimal(0))
 
 
 def promise_state(promise: PromiseFact, customer: CustomerFact, day: date) -> str:
+    """Where a promise to pay stands on `day`: not started, honoured (the pause holds),
+    completed (paid, or the promised amount was), broken (past its date), or cancelled."""
     if promise.cancelled_on is not None and promise.cancelled_on <= day:
         return CANCELLED
     if day < promise.promised_on:
@@ -58,6 +61,8 @@ def promise_state(promise: PromiseFact, customer: CustomerFact, day: date) -> st
 
 
 def plan_state(plan: PlanFact, customer: CustomerFact, day: date, grace_days: int) -> PlanState:
+    """Where a payment plan stands on `day`: broken once an instalment is more than
+    `grace_days` late and underpaid, completed once its invoices are paid, else honoured."""
     if plan.cancelled_on is not None and plan.cancelled_on <= day:
         return PlanState(CANCELLED, Decimal(0), Decimal(0), f"cancelled on {plan.cancelled_on}")
     if day < plan.created_on:
@@ -130,6 +135,8 @@ def _promise_detail(promise: PromiseFact, state: str) -> str:
 
 
 def customer_checks(customer: CustomerFact) -> list[dict[str, Any]]:
+    """The customer-level reasons not to chase (merged, deleted, do-not-contact), each with
+    whether it applies, for a decision's explanation."""
     return [
         {
             "pause": "merged",

@@ -115,6 +115,7 @@ class Limits:
 
     @property
     def longest_cap_days(self) -> int:
+        """How far back the message history must reach for the caps to be checked."""
         return max((days for _, days in self.caps), default=0)
 
 
@@ -156,6 +157,8 @@ class RuleBook:
 def compile_book(
     document: dict[str, Any], version_id: int | None = None, number: int | None = None
 ) -> RuleBook:
+    """A validated rule-set document compiled into what the evaluator reads: steps expanded
+    into a schedule of repeats, conditions parsed, money as Decimal."""
     doc = load_document(document)
     discounts = doc["discounts"]
     hold = doc["credit_hold"]

@@ -13,6 +13,8 @@ from rules.templates.render import template_error
 
 
 def cross_check(doc: dict[str, Any]) -> dict[str, str]:
+    """The problems that need more than one field to see: unknown policy and template keys,
+    duplicate keys, conflicting actions; every one found, by field path."""
     problems: dict[str, str] = {}
     policies = {p["key"] for p in doc["policies"]}
     templates = set(doc["templates"])

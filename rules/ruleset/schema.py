@@ -98,6 +98,8 @@ def _value_problem(kind: str, op: str, value: Any) -> str | None:
 
 
 def normalise_condition(cond: dict[str, Any]) -> dict[str, Any]:
+    """The condition in its one stored form: money values as decimal strings, currency only
+    when given."""
     kind = FACT_TYPES[cond["fact"]]
     value = cond["value"]
     if kind == MONEY:
