@@ -195,9 +195,9 @@ def _check(store: Store, ledger: Ledger, doc: CreditDoc, spec: Any) -> tuple[str
         errors.append(f"The amount allocated exceeds the amount due ({invoice.amount_due:.2f})")
     if day is None:
         errors.append("Date must be a date such as 2026-05-01")
-    if errors:
+    if errors or amount is None or day is None:
         raise Invalid(errors, spec)
-    return invoice_id, amount, day  # type: ignore[return-value]
+    return invoice_id, amount, day
 
 
 def _apply(

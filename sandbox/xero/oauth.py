@@ -238,9 +238,9 @@ def revoke() -> BaseResponse:
 @bp.get("/connections")
 @bp.get("/Connections")
 def connections() -> BaseResponse:
-    grant, error = gate.bearer()
-    if error is not None or grant is None:
-        return error  # type: ignore[return-value]
+    grant = gate.bearer()
+    if isinstance(grant, Response):
+        return grant
     decision = current().limiter.acquire(None)
     if decision.problem:
         return gate.too_many(decision)
@@ -264,9 +264,9 @@ def connections() -> BaseResponse:
 @bp.delete("/connections/<connection_id>")
 @bp.delete("/Connections/<connection_id>")
 def delete_connection(connection_id: str) -> BaseResponse:
-    grant, error = gate.bearer()
-    if error is not None or grant is None:
-        return error  # type: ignore[return-value]
+    grant = gate.bearer()
+    if isinstance(grant, Response):
+        return grant
     if not current().auth.delete_connection(grant, connection_id):
         return problem(404, "Not Found", "Connection not found")
     return Response(status=204)
