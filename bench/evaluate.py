@@ -68,7 +68,10 @@ def _engine(url: str) -> Engine:
 
 def prepare(kind: str, sqlite_path: str) -> str:
     import core.models  # noqa: F401 - the tables
+    import outbox.models  # noqa: F401
     import rules.models  # noqa: F401
+    import rules.pauses.models  # noqa: F401
+    import tasks.models  # noqa: F401
 
     if kind == "sqlite":
         if os.path.exists(sqlite_path):
@@ -220,7 +223,8 @@ def _load(engine: Engine, table: str, rows: list[tuple]) -> None:
         else:
             money = {i for i, name in enumerate(names) if name in MONEY}
             sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-            cur.executemany(sql, (_sqlite_row(row, money) for row in rows))
+            params = (_sqlite_row(row, money) for row in rows)  # streamed, never a whole list
+            cur.executemany(sql, params)  # type: ignore[arg-type]  # sqlite3 takes an iterator
         raw.commit()
     finally:
         raw.close()
@@ -264,13 +268,19 @@ def _worker_init(url: str) -> None:
     _CTX = JobContext(_settings(url), make_session_factory(make_engine(url)), None)
 
 
+def _context() -> JobContext:
+    if _CTX is None:
+        raise RuntimeError("_worker_init has not run in this process")
+    return _CTX
+
+
 def _evaluate_chunk(args: tuple[list[int], datetime]) -> tuple[int, int]:
     from rules.jobs import run_evaluation
 
     org_ids, now = args
     created = 0
     for org_id in org_ids:
-        result = run_evaluation(_CTX, org_id, None, now=now)  # type: ignore[arg-type]
+        result = run_evaluation(_context(), org_id, None, now=now)
         created += result.get("created", 0)
     return len(org_ids), created
 
@@ -299,7 +309,7 @@ def one_customer(url: str, orgs: int, now: datetime, samples: int) -> tuple[floa
         org_id = rng.randint(1, orgs)
         customer = f"C{org_id}-{rng.randint(0, 99)}"
         started = time.perf_counter()
-        run_evaluation(_CTX, org_id, [customer], now=now)  # type: ignore[arg-type]
+        run_evaluation(_context(), org_id, [customer], now=now)
         timings.append(time.perf_counter() - started)
     timings.sort()
     return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]

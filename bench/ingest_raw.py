@@ -45,7 +45,7 @@ class RawResult:
 
 def scratch_table() -> Table:
     """A copy of the invoice table's columns and indexes, without the foreign key."""
-    source: Table = Invoice.__table__  # type: ignore[assignment]
+    source = Invoice.metadata.tables[Invoice.__tablename__]
     columns = [
         Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
         for c in source.columns

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import datetime
 from time import perf_counter
 from typing import Any
@@ -60,8 +61,16 @@ class RecordedPages(BaseAdapter):
         self.generating = 0.0
         self.calls = 0
 
-    def send(self, request: Any, stream: bool = False, timeout: Any = None, **_: Any) -> Any:
-        parts = urlsplit(request.url)
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        parts = urlsplit(request.url or "")
         started = perf_counter()
         body, headers = self.route(parts.path, parse_qs(parts.query))
         self.generating += perf_counter() - started
@@ -74,7 +83,7 @@ class RecordedPages(BaseAdapter):
             {"Content-Type": "application/json;charset=UTF-8", **headers}
         )
         response.encoding = "utf-8"
-        response.url = request.url
+        response.url = request.url or ""
         response.request = request
         return response
 

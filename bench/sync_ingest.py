@@ -226,7 +226,7 @@ def run_memories(
     """Every memory run, two at a time (they measure memory, not speed)."""
     pairs = [(p, d) for p in providers for d in databases]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = pool.map(lambda pair: run_memory(*pair, invoices), pairs)
+        results = pool.map(lambda pair: run_memory(pair[0], pair[1], invoices), pairs)
         return [(p, d, result) for (p, d), result in zip(pairs, results, strict=True)]
 
 

@@ -86,7 +86,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+    def csrf_error(exc: CSRFError):
         return web.error_response(
             400,
             f"The form expired or was not sent from Dunwell: {exc.description} "
@@ -94,9 +94,9 @@ def _register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(TimeLimitExceeded)
-    def too_long(exc: TimeLimitExceeded):  # type: ignore[no-untyped-def]
+    def too_long(exc: TimeLimitExceeded):
         return web.error_response(422, str(exc))
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(exc: HTTPException):
         return web.error_response(exc.code or 500, exc.description or exc.name)

@@ -5,9 +5,11 @@ why it was decided, in words; approve, reject, retry and cancel for collectors (
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from typing import Protocol
 
 from flask import Blueprint
 from flask import abort
@@ -86,24 +88,32 @@ class Filters:
 
 
 def _day(text: str | None) -> date | None:
+    if not text:
+        return None
     try:
-        return date.fromisoformat(text) if text else None
+        return date.fromisoformat(text)
     except ValueError:
         abort(
             400, f"“{text[:20]}” is not a date: use YYYY-MM-DD (the date fields do this for you)."
         )
 
 
-def names(org_id: int, actions: list[Action]) -> dict[str, str]:
-    ids = {a.customer_external_id for a in actions}
+class _ForCustomer(Protocol):
+    @property
+    def customer_external_id(self) -> str: ...
+
+
+def names(org_id: int, rows: Iterable[_ForCustomer]) -> dict[str, str]:
+    """The display name of the customer of each of `rows` (actions, tasks), by external id."""
+    ids = {r.customer_external_id for r in rows}
     if not ids:
         return {}
-    rows = web.db().execute(
+    found = web.db().execute(
         select(Customer.external_id, Customer.name).where(
             Customer.organization_id == org_id, Customer.external_id.in_(ids)
         )
     )
-    return {ext: name or ext for ext, name in rows}
+    return {ext: name or ext for ext, name in found}
 
 
 @bp.get("")

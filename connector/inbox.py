@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,11 +37,8 @@ def record_notices(db: Session, provider: str, notices: list[ChangeNotice]) -> s
         return set()
     notices = [_storable(n) for n in notices]
     orgs = _connected(db, provider, {n.tenant_external_id for n in notices})
-    rows = [
-        _row(provider, n, orgs[n.tenant_external_id])
-        for n in notices
-        if n.rejected is None and n.tenant_external_id in orgs
-    ]
+    accepted = [n for n in notices if n.rejected is None and n.tenant_external_id in orgs]
+    rows = [_row(provider, n, orgs[n.tenant_external_id]) for n in accepted]
     rows += [
         _rejected_row(provider, n, orgs.get(n.tenant_external_id)) for n in notices if n.rejected
     ]
@@ -48,7 +46,7 @@ def record_notices(db: Session, provider: str, notices: list[ChangeNotice]) -> s
         return set()
     insert_ignore(db, WebhookEvent.__table__, rows)
     db.commit()
-    return {row["organization_id"] for row in rows if row["rejected_reason"] is None}
+    return {orgs[n.tenant_external_id] for n in accepted}
 
 
 def _connected(db: Session, provider: str, tenants: set[str]) -> dict[str, int]:
@@ -87,7 +85,7 @@ def _storable(notice: ChangeNotice) -> ChangeNotice:
     return notice
 
 
-def _row(provider: str, notice: ChangeNotice, org_id: int | None) -> dict[str, object]:
+def _row(provider: str, notice: ChangeNotice, org_id: int | None) -> dict[str, Any]:
     return {
         "provider": provider,
         "dedupe_key": notice.dedupe_key[:_DEDUPE_KEY_CHARS],
@@ -103,7 +101,7 @@ def _row(provider: str, notice: ChangeNotice, org_id: int | None) -> dict[str, o
     }
 
 
-def _rejected_row(provider: str, notice: ChangeNotice, org_id: int | None) -> dict[str, object]:
+def _rejected_row(provider: str, notice: ChangeNotice, org_id: int | None) -> dict[str, Any]:
     log.warning(
         "set aside a %s webhook event (tenant %r, id %r): %s",
         provider,

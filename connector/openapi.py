@@ -80,13 +80,15 @@ def document() -> dict[str, Any]:
         info={"description": DESCRIPTION},
         servers=[{"url": "/"}],
     )
-    plugin.converter.add_attribute_function(_decimal)  # type: ignore[union-attr]
+    if plugin.converter is None:  # APISpec(plugins=[plugin]) above sets it
+        raise RuntimeError("the marshmallow plugin has no converter")
+    plugin.converter.add_attribute_function(_decimal)
     for name, schema in INPUTS.items():
         spec.components.schema(name, schema=schema)
     for name, shape in {**SHAPES, **REQUESTS}.items():
         spec.components.schema(name, shape)
-    for name, (shape, description) in ERRORS.items():
-        content = {"application/json": {"schema": ref(shape)}}
+    for name, (error_shape, description) in ERRORS.items():
+        content = {"application/json": {"schema": ref(error_shape)}}
         spec.components.response(name, {"description": description, "content": content})
     spec.components.security_scheme(
         "session", {"type": "apiKey", "in": "cookie", "name": "session"}

@@ -29,7 +29,7 @@ bp = Blueprint("outbox_api", __name__, url_prefix="/api/orgs/<int:org_id>")
 
 
 @bp.errorhandler(approval.NotFoundInOrganization)
-def _not_found(exc: approval.NotFoundInOrganization):  # type: ignore[no-untyped-def]
+def _not_found(exc: approval.NotFoundInOrganization):
     return web.error_response(404, str(exc))
 
 
@@ -52,12 +52,12 @@ def _Invalid(field: str, expected: str) -> InputInvalid:  # noqa: N802 - raised 
 
 
 @bp.errorhandler(InputInvalid)
-def _invalid(exc: InputInvalid):  # type: ignore[no-untyped-def]
+def _invalid(exc: InputInvalid):
     return jsonify(error="The input is not valid.", errors=exc.errors, status=422), 422
 
 
 @bp.get("/approvals")
-def waiting(org_id: int):  # type: ignore[no-untyped-def]
+def waiting(org_id: int):
     web.current_org(org_id, need="viewer")
     db = web.db()
     out = []
@@ -71,7 +71,7 @@ def waiting(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/approvals")
-def decide(org_id: int):  # type: ignore[no-untyped-def]
+def decide(org_id: int):
     web.current_org(org_id, need="collector")
     data = json_object()
     approve, reject = _ids(org_id, data, "approve"), _ids(org_id, data, "reject")
@@ -90,7 +90,7 @@ def decide(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post(f"/actions/<{ROW_ID}:action_id>/retry")
-def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
+def retry(org_id: int, action_id: int):
     web.current_org(org_id, need="collector")
     action = approval.retry(web.db(), org_id, action_id, web.actor())
     web.db().commit()
@@ -99,7 +99,7 @@ def retry(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post(f"/actions/<{ROW_ID}:action_id>/cancel")
-def cancel(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
+def cancel(org_id: int, action_id: int):
     web.current_org(org_id, need="collector")
     action = approval.cancel(web.db(), org_id, action_id, web.actor())
     web.db().commit()
@@ -107,7 +107,7 @@ def cancel(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get(f"/actions/<{ROW_ID}:action_id>/history")
-def history(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
+def history(org_id: int, action_id: int):
     web.current_org(org_id, need="viewer")
     db = web.db()
     action = db.get(Action, action_id)

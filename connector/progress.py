@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from flask import Blueprint
 from flask import render_template
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 
 from connector import web
 from core.models import Organization
@@ -82,7 +81,7 @@ def progress(org: Organization) -> Progress:
 
 
 @bp.get("/orgs/<int:org_id>/progress")
-def poll(org_id: int) -> Response | tuple[str, int]:
+def poll(org_id: int) -> str | tuple[str, int]:
     org = web.current_org(org_id, need="viewer")
     state = progress(org)
     html = render_template("_progress_live.html", org=org, progress=state, finished=not state.live)

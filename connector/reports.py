@@ -13,6 +13,7 @@ from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from core.db import utcnow
 from core.models import CreditNote
 from core.models import Customer
 from core.models import Invoice
+from core.models import MirrorModel
 from core.models import Organization
 from core.models import Payment
 from core.models import WebhookEvent
@@ -78,14 +80,9 @@ def aging(session: Session, org: Organization, today: date | None = None) -> lis
 
 
 def counts(session: Session, org_id: int) -> dict[str, int]:
-    def count(model: type, *where: object) -> int:
+    def count(model: MirrorModel | type[WebhookEvent], *where: ColumnElement[bool]) -> int:
         stmt = (
-            select(func.count())
-            .select_from(model)
-            .where(
-                model.organization_id == org_id,  # type: ignore[attr-defined]
-                *where,  # type: ignore[arg-type]
-            )
+            select(func.count()).select_from(model).where(model.organization_id == org_id, *where)
         )
         return int(session.scalar(stmt) or 0)
 

@@ -48,6 +48,7 @@ from rules.ruleset import store
 from rules.ruleset.book import RuleBook
 from rules.ruleset.defaults import starter
 from rules.ruleset.schema import RuleSetInvalid
+from rules.ruleset.schema import validate_document
 from rules.serialize import action_json
 from rules.serialize import dispute_json
 from rules.serialize import profile_json
@@ -59,12 +60,12 @@ MAX_BACKTEST_MONTHS = 36
 
 
 @bp.errorhandler(InputInvalid)
-def _invalid(exc: InputInvalid):  # type: ignore[no-untyped-def]
+def _invalid(exc: InputInvalid):
     return jsonify(error="The input is not valid.", errors=exc.errors, status=422), 422
 
 
 @bp.errorhandler(store.NoSuchVersion)
-def _no_version(exc: store.NoSuchVersion):  # type: ignore[no-untyped-def]
+def _no_version(exc: store.NoSuchVersion):
     return web.error_response(404, str(exc))
 
 
@@ -88,13 +89,13 @@ def _reevaluate(org_id: int, customer: str) -> None:
 
 
 @bp.get("/rules/csrf")
-def csrf_token(org_id: int):  # type: ignore[no-untyped-def]
+def csrf_token(org_id: int):
     web.current_org(org_id, need="viewer")
     return jsonify(csrf_token=generate_csrf())
 
 
 @bp.get("/rules")
-def rule_set(org_id: int):  # type: ignore[no-untyped-def]
+def rule_set(org_id: int):
     web.current_org(org_id, need="viewer")
     owner = store.rule_set(web.db(), org_id)
     if owner is None:
@@ -110,22 +111,22 @@ def rule_set(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/rules/starter")
-def starter_document(org_id: int):  # type: ignore[no-untyped-def]
+def starter_document(org_id: int):
     web.current_org(org_id, need="viewer")
     return jsonify(starter())
 
 
 @bp.post("/rules/validate")
 @web.read_only
-def validate(org_id: int):  # type: ignore[no-untyped-def]
+def validate(org_id: int):
     web.current_org(org_id, need="admin")
     data = json_object()
-    document = store.validate_document(store.unwrap(data.get("document", data)))
+    document = validate_document(store.unwrap(data.get("document", data)))
     return jsonify(valid=True, document=document)
 
 
 @bp.post("/rules/versions")
-def save(org_id: int):  # type: ignore[no-untyped-def]
+def save(org_id: int):
     web.current_org(org_id, need="admin")
     data = json_object()
     if "document" not in data:
@@ -148,14 +149,14 @@ def save(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get(f"/rules/versions/<{ROW_ID}:number>")
-def version(org_id: int, number: int):  # type: ignore[no-untyped-def]
+def version(org_id: int, number: int):
     web.current_org(org_id, need="viewer")
     found = store.get_version(web.db(), org_id, number)
     return jsonify({**version_head(found), "document": found.document})
 
 
 @bp.post(f"/rules/versions/<{ROW_ID}:number>/activate")
-def activate(org_id: int, number: int):  # type: ignore[no-untyped-def]
+def activate(org_id: int, number: int):
     web.current_org(org_id, need="admin")
     found = store.activate_version(web.db(), org_id, number)
     web.db().commit()
@@ -163,7 +164,7 @@ def activate(org_id: int, number: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/rules/export")
-def export(org_id: int):  # type: ignore[no-untyped-def]
+def export(org_id: int):
     web.current_org(org_id, need="viewer")
     number = query(ExportQuery()).get("version")
     found = (
@@ -177,7 +178,7 @@ def export(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/rules/import")
-def import_rules(org_id: int):  # type: ignore[no-untyped-def]
+def import_rules(org_id: int):
     web.current_org(org_id, need="admin")
     flag = request.args.get("activate", "0")
     if flag not in ("0", "1", "true", "yes"):
@@ -207,7 +208,7 @@ def _book(org_id: int, data: dict[str, Any]) -> RuleBook:
 
 @bp.post("/rules/preview")
 @web.read_only
-def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
+def preview_rules(org_id: int):
     org = web.current_org(org_id, need="admin")
     data = json_object()
     book = _book(org_id, data)
@@ -226,7 +227,7 @@ def preview_rules(org_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/rules/backtest")
 @web.read_only
-def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
+def backtest_rules(org_id: int):
     org = web.current_org(org_id, need="admin")
     data = json_object()
     book = _book(org_id, data)
@@ -246,7 +247,7 @@ def backtest_rules(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/actions")
-def actions(org_id: int):  # type: ignore[no-untyped-def]
+def actions(org_id: int):
     web.current_org(org_id, need="viewer")
     args = query(ActionsQuery())
     listing = select(Action).where(Action.organization_id == org_id)
@@ -264,7 +265,7 @@ def actions(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get(f"/actions/<{ROW_ID}:action_id>")
-def action(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
+def action(org_id: int, action_id: int):
     web.current_org(org_id, need="viewer")
     found = web.db().get(Action, action_id)
     if found is None or found.organization_id != org_id:
@@ -273,7 +274,7 @@ def action(org_id: int, action_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/evaluate")
-def evaluate_now(org_id: int):  # type: ignore[no-untyped-def]
+def evaluate_now(org_id: int):
     web.current_org(org_id, need="admin")
     return jsonify(queued=request_run(web.redis(), org_id)), 202
 
@@ -282,7 +283,7 @@ def evaluate_now(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/disputes")
-def open_dispute(org_id: int):  # type: ignore[no-untyped-def]
+def open_dispute(org_id: int):
     org = web.current_org(org_id, need="collector")
     data = shapes.load(shapes.DisputeIn(), json_object())
     dispute = pauses_store.open_dispute(web.db(), org_id, data, _today(org))
@@ -292,7 +293,7 @@ def open_dispute(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post(f"/disputes/<{ROW_ID}:dispute_id>/close")
-def close_dispute(org_id: int, dispute_id: int):  # type: ignore[no-untyped-def]
+def close_dispute(org_id: int, dispute_id: int):
     org = web.current_org(org_id, need="collector")
     dispute = _owned(Dispute, dispute_id, org_id)
     pauses_store.close_dispute(
@@ -304,7 +305,7 @@ def close_dispute(org_id: int, dispute_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/disputes")
-def disputes(org_id: int):  # type: ignore[no-untyped-def]
+def disputes(org_id: int):
     web.current_org(org_id, need="viewer")
     query = select(Dispute).where(Dispute.organization_id == org_id)
     if request.args.get("open") in ("1", "true"):
@@ -320,7 +321,7 @@ def _owned(model: Any, row_id: int, org_id: int) -> Any:
 
 
 @bp.post("/promises")
-def add_promise(org_id: int):  # type: ignore[no-untyped-def]
+def add_promise(org_id: int):
     org = web.current_org(org_id, need="collector")
     data = shapes.load(shapes.PromiseIn(), json_object())
     promise = pauses_store.add_promise(web.db(), org_id, data, _today(org))
@@ -332,12 +333,12 @@ def add_promise(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post(f"/promises/<{ROW_ID}:promise_id>/cancel")
-def cancel_promise(org_id: int, promise_id: int):  # type: ignore[no-untyped-def]
+def cancel_promise(org_id: int, promise_id: int):
     return _cancel(PromiseToPay, promise_id, org_id)
 
 
 @bp.post("/payment-plans")
-def add_plan(org_id: int):  # type: ignore[no-untyped-def]
+def add_plan(org_id: int):
     org = web.current_org(org_id, need="collector")
     data = shapes.load(shapes.PlanIn(), json_object())
     plan = pauses_store.add_plan(web.db(), org_id, data, _today(org))
@@ -349,11 +350,11 @@ def add_plan(org_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post(f"/payment-plans/<{ROW_ID}:plan_id>/cancel")
-def cancel_plan(org_id: int, plan_id: int):  # type: ignore[no-untyped-def]
+def cancel_plan(org_id: int, plan_id: int):
     return _cancel(PaymentPlan, plan_id, org_id)
 
 
-def _cancel(model: Any, row_id: int, org_id: int):  # type: ignore[no-untyped-def]
+def _cancel(model: Any, row_id: int, org_id: int):
     """Cancel a promise or a plan (idempotent) and let dunning look at the customer again."""
     org = web.current_org(org_id, need="collector")
     row = _owned(model, row_id, org_id)
@@ -364,7 +365,7 @@ def _cancel(model: Any, row_id: int, org_id: int):  # type: ignore[no-untyped-de
 
 
 @bp.put("/customers/<customer>/profile")
-def put_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
+def put_profile(org_id: int, customer: str):
     web.current_org(org_id, need="collector")
     data = shapes.load(shapes.ProfileIn(), json_object())
     row = pauses_store.update_profile(web.db(), org_id, customer_id(customer), data)
@@ -374,6 +375,6 @@ def put_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/customers/<customer>/profile")
-def get_profile(org_id: int, customer: str):  # type: ignore[no-untyped-def]
+def get_profile(org_id: int, customer: str):
     web.current_org(org_id, need="viewer")
     return jsonify(profile_json(pauses_store.profile(web.db(), org_id, customer_id(customer))))

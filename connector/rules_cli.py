@@ -32,6 +32,7 @@ from rules.analysis.preview import preview
 from rules.engine.timing import local_date
 from rules.ruleset import store
 from rules.ruleset.book import RuleBook
+from rules.ruleset.schema import validate_document
 
 # An AppGroup (a click.Group) runs each command inside the application context.
 rules_cli = AppGroup("rules", help="Rule sets: validate, import, export, preview, backtest.")
@@ -92,7 +93,7 @@ def validate_command(org_id: int, path: str) -> None:
     with _session() as session:
         _org(session, org_id)
     try:
-        _echo(store.validate_document(store.unwrap(_read(path))))
+        _echo(validate_document(store.unwrap(_read(path))))
     except InputInvalid as exc:
         _fail(exc)
 

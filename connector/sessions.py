@@ -54,7 +54,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.ended = False
 
     @property
-    def new(self) -> bool:  # type: ignore[override]
+    def new(self) -> bool:  # type: ignore[override]  # Flask's is a plain attribute
         return self.record_id is None
 
 

@@ -17,6 +17,7 @@ from connector.activity import names
 from core import team
 from core.db import utcnow
 from tasks import store
+from tasks.models import Task
 from tasks.models import TaskStatus
 
 bp = Blueprint("tasks_page", __name__, url_prefix="/orgs/<int:org_id>/tasks")
@@ -37,10 +38,11 @@ def listing(org_id: int) -> str:
     total = store.listing(web.db(), org_id, wanted, 1, 0)[1]
     pager = pages.pager(total)
     if view == "mine" and me is None:
-        rows, total = [], 0
+        rows: list[Task] = []
+        total = 0
     else:
         rows, total = store.listing(web.db(), org_id, wanted, pager.size, pager.offset)
-    customers = names(org_id, rows)  # type: ignore[arg-type]
+    customers = names(org_id, rows)
     return pages.render(
         "tasks.html",
         org,

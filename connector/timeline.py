@@ -102,7 +102,7 @@ def invoice_numbers(session: Session, org_id: int, customer: str | None) -> dict
     return {ext: number or ext for ext, number in session.execute(query)}
 
 
-def _scoped(query, column, org_column, org_id: int, customer: str | None):  # type: ignore[no-untyped-def]
+def _scoped(query, column, org_column, org_id: int, customer: str | None):
     query = query.where(org_column == org_id)
     return query.where(column == customer) if customer is not None else query
 
@@ -255,7 +255,7 @@ def _payments(session: Session, org_id: int, customer: str | None, clock: _Clock
     ).where(Payment.deleted.is_(False), Payment.paid_on.is_not(None))
     out = []
     for p in session.scalars(query):
-        at, when = clock.day(p.paid_on)  # type: ignore[arg-type]
+        at, when = clock.day(p.paid_on)
         out.append(
             Entry(
                 p.customer_external_id,
@@ -275,7 +275,7 @@ def _tasks(session: Session, org_id: int, customer: str | None, clock: _Clock) -
     ).where(Task.done_at.is_not(None))
     out = []
     for t in session.scalars(query):
-        at, when = clock.instant(t.done_at)  # type: ignore[arg-type]
+        at, when = clock.instant(t.done_at)
         out.append(
             Entry(t.customer_external_id, at, when, "task", f"Task done: {t.title}", by=t.done_by)
         )

@@ -109,13 +109,13 @@ def request_writes() -> bool:
 
 def read_only(view: View) -> View:
     """This POST only reads: its transaction takes no write lock."""
-    view.dunwell_writes = False  # type: ignore[attr-defined]
+    view.dunwell_writes = False  # type: ignore[attr-defined]  # read by _request_writes
     return view
 
 
 def writes(view: View) -> View:
     """This GET writes: its transaction takes the write lock up front."""
-    view.dunwell_writes = True  # type: ignore[attr-defined]
+    view.dunwell_writes = True  # type: ignore[attr-defined]  # read by _request_writes
     return view
 
 

@@ -36,7 +36,8 @@ def receive(provider: str) -> Response:
     cls = provider_class(provider)
     key = web.settings().provider(provider).webhook_key
     body = request.get_data(cache=False)
-    if not key or not cls.verify_webhook(request.headers, body, key):
+    headers = request.headers  # a Mapping that ignores case, as header names do
+    if not key or not cls.verify_webhook(headers, body, key):  # type: ignore[arg-type]
         return Response(b"", status=cls.bad_signature_status)
     try:
         notices = cls.parse_webhook(body)

@@ -34,6 +34,12 @@ class JobContext:
             redis=Redis.from_url(settings.redis_url),
         )
 
+    def queue_redis(self) -> Redis:
+        """`redis`, for a job that cannot run without a queue (a sync: its lock, its re-runs)."""
+        if self.redis is None:
+            raise RuntimeError("this job needs Redis: build its JobContext with one")
+        return self.redis
+
 
 @cache
 def job_context() -> JobContext:

@@ -22,10 +22,13 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from typing import cast
 
 from sqlalchemy import JSON
 from sqlalchemy import BigInteger
+from sqlalchemy import CursorResult
 from sqlalchemy import DateTime
+from sqlalchemy import Dialect
 from sqlalchemy import Engine
 from sqlalchemy import Numeric
 from sqlalchemy import String
@@ -34,9 +37,13 @@ from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.sql import FromClause
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeEngine
 
 MONEY_SCALE = 4
 _SCALE = Decimal(10) ** MONEY_SCALE
@@ -108,7 +115,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -205,7 +212,10 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple = ()
+    session: Session,
+    table: FromClause,
+    rows: list[dict[str, Any]],
+    returning: tuple[InstrumentedAttribute[Any], ...] = (),
 ) -> list[Any]:
     """INSERT ... ON CONFLICT DO NOTHING for many rows; with `returning`, the rows actually
     inserted (on PostgreSQL in one fixed statement, see _pg_insert_ignore, so every value is
@@ -213,6 +223,8 @@ def insert_ignore(
     if not rows:
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
+    if not isinstance(table, Table):
+        raise TypeError(f"insert_ignore inserts into a table, not {table!r}")
     if postgres and returning:
         return _pg_insert_ignore(session, table, rows, returning)
     from sqlalchemy.dialects import postgresql
@@ -224,12 +236,15 @@ def insert_ignore(
         return []
     stmt = insert(table).on_conflict_do_nothing().returning(*returning)
     if len(rows) == 1:
-        return session.connection().execute(stmt.values(rows[0])).all()
-    return session.connection().execute(stmt, rows).all()
+        return list(session.connection().execute(stmt.values(rows[0])).all())
+    return list(session.connection().execute(stmt, rows).all())
 
 
 def _pg_insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], returning: tuple
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    returning: tuple[InstrumentedAttribute[Any], ...],
 ) -> list[Any]:
     """One statement whatever the number of rows: a column of values per array, unnested, and
     each JSON column as one JSON array, zipped back by ordinality.
@@ -238,9 +253,10 @@ def _pg_insert_ignore(
     and PostgreSQL plans each time; this text is fixed, so both are cached.
     """
     names = list(rows[0])
+    dialect = session.get_bind().dialect
     plain = [n for n in names if not isinstance(table.c[n].type, JSON)]
     documents = [n for n in names if isinstance(table.c[n].type, JSON)]
-    arrays = ", ".join(f"CAST(:{n} AS {_pg_type(table.c[n].type)}[])" for n in plain)
+    arrays = ", ".join(f"CAST(:{n} AS {_pg_type(table.c[n].type, dialect)}[])" for n in plain)
     sources = [f"unnest({arrays}) WITH ORDINALITY AS u({', '.join(plain)}, n)"]
     sources += [
         f"JOIN jsonb_array_elements(CAST(:{n} AS jsonb)) WITH ORDINALITY AS j_{n}(v, n) "
@@ -255,11 +271,16 @@ def _pg_insert_ignore(
     )
     values: dict[str, Any] = {n: [row[n] for row in rows] for n in plain}
     values.update({n: json.dumps([row[n] for row in rows]) for n in documents})
-    return session.connection().execute(text(sql), values).all()
+    return list(session.connection().execute(text(sql), values).all())
 
 
 @lru_cache(maxsize=64)
-def _pg_type(column_type: Any) -> str:
-    from sqlalchemy.dialects import postgresql
+def _pg_type(column_type: TypeEngine[Any], dialect: Dialect) -> str:
+    return column_type.compile(dialect=dialect)
 
-    return column_type.compile(dialect=postgresql.dialect())
+
+def affected(session: Session, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE and say how many rows it touched (a guarded update that touched
+    none lost a race)."""
+    result = cast(CursorResult[Any], session.execute(statement))
+    return int(result.rowcount or 0)

@@ -27,6 +27,7 @@ class Deadline:
         self._ends = time.monotonic() + seconds
 
     def check(self) -> None:
+        """Raise TimeLimitExceeded once the time is up; call it between units of work."""
         if time.monotonic() > self._ends:
             raise TimeLimitExceeded(self.seconds, self.doing)
 

@@ -53,6 +53,8 @@ class HeartbeatLock:
         return bool(taken)
 
     def release(self) -> None:
+        """Stop the heartbeat, then release; a lock that expired meanwhile is only logged, since
+        whoever holds it now must not lose it."""
         self._stop.set()
         if self._beat is not None:
             self._beat.join(timeout=5)

@@ -84,6 +84,8 @@ class Organization(Base):
 
     @property
     def is_syncing(self) -> bool:
+        """A sync started after the last one finished (a sync that died stays 'syncing' until
+        the next one finishes; see sync.jobs.sync_is_stuck)."""
         started = self.sync_started_at
         return started is not None and (
             self.last_synced_at is None or started > self.last_synced_at
@@ -259,7 +261,8 @@ class WebhookEvent(Base):
     rejected_reason: Mapped[str | None] = mapped_column(Text)
 
 
-MIRROR_MODELS = {
+MirrorModel = type[Customer] | type[Invoice] | type[Payment] | type[CreditNote]
+MIRROR_MODELS: dict[str, MirrorModel] = {
     "customer": Customer,
     "invoice": Invoice,
     "payment": Payment,

@@ -34,6 +34,8 @@ def member_from_rule(assignee: str | None) -> str:
 
 
 def same_member(stored: str, other: str | None) -> bool:
+    """Whether `other` names the member `stored` names (team names are matched ignoring case and
+    surrounding spaces; no name matches nobody)."""
     return bool(other) and stored.strip().lower() == (other or "").strip().lower()
 
 

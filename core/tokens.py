@@ -64,15 +64,19 @@ class TokenCipher:
 
     def decrypt(self, ciphertext: str) -> Token:
         try:
-            return json.loads(self._fernet.decrypt(ciphertext.encode()))
+            token: Token = json.loads(self._fernet.decrypt(ciphertext.encode()))
+            return token
         except InvalidToken as exc:
             raise GrantDead("stored token cannot be decrypted with the configured keys") from exc
 
     def rotate(self, ciphertext: str) -> str:
+        """The same token encrypted with the newest key (MultiFernet decrypts with any key)."""
         return self._fernet.rotate(ciphertext.encode()).decode()
 
 
 def expires_at(token: Token) -> datetime | None:
+    """When the access token expires: providers give an absolute `expires_at` or a relative
+    `expires_in` (then counted from now); None when they give neither."""
     if token.get("expires_at"):
         return datetime.fromtimestamp(float(token["expires_at"]), tz=utcnow().tzinfo)
     if token.get("expires_in"):
@@ -132,6 +136,7 @@ class GrantCredentials:
         self._lock_timeout = lock_timeout
 
     def token(self) -> Token:
+        """The stored token; GrantDead once the grant is no longer active."""
         with session_scope(self._sessions) as session:
             grant = session.get(OAuthGrant, self.grant_id)
             if grant is None or grant.status != "active":
@@ -143,6 +148,8 @@ class GrantCredentials:
         return str(self.token().get("refresh_token", ""))
 
     def access_token(self) -> str:
+        """An access token good for a while yet: refreshed first when it expires within
+        REFRESH_LEEWAY."""
         token = self.token()
         expiry = expires_at(token)
         if expiry is not None and expiry - REFRESH_LEEWAY <= utcnow():
@@ -150,6 +157,8 @@ class GrantCredentials:
         return str(token["access_token"])
 
     def refreshed(self, rejected: str) -> str:
+        """A fresh access token after `rejected` failed or expired: refreshed under the grant's
+        lock unless another worker already did (see the module doc)."""
         lock = self._redis.lock(
             f"dunwell:lock:grant:{self.grant_id}",
             timeout=self._lock_timeout,
@@ -185,6 +194,7 @@ def _expiring(token: Token) -> bool:
 
 
 def mark_grant_dead(sessions: sessionmaker[Session], grant_id: int, detail: str) -> None:
+    """The provider refused the grant for good: its organizations need a person to reconnect."""
     with session_scope(sessions) as session:
         session.execute(
             update(OAuthGrant).where(OAuthGrant.id == grant_id).values(status="needs_reconnect")

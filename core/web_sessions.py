@@ -33,6 +33,7 @@ from sqlalchemy.orm import mapped_column
 from core import accounts  # noqa: F401  (app_user, which web_session refers to)
 from core.db import Base
 from core.db import UTCDateTime
+from core.db import affected
 from core.db import utcnow
 
 ABSOLUTE_LIFETIME = timedelta(hours=12)
@@ -78,6 +79,7 @@ def new_token() -> str:
 
 
 def live(row: WebSession, now: datetime) -> bool:
+    """Not revoked, not past its absolute lifetime and not idle for IDLE_LIFETIME."""
     return (
         row.revoked_at is None and row.expires_at > now and now - row.last_seen_at < IDLE_LIFETIME
     )
@@ -121,6 +123,7 @@ def save(db: Session, session_id: int, data: dict[str, Any] | None, now: datetim
 
 
 def org_ids(db: Session, session_id: int) -> list[int]:
+    """The organizations this browser session may see."""
     rows = db.scalars(
         select(WebSessionOrg.organization_id)
         .where(WebSessionOrg.session_id == session_id)
@@ -130,6 +133,7 @@ def org_ids(db: Session, session_id: int) -> list[int]:
 
 
 def grant(db: Session, session_id: int, organization_ids: Iterable[int], now: datetime) -> None:
+    """Let the session see `organization_ids` too (those it has already are left as they are)."""
     have = set(org_ids(db, session_id))
     for org_id in sorted(set(organization_ids) - have):
         db.add(WebSessionOrg(session_id=session_id, organization_id=org_id, granted_at=now))
@@ -175,4 +179,4 @@ def revoke_org(db: Session, organization_id: int, keep_session_id: int | None = 
     stmt = delete(WebSessionOrg).where(WebSessionOrg.organization_id == organization_id)
     if keep_session_id is not None:
         stmt = stmt.where(WebSessionOrg.session_id != keep_session_id)
-    return int(db.execute(stmt).rowcount or 0)
+    return affected(db, stmt)

@@ -42,6 +42,8 @@ class Worker(RQWorker):
             importlib.import_module(name)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """RQ's own computation with HEARTBEAT_GRACE_SECONDS instead of its fixed 60 (see the
+        module doc)."""
         interval = self.job_monitoring_interval
         if job.timeout and job.timeout > 0:
             interval = min(job.timeout - working_time, interval)

@@ -11,6 +11,7 @@ invoices count nowhere.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -86,7 +87,7 @@ def load_ledger(session: Session, org_id: int, since: date) -> list[LedgerInvoic
     return list(ledger.values())
 
 
-def _credited_since(org_id: int, since: date):  # type: ignore[no-untyped-def]
+def _credited_since(org_id: int, since: date):
     by_payment = (
         select(CreditAllocation.invoice_external_id)
         .join(
@@ -114,43 +115,64 @@ def _reductions(
     ids = list(ledger)
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
-        yield from session.execute(
-            select(PaymentAllocation.invoice_external_id, Payment.paid_on, PaymentAllocation.amount)
-            .join(Payment, Payment.id == PaymentAllocation.payment_id)
-            .where(
-                PaymentAllocation.organization_id == org_id,
-                PaymentAllocation.invoice_external_id.in_(chunk),
-                Payment.deleted.is_(False),
-                Payment.paid_on.is_not(None),
-            )
-        ).all()
-        yield from session.execute(
-            select(CreditAllocation.invoice_external_id, Payment.paid_on, CreditAllocation.amount)
-            .join(
-                Payment,
-                (Payment.organization_id == CreditAllocation.organization_id)
-                & (Payment.external_id == CreditAllocation.payment_external_id),
-            )
-            .where(
-                CreditAllocation.organization_id == org_id,
-                CreditAllocation.invoice_external_id.in_(chunk),
-                Payment.deleted.is_(False),
-                Payment.paid_on.is_not(None),
-            )
-        ).all()
-        yield from session.execute(
-            select(
-                CreditAllocation.invoice_external_id, CreditNote.issue_date, CreditAllocation.amount
-            )
-            .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
-            .where(
-                CreditAllocation.organization_id == org_id,
-                CreditAllocation.invoice_external_id.in_(chunk),
-                CreditAllocation.payment_external_id.is_(None),
-                CreditNote.deleted.is_(False),
-                CreditNote.issue_date.is_not(None),
-            )
-        ).all()
+        yield from _dated(
+            session.execute(
+                select(
+                    PaymentAllocation.invoice_external_id, Payment.paid_on, PaymentAllocation.amount
+                )
+                .join(Payment, Payment.id == PaymentAllocation.payment_id)
+                .where(
+                    PaymentAllocation.organization_id == org_id,
+                    PaymentAllocation.invoice_external_id.in_(chunk),
+                    Payment.deleted.is_(False),
+                    Payment.paid_on.is_not(None),
+                )
+            ).all()
+        )
+        yield from _dated(
+            session.execute(
+                select(
+                    CreditAllocation.invoice_external_id, Payment.paid_on, CreditAllocation.amount
+                )
+                .join(
+                    Payment,
+                    (Payment.organization_id == CreditAllocation.organization_id)
+                    & (Payment.external_id == CreditAllocation.payment_external_id),
+                )
+                .where(
+                    CreditAllocation.organization_id == org_id,
+                    CreditAllocation.invoice_external_id.in_(chunk),
+                    Payment.deleted.is_(False),
+                    Payment.paid_on.is_not(None),
+                )
+            ).all()
+        )
+        yield from _dated(
+            session.execute(
+                select(
+                    CreditAllocation.invoice_external_id,
+                    CreditNote.issue_date,
+                    CreditAllocation.amount,
+                )
+                .join(CreditNote, CreditNote.id == CreditAllocation.credit_note_id)
+                .where(
+                    CreditAllocation.organization_id == org_id,
+                    CreditAllocation.invoice_external_id.in_(chunk),
+                    CreditAllocation.payment_external_id.is_(None),
+                    CreditNote.deleted.is_(False),
+                    CreditNote.issue_date.is_not(None),
+                )
+            ).all()
+        )
+
+
+def _dated(
+    rows: Iterable[tuple[str, date | None, Decimal]],
+) -> Iterator[tuple[str, date, Decimal]]:
+    """The rows with their date (each query above already asks for it to be there)."""
+    for invoice_id, on, amount in rows:
+        if on is not None:
+            yield invoice_id, on, amount
 
 
 def unconverted(ledger: list[LedgerInvoice], home: str | None) -> dict[str, int]:

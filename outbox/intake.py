@@ -113,7 +113,9 @@ def store(
     return result
 
 
-def _claim(session: Session, org_id: int, evaluation: Evaluation, result: Stored) -> set[tuple]:
+def _claim(
+    session: Session, org_id: int, evaluation: Evaluation, result: Stored
+) -> set[tuple[Any, ...]]:
     unique = {c.key: c for c in evaluation.claims}
     rows = [
         {
@@ -134,7 +136,7 @@ def _claim(session: Session, org_id: int, evaluation: Evaluation, result: Stored
     return won
 
 
-def _keep(decision: Decision, won: set[tuple]) -> dict[str, Any] | None:
+def _keep(decision: Decision, won: set[tuple[Any, ...]]) -> dict[str, Any] | None:
     """The payload to store, trimmed to the firings won; None when nothing is left."""
     if not decision.firings:
         return decision.payload

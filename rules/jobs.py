@@ -75,6 +75,8 @@ def request_run(redis: Redis, org_id: int) -> str:
 
 
 def is_stale(org: Organization, now: datetime, freshness_minutes: int) -> bool:
+    """Whether the mirror is too old to act on: never synced, or not within
+    `freshness_minutes`."""
     synced = org.last_synced_at
     return synced is None or now - synced > timedelta(minutes=freshness_minutes)
 
@@ -177,6 +179,7 @@ def _come_back(
 ) -> None:
     """Run this evaluation again in `seconds`; one such job per organization, customers and
     reason, however many runs ask for it."""
+    args: tuple[int, int] | tuple[int, list[str]]
     if customer_ids is None:
         func, args, name = f"{SELF}.evaluate_organization", (org_id, attempt), "daily"
     else:
@@ -185,7 +188,7 @@ def _come_back(
             "customers-" + hashlib.sha1("\n".join(sorted(customer_ids)).encode()).hexdigest()[:16]
         )
     try:
-        queues.queue(rt.redis, queues.RULES).enqueue_in(
+        queues.queue(rt.queue_redis(), queues.RULES).enqueue_in(
             timedelta(seconds=seconds),
             func,
             *args,
@@ -211,7 +214,7 @@ def _mark_daily(session: Session, org_id: int, as_of: date, decisions: int) -> N
 def enqueue_due_daily(rt: JobContext, now: datetime) -> list[int]:
     """Enqueue the daily run of each connected organization whose local time has passed
     DAILY_AT and that has not been evaluated for its local date yet."""
-    assert rt.redis is not None
+    redis = rt.queue_redis()
     with session_scope(rt.sessions) as session:
         orgs = session.execute(
             select(Organization.id, Organization.timezone).where(
@@ -232,7 +235,7 @@ def enqueue_due_daily(rt: JobContext, now: datetime) -> list[int]:
         if local.time() >= DAILY_AT and (org_id, local.date()) not in done:
             job_id = f"rules-daily-{org_id}-{local.date().isoformat()}"
             queues.enqueue_once(
-                rt.redis, queues.RULES, f"{SELF}.evaluate_organization", org_id, job_id=job_id
+                redis, queues.RULES, f"{SELF}.evaluate_organization", org_id, job_id=job_id
             )
             due.append(org_id)
     return due

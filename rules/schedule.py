@@ -21,6 +21,8 @@ ACTIONS_SWEEP = "* * * * *"  # scheduled, retried and resumed deliveries
 
 
 def register(cron: Any) -> None:
+    """Register the rules' periodic jobs with the RQ cron `cron`: the daily evaluations and the
+    outbox's sweep of due actions."""
     from outbox import jobs as outbox_jobs
     from rules import jobs
 

@@ -79,7 +79,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.register_blueprint(mail_views.bp)
 
     @app.post("/_sandbox/faults")
-    def set_faults():  # type: ignore[no-untyped-def]
+    def set_faults():
         """Body: {"provider", "kind", "count", "seconds", "tenant", "paths", "methods",
         "message", "retry_after", "share"} (see sandbox.faults)."""
         spec = request.get_json(silent=True, force=True)
@@ -97,13 +97,13 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
         return jsonify(faults.describe())
 
     @app.delete("/_sandbox/faults")
-    def clear_faults():  # type: ignore[no-untyped-def]
+    def clear_faults():
         """Everything, or only ?provider=...[&tenant=...]."""
         faults.clear(request.args.get("provider") or None, request.args.get("tenant") or None)
         return jsonify(faults.describe())
 
     @app.get("/_sandbox/webhooks")
-    def webhook_log():  # type: ignore[no-untyped-def]
+    def webhook_log():
         return jsonify(sender.log())
 
     @app.post("/_sandbox/webhooks/<int:number>/redeliver")
@@ -118,7 +118,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
             return jsonify(error=str(exc)), 404
 
     @app.post("/_sandbox/webhooks/flush")
-    def flush_webhooks():  # type: ignore[no-untyped-def]
+    def flush_webhooks():
         sender.flush()
         return jsonify(sender.log())
 

@@ -14,10 +14,12 @@ and nothing duplicated (the upsert is idempotent). Which listing to ask for:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy import update
@@ -38,6 +40,15 @@ from sync.upsert import upsert_page
 ENTITY_ORDER = (Entity.CUSTOMER, Entity.INVOICE, Entity.CREDIT_NOTE, Entity.PAYMENT)
 OVERLAP = timedelta(minutes=5)
 WINDOW_MARGIN = timedelta(hours=1)
+
+
+class ChangeLister(Protocol):
+    """The part of a provider that a sync of one entity uses (a benchmark wraps just this)."""
+
+    @property
+    def change_window(self) -> timedelta | None: ...
+
+    def list_changed(self, entity: Entity, since: datetime | None) -> Iterator[list[AnyRecord]]: ...
 
 
 @dataclass
@@ -61,6 +72,8 @@ def sync_entities(
     provider: Provider,
     entities: Iterable[Entity] = ENTITY_ORDER,
 ) -> SyncReport:
+    """Sync `entities` in order (customers first, so documents find their owner), reporting
+    what changed and which customers' facts moved."""
     report = SyncReport()
     for entity in entities:
         entity_report, customers = sync_entity(sessions, org_id, provider, entity)
@@ -70,8 +83,10 @@ def sync_entities(
 
 
 def sync_entity(
-    sessions: sessionmaker[Session], org_id: int, provider: Provider, entity: Entity
+    sessions: sessionmaker[Session], org_id: int, provider: ChangeLister, entity: Entity
 ) -> tuple[EntityReport, set[str]]:
+    """Page through what changed since the cursor, upserting each page in its own
+    transaction and moving the cursor with it, so an interrupted sync resumes where it was."""
     started = utcnow()
     with session_scope(sessions) as session:
         cursor = _cursor(session, org_id, entity)
@@ -101,6 +116,9 @@ def sync_entity(
 def choose_listing(
     cursor: SyncCursor, window: timedelta | None, now: datetime
 ) -> tuple[str, datetime | None]:
+    """How to list this time: `backfill` (never listed), `resume` (a full listing was
+    interrupted), `reconcile` (the cursor is older than the provider can look back: list all
+    and flag what is gone) or `incremental`; and from when."""
     if cursor.full_completed_at is None:
         if cursor.high_water is None:
             return "backfill", None

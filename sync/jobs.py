@@ -62,7 +62,7 @@ EVALUATE_CUSTOMERS = "rules.jobs.evaluate_customers"
 def request_sync(ctx: JobContext, org_id: int) -> str:
     """Ask for a sync of one organization; coalesces with one already waiting."""
     return enqueue_once(
-        ctx.redis,
+        ctx.queue_redis(),
         SYNC,
         "sync.jobs.sync_organization",
         org_id,
@@ -82,6 +82,7 @@ def resync_all() -> int:
 
 
 def request_sync_all(ctx: JobContext) -> int:
+    """Ask for a sync of every connected organization; returns how many."""
     with session_scope(ctx.sessions) as session:
         ids = list(
             session.scalars(
@@ -94,7 +95,7 @@ def request_sync_all(ctx: JobContext) -> int:
 
 
 def run_sync(ctx: JobContext, org_id: int) -> dict[str, Any]:
-    lock = job_lock(ctx.redis, sync_job_id(org_id), timeout=0)
+    lock = job_lock(ctx.queue_redis(), sync_job_id(org_id), timeout=0)
     if not lock.acquire():
         _run_later(ctx, org_id, LOCK_BUSY_RETRY_SECONDS, "wait")
         return {"deferred": "another sync of this organization is running"}
@@ -123,7 +124,7 @@ def _run_sync_locked(ctx: JobContext, org_id: int) -> dict[str, Any]:
         merged = _take_merges(session, org_id)
         touched = apply_merges(session, org_id, merged)
     try:
-        provider = open_provider(org, ctx.settings, ctx.sessions, ctx.redis)
+        provider = open_provider(org, ctx.settings, ctx.sessions, ctx.queue_redis())
         report = sync_entities(ctx.sessions, org_id, provider)
     except (GrantDead, Reauthorize) as exc:
         _mark_needs_reconnect(ctx, org, str(exc))
@@ -153,7 +154,7 @@ def _run_later(ctx: JobContext, org_id: int, seconds: float, why: str) -> None:
     job_id = f"{sync_job_id(org_id)}-{why}"
     for _ in range(2):
         try:
-            queue(ctx.redis, SYNC).enqueue_in(
+            queue(ctx.queue_redis(), SYNC).enqueue_in(
                 timedelta(seconds=max(seconds, 1)),
                 "sync.jobs.sync_organization",
                 org_id,
@@ -165,15 +166,17 @@ def _run_later(ctx: JobContext, org_id: int, seconds: float, why: str) -> None:
             )
             return
         except DuplicateJobError:
-            if not clear_if_settled(ctx.redis, job_id):
+            if not clear_if_settled(ctx.queue_redis(), job_id):
                 return  # a re-run is already scheduled (or running)
 
 
 def request_evaluation(ctx: JobContext, org_id: int, customers: set[str]) -> None:
+    """Ask for an evaluation of the customers a sync touched; one job per set of customers,
+    however many syncs ask for it before it runs."""
     ordered = sorted(customers)
     digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:16]
     enqueue_once(
-        ctx.redis,
+        ctx.queue_redis(),
         RULES,
         EVALUATE_CUSTOMERS,
         org_id,

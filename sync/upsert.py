@@ -74,10 +74,13 @@ class _Held:
 def upsert_page(
     session: Session, org_id: int, entity: Entity, records: Sequence[AnyRecord]
 ) -> UpsertResult:
+    """Write a page of records into the mirror: only records newer than the stored version
+    (a provider may send one twice or out of order), deletions as flagged stubs, and the
+    allocations of payments and credit notes replaced whole."""
     if not records:
         return UpsertResult()
     model, to_row = _ENTITIES[entity]
-    table: Table = model.__table__  # type: ignore[assignment]
+    table: Table = model.__table__
     latest = _latest_per_id(records)
     held = _held_versions(session, table, org_id, [r.external_id for r in latest])
     fresh = [r for r in latest if _is_newer(r, held.get(r.external_id))]
@@ -185,7 +188,7 @@ def _upsert_sql(
 @cache
 def _bind_processor(dialect: Dialect, table: Table, column: str) -> Callable[[Any], Any] | None:
     column_type = table.c[column].type.dialect_impl(dialect)
-    return column_type.bind_processor(dialect)  # type: ignore[no-any-return]
+    return column_type.bind_processor(dialect)
 
 
 def _customer_column(table: Table) -> Any:
@@ -197,23 +200,26 @@ def _customer_column(table: Table) -> Any:
 def _deleted_defaults(entity: Entity) -> dict[str, Any]:
     """Columns a deletion stub must fill if we never saw the record alive."""
     document = {"customer_external_id": "", "currency": ""}
-    return {
+    defaults: dict[Entity, dict[str, Any]] = {
         Entity.CUSTOMER: {"name": "", "active": False},
         Entity.INVOICE: document | {"total": 0, "balance": 0, "status": "deleted"},
         Entity.PAYMENT: document | {"amount": 0, "unapplied": 0},
         Entity.CREDIT_NOTE: document
         | {"total": 0, "remaining": 0, "voided": False, "status": "deleted"},
-    }[entity]
+    }
+    return defaults[entity]
 
 
 def _replace_allocations(
     session: Session, org_id: int, entity: Entity, records: Sequence[AnyRecord]
 ) -> None:
+    model: type[PaymentAllocation] | type[CreditAllocation]
+    owner: type[Payment] | type[CreditNote]
     if entity == Entity.PAYMENT:
         model, parent, owner = PaymentAllocation, "payment_id", Payment
     else:
         model, parent, owner = CreditAllocation, "credit_note_id", CreditNote
-    by_id = {r.external_id: r for r in records}
+    by_id = {r.external_id: r for r in records if isinstance(r, PaymentRecord | CreditNoteRecord)}
     ids = _row_ids(session, owner, org_id, list(by_id))
     gone = delete(model).where(getattr(model, parent).in_(list(ids.values())))
     if model is CreditAllocation:
@@ -228,7 +234,7 @@ def _replace_allocations(
         }
         for external_id, record in by_id.items()
         if not record.deleted and external_id in ids
-        for allocation in record.allocations  # type: ignore[union-attr]
+        for allocation in record.allocations
     ]
     if rows:
         session.execute(insert(model), rows)
@@ -299,8 +305,8 @@ def _customers_touched(records: Sequence[AnyRecord], held: dict[str, _Held]) -> 
     customers: set[str] = set()
     for record in records:
         customers.add(getattr(record, "customer_id", None) or record.external_id)
-        if getattr(record, "merged_into", None):
-            customers.add(record.merged_into)  # type: ignore[union-attr]
+        if isinstance(record, CustomerRecord) and record.merged_into:
+            customers.add(record.merged_into)
         previous = held.get(record.external_id)
         if previous is not None and previous.customer:
             customers.add(previous.customer)

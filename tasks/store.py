@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import UnaryExpression
 
 from core import team
 from core.db import insert_ignore
@@ -96,10 +98,11 @@ def listing(
     if wanted.customer is not None:
         query = query.where(Task.customer_external_id == wanted.customer)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order: tuple[UnaryExpression[Any], ...]
     if wanted.status == TaskStatus.DONE:
         order = (Task.done_at.desc(), Task.id.desc())
     else:
-        order = (Task.due_on, Task.id)
+        order = (Task.due_on.asc(), Task.id.asc())
     rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return list(rows), int(total)
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from core.accounts import Invitation
 from core.accounts import Membership
 from core.accounts import User
+from core.db import affected
 from core.web_sessions import hash_token
 from core.web_sessions import new_token
 from team import members
@@ -82,12 +83,14 @@ def accept(db: Session, invitation: Invitation, user_id: int) -> str:
 
 
 def cancel(db: Session, org_id: int, invitation_id: int) -> bool:
-    result = db.execute(
-        delete(Invitation).where(
-            Invitation.id == invitation_id, Invitation.organization_id == org_id
+    return bool(
+        affected(
+            db,
+            delete(Invitation).where(
+                Invitation.id == invitation_id, Invitation.organization_id == org_id
+            ),
         )
     )
-    return bool(result.rowcount)
 
 
 def cancel_to(db: Session, org_id: int, email: str) -> None:

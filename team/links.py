@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import SignInLink
 from core.accounts import User
+from core.db import affected
 from core.web_sessions import hash_token
 from core.web_sessions import new_token
 
@@ -52,12 +53,13 @@ def redeem(db: Session, token: str, now: datetime) -> User | None:
     link = _live(db, token, now)
     if link is None:
         return None
-    used = db.execute(
+    used = affected(
+        db,
         update(SignInLink)
         .where(SignInLink.id == link.id, SignInLink.used_at.is_(None))
-        .values(used_at=now)
+        .values(used_at=now),
     )
-    return db.get(User, link.user_id) if used.rowcount == 1 else None
+    return db.get(User, link.user_id) if used == 1 else None
 
 
 def _live(db: Session, token: str, now: datetime) -> SignInLink | None:

@@ -23,7 +23,7 @@ class FakeProvider:
     def __init__(self, page_size: int = 3, window: timedelta | None = None):
         self.records: dict[Entity, dict[str, AnyRecord]] = {e: {} for e in Entity}
         self.page_size = page_size
-        self.change_window = window  # type: ignore[misc]
+        self.change_window = window
         self.crash_after_pages: int | None = None
         self.calls: list[tuple[Entity, datetime | None]] = []
 

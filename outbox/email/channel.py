@@ -30,11 +30,16 @@ from outbox.email.unsubscribe import unsubscribe_url
 class ReminderEmail(Protocol):
     """What outbox.commands.SendEmail carries."""
 
-    customer_id: str
-    to: str
-    subject: str
-    text: str
-    invoices: Sequence[dict[str, Any]]
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def to(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def invoices(self) -> Sequence[dict[str, Any]]: ...
 
 
 def send_reminder(

@@ -161,7 +161,9 @@ def _html(
 
 def _block(paragraph: str, pay_links: set[str]) -> str:
     """A paragraph; its runs of "- " lines become lists, other lines keep their breaks."""
-    html, text_run, items = [], [], []
+    html: list[str] = []
+    text_run: list[str] = []
+    items: list[str] = []
     for line in paragraph.strip("\n").split("\n"):
         stripped = line.strip()
         if stripped.startswith(("- ", "* ")):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_right
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from datetime import time
@@ -100,6 +100,8 @@ def _check_span(start: date, end: date) -> None:
 
 
 def load_history(session: Session, org: Organization, start: date) -> History:
+    """What a backtest replays from `start`: the customers as they are now, each invoice's
+    timeline (when it was born, paid down, gone) and the pauses, from the mirror."""
     customers = load_customers(session, org.id, None)
     invoices = _timeline(session, org)
     base = OrgFacts(
@@ -209,7 +211,7 @@ def _invoice(
         discount_days=row.discount_days,
         link=row.link,
     )
-    per_day: Counter[date] = Counter()
+    per_day: defaultdict[date, Decimal] = defaultdict(Decimal)
     for day, amount in payments + credits:
         per_day[day] += amount
     days = sorted(per_day)

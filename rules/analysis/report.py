@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections import defaultdict
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
@@ -35,8 +36,8 @@ class Report:
         self.by_week: dict[str, Counter[str]] = {}  # keyed by the week's Monday
         self.reminder_lines = 0
         self.delayed = 0
-        self.discounts: Counter[str] = Counter()
-        self.suppressed: dict[tuple, dict[str, Any]] = {}
+        self.discounts: defaultdict[str, Decimal] = defaultdict(Decimal)
+        self.suppressed: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def add(self, result: Evaluation, now: datetime, customers: dict[str, CustomerFact]) -> None:
         month = result.as_of.strftime("%Y-%m")

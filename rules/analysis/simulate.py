@@ -19,9 +19,11 @@ from rules.engine.facts import History
 class Simulator:
     history: History = field(default_factory=History)
     holds: dict[str, bool] = field(default_factory=dict)  # customer -> on hold (by rule)
-    _ids: count = field(default_factory=lambda: count(1))
+    _ids: count[int] = field(default_factory=lambda: count(1))
 
     def apply(self, evaluation: Evaluation) -> None:
+        """Feed one day's evaluation back as history, as the outbox would have: its firings, its
+        reminders as planned messages, its holds; so the next simulated day sees them."""
         seen = set()
         for claim in evaluation.claims:
             if claim.key in seen:

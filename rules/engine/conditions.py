@@ -65,6 +65,7 @@ class Aggregate:
 
 
 def holds(cond: Condition, seen: Any) -> bool:
+    """Whether the value `seen` satisfies `cond` (its operator against its value)."""
     op, value = cond.op, cond.value
     if op == "in":
         return seen in value
@@ -84,6 +85,8 @@ def holds(cond: Condition, seen: Any) -> bool:
 
 
 def customer_value(fact: str, agg: Aggregate) -> Any:
+    """The value of a customer-level fact in one currency's aggregate (`oldest_days` for
+    the last fact there is)."""
     if fact == "currency":
         return agg.currency
     if fact == "customer_total_overdue":
@@ -105,7 +108,9 @@ def invoice_value(
     return customer_value(fact, agg)
 
 
-def check_all(conditions: tuple[Condition, ...], values: list[Any]) -> tuple[bool, list[dict]]:
+def check_all(
+    conditions: tuple[Condition, ...], values: list[Any]
+) -> tuple[bool, list[dict[str, Any]]]:
     """Whether every condition holds, with one explanation entry per condition."""
     trace = []
     ok = True

@@ -17,6 +17,7 @@ from rules.engine.conditions import Aggregate
 from rules.engine.dunning import aggregates
 from rules.engine.facts import CustomerFact
 from rules.engine.facts import OrgFacts
+from rules.engine.facts import days_past_anchor
 from rules.ruleset.book import RuleBook
 
 CREDIT_PAUSE = "unapplied_credit"
@@ -44,7 +45,7 @@ def covered_on(
     """`covered` for one customer on `as_of`, from its facts alone (for a re-check at send
     time: a reminder line in a covered currency, overdue, no longer needs sending)."""
     open_invoices = [i for i in customer.invoices if i.is_open and i.anchor is not None]
-    days = {i.external_id: (as_of - i.anchor).days for i in open_invoices}  # type: ignore[operator]
+    days = days_past_anchor(open_invoices, as_of)
     disputed = {
         i.external_id
         for i in open_invoices

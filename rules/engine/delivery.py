@@ -33,6 +33,8 @@ def send_on(inv: InvoiceFact, after_days: int) -> date | None:
 def due_to_send(
     inv: InvoiceFact, after_days: int, as_of: date, since: date | None, fired: list[Firing]
 ) -> bool:
+    """Whether the unsent invoice is to be sent today: its send day has come, it is not from
+    before the rules started (`since`), and it was never sent by the delivery rule."""
     day = send_on(inv, after_days)
     if day is None or day > as_of or (since is not None and day < since):
         return False
@@ -40,6 +42,7 @@ def due_to_send(
 
 
 def recipient(inv: InvoiceFact, customer: CustomerFact) -> str | None:
+    """The invoice's own address, else the customer's."""
     return inv.email or customer.email
 
 

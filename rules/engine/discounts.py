@@ -13,6 +13,7 @@ from datetime import date
 from datetime import timedelta
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
+from typing import Any
 
 from rules.engine.facts import Firing
 from rules.engine.facts import InvoiceFact
@@ -24,6 +25,7 @@ EARLY_RULE = "discount:early"
 
 
 def cents(value: Decimal) -> Decimal:
+    """Rounded to the cent, half up (as on an invoice)."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
@@ -38,10 +40,12 @@ class Terms:
 class Settlement:
     rule: str
     amount: Decimal
-    explanation: dict
+    explanation: dict[str, Any]
 
 
 def early_terms(book: RuleBook, inv: InvoiceFact) -> Terms | None:
+    """The early-payment discount that applies to `inv`: its own terms when the rule says to
+    use them and it has some, else the rule's; None without an early-payment rule."""
     rule = book.early
     if rule is None:
         return None
@@ -52,7 +56,7 @@ def early_terms(book: RuleBook, inv: InvoiceFact) -> Terms | None:
     return None
 
 
-def early_offer(book: RuleBook, inv: InvoiceFact, as_of: date) -> dict | None:
+def early_offer(book: RuleBook, inv: InvoiceFact, as_of: date) -> dict[str, Any] | None:
     """The early-payment offer to print in a reminder, if the window is still open."""
     terms = early_terms(book, inv)
     if terms is None or not book.early or not book.early.offer_in_reminders:
@@ -101,6 +105,8 @@ def early_settlement(
 
 
 def offer_settlement(offer: Offer, made: Firing, inv: InvoiceFact) -> Settlement | None:
+    """The discount to write off when the customer paid within `offer`'s window leaving exactly
+    the discount offered (to the cent) unpaid; None otherwise."""
     if inv.last_paid_on is None or made.amount is None or inv.balance <= 0:
         return None
     valid_until = made.fired_on + timedelta(days=offer.valid_days)
@@ -141,7 +147,7 @@ def settlement_for(
     return None
 
 
-def offer_item(offer: Offer, inv: InvoiceFact, as_of: date) -> dict:
+def offer_item(offer: Offer, inv: InvoiceFact, as_of: date) -> dict[str, Any]:
     amount = cents(inv.balance * offer.percent / 100)
     return {
         "number": inv.number or inv.external_id,

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from rules.engine.conditions import Aggregate
 from rules.engine.conditions import check_all
@@ -37,7 +38,7 @@ RESUMED = ":resumed"
 class Candidate:
     item: ScheduleItem
     step: Step
-    conditions: list[dict]
+    conditions: list[dict[str, Any]]
     passed_over: tuple[str, ...]  # reached items not fired (catch_up, or conditions not met)
 
 
@@ -46,6 +47,8 @@ def policy_rule(policy: Policy) -> str:
 
 
 def choose_policy(book: RuleBook, customer: CustomerFact) -> tuple[Policy | None, Segment | None]:
+    """The first segment the customer matches and its policy, else the default policy (and no
+    segment); a segment without a policy means: not chased."""
     for segment in book.segments:
         if segment_matches(segment, customer):
             return (book.policies.get(segment.policy) if segment.policy else None), segment
@@ -79,7 +82,7 @@ def aggregates(
     invoices: list[InvoiceFact], days: dict[str, int], disputed: set[str]
 ) -> dict[str, Aggregate]:
     """Overdue position per currency, disputed invoices left out."""
-    totals: dict[str, list] = {}
+    totals: dict[str, list[Any]] = {}
     for inv in invoices:
         entry = totals.setdefault(inv.currency, [Decimal(0), 0, 0])
         d = days[inv.external_id]
@@ -158,7 +161,7 @@ def next_candidate(
     return None
 
 
-def before_due_passed(line: dict, as_of: date) -> bool:
+def before_due_passed(line: dict[str, Any], as_of: date) -> bool:
     """Whether a reminder line decided before its invoice's due date (a "due soon" step) is
     out of date on `as_of`: the invoice is due now (for a re-check at send time)."""
     due = line.get("due_date")

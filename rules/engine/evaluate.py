@@ -23,6 +23,7 @@ from rules.engine.delivery import send_unsent
 from rules.engine.dunning import aggregates
 from rules.engine.dunning import choose_policy
 from rules.engine.facts import OrgFacts
+from rules.engine.facts import days_past_anchor
 from rules.engine.holds import credit_holds
 from rules.engine.instalments import plan_instalments
 from rules.engine.invoices import invoice_steps
@@ -62,7 +63,7 @@ def _evaluate_customer(run: CustomerRun) -> None:
     if not open_invoices and not run.has_customer_state():
         return
     run.policy, run.segment = choose_policy(run.book, c)
-    run.days = {i.external_id: (run.as_of - i.anchor).days for i in open_invoices}  # type: ignore[operator]
+    run.days = days_past_anchor(open_invoices, run.as_of)
     disputes = run.facts.disputes
     disputed = {
         i.external_id

@@ -4,6 +4,7 @@ reconstructed for a past day by rules.analysis.backtest). Nothing here touches t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -41,6 +42,14 @@ class InvoiceFact:
     def anchor(self) -> date | None:
         """The date dunning is keyed to: the due date, else the issue date."""
         return self.due_date or self.issue_date
+
+
+def days_past_anchor(invoices: Iterable[InvoiceFact], as_of: date) -> dict[str, int]:
+    """Days from each dated invoice's anchor to `as_of` (negative before it), by external id;
+    an invoice with neither date is left out (nothing can be keyed to it)."""
+    return {
+        i.external_id: (as_of - anchor).days for i in invoices if (anchor := i.anchor) is not None
+    }
 
 
 @dataclass(slots=True)
@@ -97,6 +106,8 @@ class PromiseFact:
     cancelled_on: date | None = None
 
     def covers(self, inv: InvoiceFact) -> bool:
+        """The invoices the promise names; a promise naming none covers every invoice issued by the
+        promised date."""
         if self.invoice_ids:
             return inv.external_id in self.invoice_ids
         return inv.issue_date is None or inv.issue_date <= self.promised_on

@@ -4,6 +4,8 @@ by steps; a hold placed by hand stays until a person or a release step lifts it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rules.engine.conditions import customer_value
 from rules.engine.conditions import holds
 from rules.engine.conditions import plain
@@ -14,6 +16,8 @@ HOLD_RULE = "hold"
 
 
 def credit_holds(run: CustomerRun) -> None:
+    """Place or release the customer's credit hold, once: wanted while a hold rule or a step
+    asks for it. A release still planned when the hold is wanted again is cancelled instead."""
     c = run.customer
     rule_hits = _hold_rule_hits(run)
     desired = bool(rule_hits or run.step_holds)
@@ -65,7 +69,7 @@ def credit_holds(run: CustomerRun) -> None:
     )
 
 
-def _hold_rule_hits(run: CustomerRun) -> list[dict]:
+def _hold_rule_hits(run: CustomerRun) -> list[dict[str, Any]]:
     hits = []
     home = run.facts.currency
     for cond in run.book.hold_conditions:

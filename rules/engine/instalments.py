@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from rules.engine.decisions import FiringClaim
 from rules.engine.facts import PlanFact
@@ -14,6 +15,8 @@ from rules.pauses.checks import plan_state
 
 
 def plan_instalments(run: CustomerRun) -> None:
+    """Reminders of the instalments due on the customer's honoured payment plans (when the
+    rule set has a plan template)."""
     if run.book.plans.template is None:
         return
     for plan in run.facts.plans.get(run.customer.external_id, ()):
@@ -26,7 +29,7 @@ def _plan(run: CustomerRun, plan: PlanFact) -> None:
         return
     target = f"plan:{plan.id}"
     fired = run.facts.history.fired(target)
-    due_so_far = 0
+    due_so_far = Decimal(0)
     for inst in plan.instalments:
         due_so_far += inst.amount
         if state.paid >= due_so_far:

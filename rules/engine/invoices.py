@@ -5,6 +5,8 @@ a reminder held back by do-not-contact, settlement offers and early-payment sett
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
+from typing import Any
 
 from rules.engine.conditions import Aggregate
 from rules.engine.credit import CREDIT_PAUSE
@@ -32,10 +34,12 @@ from rules.engine.messages import render_text
 from rules.engine.run import CustomerRun
 from rules.pauses.checks import invoice_pause
 from rules.ruleset.book import Policy
+from rules.ruleset.book import StepAction
 from rules.ruleset.features import EARLY_PAYMENT
 
 
 def never_chased(run: CustomerRun, open_invoices: list[InvoiceFact]) -> None:
+    """A merged or deleted customer's invoices are not chased: each is suppressed, saying why."""
     pause = "merged" if run.customer.merged_into is not None else "deleted"
     detail = f"merged into {run.customer.merged_into}" if pause == "merged" else ""
     for inv in open_invoices:
@@ -43,6 +47,9 @@ def never_chased(run: CustomerRun, open_invoices: list[InvoiceFact]) -> None:
 
 
 def invoice_steps(run: CustomerRun, inv: InvoiceFact) -> None:
+    """What one open invoice gets today: a settlement of its discount if it was paid on terms;
+    else, unless a pause (dispute, promise, plan, credit) holds it back, the policy's next step
+    (or the reminder do-not-contact held back) and the offers it qualifies for."""
     fired = run.facts.history.fired(inv.external_id)
     if inv.last_paid_on is not None:
         since = run.facts.since_for(EARLY_PAYMENT)
@@ -92,7 +99,7 @@ def _fire(
     cand: Candidate,
     days: int,
     agg: Aggregate,
-    checks: list[dict],
+    checks: list[dict[str, Any]],
 ) -> None:
     step, rule = cand.step, policy_rule(policy)
     claim = FiringClaim(
@@ -130,7 +137,7 @@ def _resume(
     fired: list[Firing],
     days: int,
     agg: Aggregate,
-    checks: list[dict],
+    checks: list[dict[str, Any]],
 ) -> None:
     """The reminder do-not-contact held back, sent once contact is allowed again."""
     item = held_reminder(policy, fired)
@@ -145,17 +152,29 @@ def _resume(
     explanation = _step_explanation(inv, Candidate(item, step, [], ()), days, agg, checks)
     explanation["resumed"] = "held back while the customer was do-not-contact"
     line = invoice_line(inv, days, step.key, early_offer(run.book, inv, run.as_of))
-    template = step.action(ActionKind.REMINDER).template  # type: ignore[union-attr]
+    reminder = step.action(ActionKind.REMINDER)
+    if reminder is None:
+        return  # held_reminder only picks a step with a reminder
+    template = reminder.template
     run.evaluation_claims.append(claim)
     run.items.append(
         MessageItem(STEP, rule, step.key, item.position, template, claim, line, explanation)
     )
 
 
-def _note(run: CustomerRun, inv, rule, step_key, claim, action, days, explanation) -> None:  # type: ignore[no-untyped-def]
+def _note(
+    run: CustomerRun,
+    inv: InvoiceFact,
+    rule: str,
+    step_key: str,
+    claim: FiringClaim,
+    action: StepAction,
+    days: int,
+    explanation: dict[str, Any],
+) -> None:
     line = invoice_line(inv, days, step_key, None)
     ctx = run.note_context(line)
-    payload = {
+    payload: dict[str, Any] = {
         "on": action.on if action.type == ActionKind.NOTE else "customer",
         "invoice": inv.external_id,
         "customer": run.customer.external_id,
@@ -182,7 +201,7 @@ def _offers(
     fired: list[Firing],
     days: int,
     pause: str | None,
-    checks: list[dict],
+    checks: list[dict[str, Any]],
 ) -> None:
     if not run.book.offers:
         return
@@ -263,15 +282,15 @@ def _settle(
 
 
 def _step_explanation(
-    inv: InvoiceFact, cand: Candidate, days: int, agg: Aggregate, checks: list[dict]
-) -> dict:
+    inv: InvoiceFact, cand: Candidate, days: int, agg: Aggregate, checks: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "invoice": inv.external_id,
         "number": inv.number,
         "step": cand.step.key,
         "period": cand.item.period,
         "offset_days": cand.item.offset,
-        "due_date": (inv.due_date or inv.issue_date).isoformat(),  # type: ignore[union-attr]
+        "due_date": _iso(inv.anchor),
         "days_overdue": days,
         "balance": str(inv.balance),
         "currency": inv.currency,
@@ -282,5 +301,9 @@ def _step_explanation(
     }
 
 
-def _active(checks: list[dict]) -> str:
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _active(checks: list[dict[str, Any]]) -> str:
     return "; ".join(c["detail"] for c in checks if c["active"])

@@ -45,7 +45,9 @@ class MessageItem:
         return (_RANK[self.kind], self.position)
 
 
-def invoice_line(inv: InvoiceFact, days_past_due: int, step: str, discount: dict | None) -> dict:
+def invoice_line(
+    inv: InvoiceFact, days_past_due: int, step: str, discount: dict[str, Any] | None
+) -> dict[str, Any]:
     return {
         "number": inv.number or inv.external_id,
         "external_id": inv.external_id,
@@ -66,7 +68,9 @@ def customer_part(c: CustomerFact) -> dict[str, Any]:
 
 
 def reminder_payload(template: str, c: CustomerFact, items: list[MessageItem]) -> dict[str, Any]:
-    by_kind: dict[str, list[dict]] = {STEP: [], OFFER: [], INSTALMENT: []}
+    """The outbox payload of one consolidated reminder: its lines by kind, and the priority of
+    its lead line (when reminders merge, the higher one's template and step lead)."""
+    by_kind: dict[str, list[dict[str, Any]]] = {STEP: [], OFFER: [], INSTALMENT: []}
     for item in items:
         by_kind[item.kind].append(dict(item.line, claim=list(item.claim.key)))
     return {
@@ -80,7 +84,9 @@ def reminder_payload(template: str, c: CustomerFact, items: list[MessageItem]) -
     }
 
 
-def context(payload: dict[str, Any], org_name: str, as_of: date, step: dict | None) -> dict:
+def context(
+    payload: dict[str, Any], org_name: str, as_of: date, step: dict[str, Any] | None
+) -> dict[str, Any]:
     """The template context for a reminder payload (money back to Decimal)."""
     invoices = [_decimals(line) for line in payload.get("invoices", [])]
     for line in invoices:
@@ -103,7 +109,7 @@ def context(payload: dict[str, Any], org_name: str, as_of: date, step: dict | No
 
 
 def render_reminder(
-    book: RuleBook, payload: dict[str, Any], org_name: str, as_of: date, step: dict | None
+    book: RuleBook, payload: dict[str, Any], org_name: str, as_of: date, step: dict[str, Any] | None
 ) -> tuple[str, str]:
     """(subject, body); raises jinja2.TemplateError if the template cannot render."""
     key = payload["template"]
@@ -116,6 +122,8 @@ def render_reminder(
 
 
 def render_text(source: str, ctx: dict[str, Any], name: str = "the text") -> str:
+    """`source` rendered; a template error gives "[template error: ...]" instead, so that the
+    note or task says what went wrong rather than vanishing."""
     try:
         return render(source, ctx, name).strip()
     except TemplateError as exc:

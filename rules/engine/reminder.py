@@ -4,6 +4,8 @@ the highest step, scheduled for the next time the limits allow.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rules.engine.credit import credit_lines
 from rules.engine.decisions import ActionKind
 from rules.engine.messages import MessageItem
@@ -13,6 +15,8 @@ from rules.engine.timing import next_allowed
 
 
 def consolidated_reminder(run: CustomerRun) -> None:
+    """One reminder for all the customer's lines of the day, at the next time the limits
+    allow (quiet hours, business days, caps), or merged into the reminder already planned."""
     if not run.items:
         return
     items = sorted(run.items, key=_line_order)
@@ -59,7 +63,7 @@ def consolidated_reminder(run: CustomerRun) -> None:
     )
 
 
-def _line_order(item: MessageItem) -> tuple:
+def _line_order(item: MessageItem) -> tuple[Any, ...]:
     """Highest step first; within a step, the oldest due date first."""
     when = item.line.get("due_date") or item.line.get("due_on") or ""
     return (-item.priority[0], -item.priority[1], when, item.claim.key)

@@ -26,7 +26,9 @@ from rules.ruleset.book import RuleBook
 from rules.ruleset.book import Segment
 
 
-def header(book: RuleBook, facts: OrgFacts, customer: CustomerFact, as_of: date) -> dict:
+def header(book: RuleBook, facts: OrgFacts, customer: CustomerFact, as_of: date) -> dict[str, Any]:
+    """The part of every decision's explanation that says which rules, day and facts it was
+    made from."""
     return {
         "rule_set": book.name,
         "version": book.version,
@@ -105,10 +107,13 @@ class CustomerRun:
         return decision
 
     def note_context(self, line: dict[str, Any]) -> dict[str, Any]:
+        """The template context of a note or task about one invoice line."""
         payload = {"customer": customer_part(self.customer), "invoices": [line]}
         return context(payload, self.facts.name, self.as_of, {"key": line["step"], "name": ""})
 
     def has_customer_state(self) -> bool:
+        """Whether the customer needs a run without open invoices: a hold to release, a hold
+        action planned, or a payment plan."""
         cid = self.customer.external_id
         history = self.facts.history
         return self.customer.on_hold or cid in history.planned_holds or cid in self.facts.plans
@@ -119,6 +124,8 @@ class CustomerRun:
         return self.facts.timezone
 
     def step_name(self, lead: MessageItem) -> str:
+        """The display name of the step the lead line of a reminder comes from ('' for an offer
+        or instalment line)."""
         if self.policy is None or lead.kind != "step":
             return ""
         return next((s.name for s in self.policy.steps if s.key == lead.step), "")

@@ -35,6 +35,7 @@ def zone(name: str | None) -> ZoneInfo:
 
 
 def local_date(now: datetime, tz: str | None) -> date:
+    """The calendar date at `now` in time zone `tz` (UTC when None)."""
     return now.astimezone(zone(tz)).date()
 
 
@@ -44,6 +45,7 @@ def local_instant(day: date, at: time, tz: str | None) -> datetime:
 
 
 def in_quiet_hours(at: time, limits: Limits) -> bool:
+    """Whether `at` falls in the quiet hours, which may wrap past midnight (22:00-07:00)."""
     start, end = limits.quiet_start, limits.quiet_end
     if start is None or end is None:
         return False
@@ -58,8 +60,8 @@ def next_open(t: datetime, tz: str | None, limits: Limits) -> datetime:
 
 
 def _open(t: datetime, tz: str | None, limits: Limits) -> tuple[datetime, list[str]]:
-    wraps = limits.quiet_start is not None and limits.quiet_end is not None
-    wraps = wraps and limits.quiet_start > limits.quiet_end  # type: ignore[operator]
+    start, end = limits.quiet_start, limits.quiet_end
+    wraps = start is not None and end is not None and start > end
     day_start = limits.quiet_end if wraps else time(0)
     reasons: list[str] = []
     for _ in range(16):

@@ -10,6 +10,7 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy import and_
@@ -105,6 +106,8 @@ def feature_since(
 def load_customers(
     session: Session, org_id: int, customer_ids: list[str] | None
 ) -> dict[str, CustomerFact]:
+    """The customers of the organization (only `customer_ids`, when given) with their profile:
+    tags, do-not-contact and the credit hold, without invoices yet."""
     stmt = q.customers(customer_ids is not None)
     rows = session.connection().execute(stmt, q.params(org_id, customer_ids)).all()
     out: dict[str, CustomerFact] = {}
@@ -241,7 +244,7 @@ def _behaviour(
     )
     lateness: dict[str, list[int]] = {}
     for cid, due, paid_on in paid:
-        if paid_on is not None:
+        if paid_on is not None and due is not None:
             lateness.setdefault(cid, []).append(max((paid_on - due).days, 0))
     for cid, days in lateness.items():
         if cid in customers:
@@ -273,7 +276,7 @@ def _history(
     actions = conn.execute(
         q.live_actions(scoped), q.params(org_id, customer_ids, horizon=horizon)
     ).all()
-    latest_hold: dict[str, tuple] = {}
+    latest_hold: dict[str, tuple[Any, ...]] = {}
     for cid, action_id, kind, status, scheduled_for, performed_at, created_at in actions:
         if kind in MESSAGE_KINDS:
             history.messages.setdefault(cid, []).append(performed_at or scheduled_for)
@@ -294,7 +297,9 @@ def _offer_amounts(
     return {(target, rule): amount for target, rule, amount in rows}
 
 
-def _holds(latest: dict[str, tuple], customers: dict[str, CustomerFact], history: History) -> None:
+def _holds(
+    latest: dict[str, tuple[Any, ...]], customers: dict[str, CustomerFact], history: History
+) -> None:
     """The effective hold: the latest live hold action, unless a person set or lifted the hold
     in the profile since (editing tags or do-not-contact leaves a rule's hold in force)."""
     for cid, (action_id, kind, status, created_at) in latest.items():

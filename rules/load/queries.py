@@ -7,11 +7,15 @@ bound per call. Each statement comes in two shapes: the whole organization, or s
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+from sqlalchemy import BindParameter
+from sqlalchemy import ColumnElement
 from sqlalchemy import CompoundSelect
 from sqlalchemy import Select
+from sqlalchemy import SQLColumnExpression
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import func
@@ -41,6 +45,8 @@ def _money(column: Any) -> Any:
 
 
 def params(org_id: int, customer_ids: list[str] | None, **more: object) -> dict[str, object]:
+    """The bind parameters of the fact queries: the organization, the customers of a scoped
+    run, and any of `more` that is not None."""
     out: dict[str, object] = {"org": org_id}
     out.update((k, v) for k, v in more.items() if v is not None)
     if customer_ids is not None:
@@ -48,22 +54,23 @@ def params(org_id: int, customer_ids: list[str] | None, **more: object) -> dict[
     return out
 
 
-def _scope(column, scoped: bool):  # type: ignore[no-untyped-def]
+def in_scope(column: SQLColumnExpression[str], scoped: bool) -> ColumnElement[bool]:
+    """`column` is one of the customers in the `ids` parameter, when the run is scoped."""
     return column.in_(bindparam("ids", expanding=True)) if scoped else true()
 
 
-def _open_invoices(scoped: bool):  # type: ignore[no-untyped-def]
+def _open_invoices(scoped: bool) -> ColumnElement[bool]:
     return and_(
         Invoice.organization_id == bindparam("org"),
         Invoice.status == "open",
         Invoice.deleted.is_(False),
         Invoice.balance > 0,
-        _scope(Invoice.customer_external_id, scoped),
+        in_scope(Invoice.customer_external_id, scoped),
     )
 
 
 @cache
-def customers(scoped: bool) -> Select:
+def customers(scoped: bool) -> Select[*tuple[Any, ...]]:
     profile_join = and_(
         CustomerProfile.organization_id == Customer.organization_id,
         CustomerProfile.customer_external_id == Customer.external_id,
@@ -87,13 +94,13 @@ def customers(scoped: bool) -> Select:
         .outerjoin(CustomerProfile, profile_join)
         .where(
             Customer.organization_id == bindparam("org"),
-            _scope(Customer.external_id, scoped),
+            in_scope(Customer.external_id, scoped),
         )
     )
 
 
 @cache
-def open_invoices(scoped: bool) -> Select:
+def open_invoices(scoped: bool) -> Select[*tuple[Any, ...]]:
     return select(
         Invoice.external_id,
         Invoice.customer_external_id,
@@ -110,7 +117,7 @@ def open_invoices(scoped: bool) -> Select:
 
 
 @cache
-def last_paid(scoped: bool) -> Select:
+def last_paid(scoped: bool) -> Select[*tuple[Any, ...]]:
     """The latest payment date of each open, part-paid invoice."""
     partly_paid = select(Invoice.external_id).where(
         _open_invoices(scoped), Invoice.balance < Invoice.total
@@ -128,7 +135,7 @@ def last_paid(scoped: bool) -> Select:
 
 
 @cache
-def credit(scoped: bool) -> CompoundSelect:
+def credit(scoped: bool) -> CompoundSelect[*tuple[Any, ...]]:
     """Each customer's unapplied credit per currency, in two parts: the remaining credit of
     credit notes (and Xero overpayments and prepayments, mirrored as credit notes), and
     payments not (wholly) applied to invoices."""
@@ -139,18 +146,18 @@ def credit(scoped: bool) -> CompoundSelect:
         CreditNote.voided.is_(False),
         CreditNote.deleted.is_(False),
         CreditNote.remaining > 0,
-        _scope(CreditNote.customer_external_id, scoped),
+        in_scope(CreditNote.customer_external_id, scoped),
     )
     payments = select(Payment.customer_external_id, Payment.currency, Payment.unapplied).where(
         Payment.organization_id == bindparam("org"),
         Payment.deleted.is_(False),
         Payment.unapplied > 0,
-        _scope(Payment.customer_external_id, scoped),
+        in_scope(Payment.customer_external_id, scoped),
     )
     return union_all(notes, payments)
 
 
-def _unsent(scoped: bool):  # type: ignore[no-untyped-def]
+def _unsent(scoped: bool) -> ColumnElement[bool]:
     """Invoices not yet sent to the customer, issued on or after `issued_from`: open ones, and
     drafts (Xero SUBMITTED; a Xero DRAFT is mirrored with sent_to_customer None)."""
     return and_(
@@ -159,12 +166,12 @@ def _unsent(scoped: bool):  # type: ignore[no-untyped-def]
         Invoice.deleted.is_(False),
         Invoice.sent_to_customer.is_(False),
         Invoice.issue_date >= bindparam("issued_from"),
-        _scope(Invoice.customer_external_id, scoped),
+        in_scope(Invoice.customer_external_id, scoped),
     )
 
 
 @cache
-def unsent_invoices(scoped: bool) -> Select:
+def unsent_invoices(scoped: bool) -> Select[*tuple[Any, ...]]:
     return select(
         Invoice.external_id,
         Invoice.customer_external_id,
@@ -180,7 +187,7 @@ def unsent_invoices(scoped: bool) -> Select:
 
 
 @cache
-def delivery_firings(scoped: bool) -> Select:
+def delivery_firings(scoped: bool) -> Select[*tuple[Any, ...]]:
     """Deliveries already decided for the unsent drafts (`firings` has the open invoices')."""
     unsent_ids = select(Invoice.external_id).where(_unsent(scoped), Invoice.status == "draft")
     return select(
@@ -193,7 +200,7 @@ def delivery_firings(scoped: bool) -> Select:
 
 
 @cache
-def firings(scoped: bool) -> Select:
+def firings(scoped: bool) -> Select[*tuple[Any, ...]]:
     """Step firings of open invoices and of payment plans."""
     open_ids = select(Invoice.external_id).where(_open_invoices(scoped))
     return select(
@@ -204,18 +211,18 @@ def firings(scoped: bool) -> Select:
         StepFiring.fired_on,
     ).where(
         StepFiring.organization_id == bindparam("org"),
-        _scope(StepFiring.customer_external_id, scoped),
+        in_scope(StepFiring.customer_external_id, scoped),
         or_(StepFiring.target.in_(open_ids), StepFiring.target.like("plan:%")),
     )
 
 
 @cache
-def offers_made(scoped: bool) -> Select:
+def offers_made(scoped: bool) -> Select[*tuple[Any, ...]]:
     """Settlement offers made on open invoices, with the balance each was made on."""
     open_ids = select(Invoice.external_id).where(_open_invoices(scoped))
     return select(StepFiring.target, StepFiring.rule, _money(StepFiring.amount)).where(
         StepFiring.organization_id == bindparam("org"),
-        _scope(StepFiring.customer_external_id, scoped),
+        in_scope(StepFiring.customer_external_id, scoped),
         StepFiring.rule.like("offer:%"),
         StepFiring.step == "offer",
         StepFiring.target.in_(open_ids),
@@ -223,10 +230,10 @@ def offers_made(scoped: bool) -> Select:
 
 
 @cache
-def live_actions(scoped: bool) -> Select:
+def live_actions(scoped: bool) -> Select[*tuple[Any, ...]]:
     """Recent messages (reminders, invoices sent: for caps; reminders for merging) and live
     hold actions, oldest first."""
-    horizon = bindparam("horizon")
+    horizon: BindParameter[datetime] = bindparam("horizon")
     recent_reminder = and_(
         Action.kind.in_(sorted(MESSAGE_KINDS)),
         or_(Action.scheduled_for >= horizon, Action.performed_at >= horizon),
@@ -245,7 +252,7 @@ def live_actions(scoped: bool) -> Select:
             Action.organization_id == bindparam("org"),
             Action.status.in_(ActionStatus.live()),
             or_(recent_reminder, Action.kind.in_(sorted(HOLD_KINDS))),
-            _scope(Action.customer_external_id, scoped),
+            in_scope(Action.customer_external_id, scoped),
         )
         .order_by(Action.id)
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from rules.engine.facts import CustomerFact
 from rules.engine.facts import InvoiceFact
@@ -28,7 +29,7 @@ NOT_STARTED = "not_started"
 
 
 # The explanation of an invoice nothing could pause (shared: never mutated).
-NO_PAUSES: list[dict] = [{"pause": "dispute", "active": False, "detail": ""}]
+NO_PAUSES: list[dict[str, Any]] = [{"pause": "dispute", "active": False, "detail": ""}]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +42,13 @@ class PlanState:
 
 
 def covered_balance(customer: CustomerFact, covers: Callable[[InvoiceFact], bool]) -> Decimal:
+    """What is still open on the customer's invoices that `covers` picks."""
     return sum((i.balance for i in customer.invoices if i.is_open and covers(i)), Decimal(0))
 
 
 def promise_state(promise: PromiseFact, customer: CustomerFact, day: date) -> str:
+    """Where a promise to pay stands on `day`: not started, honoured (the pause holds),
+    completed (paid, or the promised amount was), broken (past its date), or cancelled."""
     if promise.cancelled_on is not None and promise.cancelled_on <= day:
         return CANCELLED
     if day < promise.promised_on:
@@ -57,6 +61,8 @@ def promise_state(promise: PromiseFact, customer: CustomerFact, day: date) -> st
 
 
 def plan_state(plan: PlanFact, customer: CustomerFact, day: date, grace_days: int) -> PlanState:
+    """Where a payment plan stands on `day`: broken once an instalment is more than
+    `grace_days` late and underpaid, completed once its invoices are paid, else honoured."""
     if plan.cancelled_on is not None and plan.cancelled_on <= day:
         return PlanState(CANCELLED, Decimal(0), Decimal(0), f"cancelled on {plan.cancelled_on}")
     if day < plan.created_on:
@@ -76,7 +82,7 @@ def plan_state(plan: PlanFact, customer: CustomerFact, day: date, grace_days: in
 
 def invoice_pause(
     facts: OrgFacts, customer: CustomerFact, inv: InvoiceFact, day: date, grace_days: int
-) -> tuple[str | None, list[dict]]:
+) -> tuple[str | None, list[dict[str, Any]]]:
     """The pause that holds this invoice back (None if none), and every check made."""
     cid = customer.external_id
     if (
@@ -85,7 +91,7 @@ def invoice_pause(
         and cid not in facts.plans
     ):
         return None, NO_PAUSES
-    checks: list[dict] = []
+    checks: list[dict[str, Any]] = []
     blocking: str | None = None
     disputes = [d for d in facts.disputes.get(inv.external_id, ()) if d.active_on(day)]
     detail = f"open since {disputes[0].opened_on}, reason {disputes[0].reason}" if disputes else ""
@@ -105,13 +111,13 @@ def invoice_pause(
     for plan in facts.plans.get(customer.external_id, ()):
         if inv.external_id not in plan.invoice_ids:
             continue
-        state = plan_state(plan, customer, day, grace_days)
-        active = state.status == HONOURED
+        plan_now = plan_state(plan, customer, day, grace_days)
+        active = plan_now.status == HONOURED
         checks.append(
             {
                 "pause": "payment_plan",
                 "active": active,
-                "detail": f"plan {plan.id}: {state.status}, {state.detail}",
+                "detail": f"plan {plan.id}: {plan_now.status}, {plan_now.detail}",
             }
         )
         if active and blocking is None:
@@ -128,7 +134,9 @@ def _promise_detail(promise: PromiseFact, state: str) -> str:
     return f"promise {promise.id} until {promise.until}: {state}"
 
 
-def customer_checks(customer: CustomerFact) -> list[dict]:
+def customer_checks(customer: CustomerFact) -> list[dict[str, Any]]:
+    """The customer-level reasons not to chase (merged, deleted, do-not-contact), each with
+    whether it applies, for a decision's explanation."""
     return [
         {
             "pause": "merged",

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
+from typing import Any
 
+from sqlalchemy import BindParameter
+from sqlalchemy import ColumnElement
+from sqlalchemy import Row
 from sqlalchemy import Select
+from sqlalchemy import SQLColumnExpression
 from sqlalchemy import and_
 from sqlalchemy import bindparam
 from sqlalchemy import or_
@@ -18,6 +24,7 @@ from rules.engine.facts import Instalment
 from rules.engine.facts import OrgFacts
 from rules.engine.facts import PlanFact
 from rules.engine.facts import PromiseFact
+from rules.load.queries import in_scope
 from rules.load.queries import params
 from rules.pauses.models import Dispute
 from rules.pauses.models import PaymentPlan
@@ -43,21 +50,19 @@ def load_pauses(
         _add_plans(session, facts, plans)
 
 
-def _scope(column, scoped: bool):  # type: ignore[no-untyped-def]
-    return column.in_(bindparam("ids", expanding=True)) if scoped else true()
-
-
-def _live(opened, closed, dated: bool):  # type: ignore[no-untyped-def]
+def _live(
+    opened: SQLColumnExpression[Any] | None, closed: SQLColumnExpression[Any], dated: bool
+) -> ColumnElement[bool]:
     """Not closed (or cancelled) by `as_of`, and opened by then if `opened` is given."""
     if not dated:
         return true()
-    as_of = bindparam("as_of")
+    as_of: BindParameter[Any] = bindparam("as_of")
     live = or_(closed.is_(None), closed > as_of)
     return live if opened is None else and_(opened <= as_of, live)
 
 
 @cache
-def _disputes(scoped: bool, dated: bool) -> Select:
+def _disputes(scoped: bool, dated: bool) -> Select[*tuple[Any, ...]]:
     return select(
         Dispute.id,
         Dispute.invoice_external_id,
@@ -67,12 +72,12 @@ def _disputes(scoped: bool, dated: bool) -> Select:
     ).where(
         Dispute.organization_id == bindparam("org"),
         _live(Dispute.opened_on, Dispute.closed_on, dated),
-        _scope(Dispute.customer_external_id, scoped),
+        in_scope(Dispute.customer_external_id, scoped),
     )
 
 
 @cache
-def _promises(scoped: bool, dated: bool) -> Select:
+def _promises(scoped: bool, dated: bool) -> Select[*tuple[Any, ...]]:
     p = PromiseToPay
     return select(
         p.id,
@@ -86,23 +91,23 @@ def _promises(scoped: bool, dated: bool) -> Select:
     ).where(
         p.organization_id == bindparam("org"),
         _live(None, p.cancelled_on, dated),
-        _scope(p.customer_external_id, scoped),
+        in_scope(p.customer_external_id, scoped),
     )
 
 
 @cache
-def _plans(scoped: bool, dated: bool) -> Select:
+def _plans(scoped: bool, dated: bool) -> Select[*tuple[Any, ...]]:
     p = PaymentPlan
     return select(
         p.id, p.customer_external_id, p.start_balance, p.created_on, p.currency, p.cancelled_on
     ).where(
         p.organization_id == bindparam("org"),
         _live(None, p.cancelled_on, dated),
-        _scope(p.customer_external_id, scoped),
+        in_scope(p.customer_external_id, scoped),
     )
 
 
-def _add_plans(session: Session, facts: OrgFacts, plans: list) -> None:
+def _add_plans(session: Session, facts: OrgFacts, plans: Sequence[Row[*tuple[Any, ...]]]) -> None:
     conn = session.connection()
     plan_ids = [p[0] for p in plans]
     invoices: dict[int, set[str]] = {}
@@ -114,7 +119,7 @@ def _add_plans(session: Session, facts: OrgFacts, plans: list) -> None:
     for plan_id, invoice_id in rows:
         invoices.setdefault(plan_id, set()).add(invoice_id)
     instalments: dict[int, list[Instalment]] = {}
-    rows = conn.execute(
+    instalment_rows = conn.execute(
         select(
             PlanInstalment.plan_id,
             PlanInstalment.number,
@@ -124,7 +129,7 @@ def _add_plans(session: Session, facts: OrgFacts, plans: list) -> None:
         .where(PlanInstalment.plan_id.in_(plan_ids))
         .order_by(PlanInstalment.plan_id, PlanInstalment.number)
     )
-    for plan_id, number, due_on, amount in rows:
+    for plan_id, number, due_on, amount in instalment_rows:
         instalments.setdefault(plan_id, []).append(Instalment(number, due_on, amount))
     for plan_id, customer, start, created_on, currency, cancelled_on in plans:
         fact = PlanFact(

@@ -15,7 +15,7 @@ from rules.pauses.models import DisputeReason
 from rules.ruleset.fields import day
 from rules.ruleset.fields import external_id
 from rules.ruleset.fields import money
-from rules.ruleset.schema import flatten
+from rules.ruleset.schema import problems
 
 
 class PauseInvalid(InputInvalid):
@@ -94,6 +94,7 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PauseInvalid({"": "expected a JSON object"})
     try:
-        return schema.load(data)
+        loaded: dict[str, Any] = schema.load(data)
     except ValidationError as exc:
-        raise PauseInvalid(flatten(exc.normalized_messages())) from None
+        raise PauseInvalid(problems(exc)) from None
+    return loaded

@@ -181,6 +181,8 @@ def profile(session: Session, org_id: int, customer: str) -> CustomerProfile:
 def update_profile(
     session: Session, org_id: int, customer: str, data: dict[str, Any]
 ) -> CustomerProfile:
+    """Set the fields of `data` that are given; a credit hold set or lifted here is a person's
+    ("manual"), which the hold rules do not lift (only a step's explicit release does)."""
     row = profile(session, org_id, customer)
     for key, value in data.items():
         if value is not None:

@@ -13,13 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from rules.engine.conditions import Condition
+from rules.engine.decisions import ActionKind
 from rules.ruleset.schema import WEEKDAYS
 from rules.ruleset.schema import load_document
 
 
 @dataclass(frozen=True, slots=True)
 class StepAction:
-    type: str
+    type: ActionKind
     template: str | None = None
     text: str | None = None
     on: str = "invoice"
@@ -114,6 +115,7 @@ class Limits:
 
     @property
     def longest_cap_days(self) -> int:
+        """How far back the message history must reach for the caps to be checked."""
         return max((days for _, days in self.caps), default=0)
 
 
@@ -155,6 +157,8 @@ class RuleBook:
 def compile_book(
     document: dict[str, Any], version_id: int | None = None, number: int | None = None
 ) -> RuleBook:
+    """A validated rule-set document compiled into what the evaluator reads: steps expanded
+    into a schedule of repeats, conditions parsed, money as Decimal."""
     doc = load_document(document)
     discounts = doc["discounts"]
     hold = doc["credit_hold"]
@@ -198,7 +202,7 @@ def _step(s: dict[str, Any]) -> Step:
         name=s["name"],
         offset=s["offset_days"],
         conditions=tuple(_condition(c) for c in s["conditions"]),
-        actions=tuple(StepAction(**a) for a in s["actions"]),
+        actions=tuple(StepAction(**{**a, "type": ActionKind(a["type"])}) for a in s["actions"]),
         repeat_every=repeat["every_days"] if repeat else None,
         repeat_limit=repeat["limit"] if repeat else 0,
     )
@@ -209,8 +213,9 @@ def _policy(p: dict[str, Any]) -> Policy:
     items: list[ScheduleItem] = []
     for index, step in enumerate(steps):
         items.append(ScheduleItem(len(items), index, 0, step.offset))
+        every = step.repeat_every or 0  # None exactly when repeat_limit is 0
         for n in range(1, step.repeat_limit + 1):
-            items.append(ScheduleItem(len(items), index, n, step.offset + n * step.repeat_every))
+            items.append(ScheduleItem(len(items), index, n, step.offset + n * every))
     positions = {(steps[i.step_index].key, str(i.period)): i.position for i in items}
     return Policy(
         key=p["key"],

@@ -93,7 +93,7 @@ def _unknown(kind: str, name: str, known: set[str]) -> str:
     return f"refers to {kind} '{name}', which is not defined (defined: {listing})"
 
 
-def _unique(problems: dict[str, str], items: list[dict], path: str, kind: str) -> None:
+def _unique(problems: dict[str, str], items: list[dict[str, Any]], path: str, kind: str) -> None:
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
         if item["key"] in seen:
@@ -103,7 +103,9 @@ def _unique(problems: dict[str, str], items: list[dict], path: str, kind: str) -
         seen.setdefault(item["key"], i)
 
 
-def _check_segment(problems: dict[str, str], path: str, segment: dict, policies: set[str]) -> None:
+def _check_segment(
+    problems: dict[str, str], path: str, segment: dict[str, Any], policies: set[str]
+) -> None:
     if segment["policy"] is not None and segment["policy"] not in policies:
         problems[f"{path}.policy"] = _unknown("policy", segment["policy"], policies)
     match = segment["match"]
@@ -115,7 +117,9 @@ def _check_segment(problems: dict[str, str], path: str, segment: dict, policies:
             problems[f"{path}.match.{high}"] = f"must not be less than {low} ({match[low]})"
 
 
-def _check_policy(problems: dict[str, str], path: str, policy: dict, templates: set[str]) -> None:
+def _check_policy(
+    problems: dict[str, str], path: str, policy: dict[str, Any], templates: set[str]
+) -> None:
     steps = policy["steps"]
     _unique(problems, steps, f"{path}.steps", "step")
     for i, step in enumerate(steps):
@@ -130,7 +134,9 @@ def _check_policy(problems: dict[str, str], path: str, policy: dict, templates: 
         _check_actions(problems, here, step["actions"], templates)
 
 
-def _check_actions(problems: dict[str, str], path: str, actions: list, templates: set[str]) -> None:
+def _check_actions(
+    problems: dict[str, str], path: str, actions: list[Any], templates: set[str]
+) -> None:
     types = [a["type"] for a in actions]
     if "credit_hold" in types and "release_hold" in types:
         problems[f"{path}.actions"] = "a step cannot both place and release a credit hold"
@@ -147,7 +153,7 @@ def _check_actions(problems: dict[str, str], path: str, actions: list, templates
                 problems[f"{here}.text"] = error
 
 
-def _check_discounts(problems: dict[str, str], discounts: dict) -> None:
+def _check_discounts(problems: dict[str, str], discounts: dict[str, Any]) -> None:
     early = discounts["early_payment"]
     if early is None:
         return
@@ -160,7 +166,7 @@ def _check_discounts(problems: dict[str, str], discounts: dict) -> None:
         )
 
 
-def _check_hold(problems: dict[str, str], hold: dict | None) -> None:
+def _check_hold(problems: dict[str, str], hold: dict[str, Any] | None) -> None:
     if hold is None:
         return
     for i, cond in enumerate(hold["place_when_any"]):
@@ -171,7 +177,7 @@ def _check_hold(problems: dict[str, str], hold: dict | None) -> None:
             )
 
 
-def _check_limits(problems: dict[str, str], limits: dict) -> None:
+def _check_limits(problems: dict[str, str], limits: dict[str, Any]) -> None:
     days = [c["days"] for c in limits["caps"]]
     for i, d in enumerate(days):
         if d in days[:i]:

@@ -18,6 +18,8 @@ COLUMNS = {EARLY_PAYMENT: "early_payment_since", INVOICE_DELIVERY: "invoice_deli
 
 
 def features_on(book: RuleBook) -> set[str]:
+    """The features of the rule book that have a start date of their own (their "since"
+    is when they were first switched on, not when the rules were)."""
     on = set()
     if book.early is not None and book.early.settle_short_payments:
         on.add(EARLY_PAYMENT)

@@ -49,6 +49,7 @@ def _check_date(day: date) -> None:
 
 
 def date_problem(day: date) -> str | None:
+    """Why `day` is not accepted (a date outside EARLIEST..LATEST), or None."""
     if not EARLIEST <= day <= LATEST:
         return f"must be a date from {EARLIEST.isoformat()} to {LATEST.isoformat()}"
     return None

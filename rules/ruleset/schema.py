@@ -99,6 +99,8 @@ def _value_problem(kind: str, op: str, value: Any) -> str | None:
 
 
 def normalise_condition(cond: dict[str, Any]) -> dict[str, Any]:
+    """The condition in its one stored form: money values as decimal strings, currency only
+    when given."""
     kind = FACT_TYPES[cond["fact"]]
     value = cond["value"]
     if kind == MONEY:
@@ -326,18 +328,18 @@ def load_document(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RuleSetInvalid({"": "a rule set must be a JSON object"})
     try:
-        loaded = RuleSetSchema().load(data)
-        problems: dict[str, str] = {}
+        loaded: dict[str, Any] = RuleSetSchema().load(data)
+        found: dict[str, str] = {}
     except ValidationError as exc:
         # Every problem in one pass: the parts that validated are still checked across.
-        problems = flatten(exc.normalized_messages())
-        failed = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in problems}
+        found = problems(exc)
+        failed = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in found}
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         loaded = {key: value for key, value in valid.items() if key not in failed}
     _normalise_conditions(loaded)
-    problems = {**cross_check(loaded), **problems}
-    if problems:
-        raise RuleSetInvalid(problems)
+    found = {**cross_check(loaded), **found}
+    if found:
+        raise RuleSetInvalid(found)
     return loaded
 
 
@@ -347,7 +349,7 @@ def validate_document(data: Any) -> dict[str, Any]:
 
 
 def dump_document(loaded: dict[str, Any]) -> dict[str, Any]:
-    dumped = RuleSetSchema().dump(loaded)
+    dumped: dict[str, Any] = RuleSetSchema().dump(loaded)
     _normalise_conditions(dumped)
     return dumped
 
@@ -359,6 +361,12 @@ def _normalise_conditions(doc: dict[str, Any]) -> None:
     if doc.get("credit_hold"):
         hold = doc["credit_hold"]
         hold["place_when_any"] = [normalise_condition(c) for c in hold["place_when_any"]]
+
+
+def problems(exc: ValidationError) -> dict[str, str]:
+    """Every problem marshmallow found, one message per field path."""
+    messages = exc.normalized_messages()  # type: ignore[no-untyped-call]  # unannotated upstream
+    return flatten(messages)
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, str]:

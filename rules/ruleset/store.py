@@ -89,6 +89,8 @@ def save_version(
 
 
 def activate_version(session: Session, org_id: int, number: int) -> RuleSetVersion:
+    """Make version `number` the one the evaluator uses; a feature it switches on starts now
+    (record_activation)."""
     version = get_version(session, org_id, number)
     owner = version.rule_set
     now = utcnow()
@@ -146,6 +148,8 @@ def active_version(session: Session, org_id: int) -> RuleSetVersion | None:
 
 
 def book_for(version: RuleSetVersion) -> RuleBook:
+    """The compiled rule book of `version`, cached by its document (a version's document
+    never changes)."""
     return _compiled(version.id, version.number, _freeze(version.document))
 
 
@@ -179,7 +183,7 @@ def active_book(session: Session, org_id: int) -> tuple[RuleBook, datetime | Non
 
 
 # Compiled books of versions seen by this process, keyed by (id, number, created_at).
-_by_version: dict[tuple, RuleBook] = {}
+_by_version: dict[tuple[Any, ...], RuleBook] = {}
 
 
 def draft_book(document: Any) -> RuleBook:
@@ -188,6 +192,7 @@ def draft_book(document: Any) -> RuleBook:
 
 
 def export_version(version: RuleSetVersion) -> dict[str, Any]:
+    """The version as a file `import_document` takes back."""
     return {
         "format": FORMAT,
         "name": version.document.get("name", ""),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Sized
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -65,4 +66,6 @@ class Budgeted:
             yield item
 
     def __len__(self) -> int:
-        return len(self._items)  # type: ignore[arg-type] - TypeError tells Jinja "no length"
+        if not isinstance(self._items, Sized):
+            raise TypeError("no length")  # which tells Jinja the sequence has none
+        return len(self._items)

@@ -78,6 +78,8 @@ def _money(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> BoundedEnvironment:
+    """A sandboxed Jinja environment with budgets: undefined names fail, nothing is escaped
+    (plain text), and `money` formats amounts."""
     env = BoundedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
@@ -87,6 +89,7 @@ def environment() -> BoundedEnvironment:
 
 @lru_cache(maxsize=512)
 def compiled(source: str) -> Template:
+    """`source` parsed in a fresh bounded environment."""
     return environment().from_string(source)
 
 

@@ -105,7 +105,7 @@ def _check_product(left: Any, right: Any) -> None:
             _too_long(f"repeating {len(sequence):,} items {times:,} times")
 
 
-def _check_str_method(text: str, name: str, args: tuple[Any, ...], kwargs: dict) -> None:
+def _check_str_method(text: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     if name in _WIDTH_METHODS:
         _check_widths(name, args, kwargs)
     elif name == "replace" and len(args) >= 2:

@@ -19,6 +19,7 @@ from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from typing import TypeVar
 
 from sandbox.quickbooks import ops
 from sandbox.quickbooks.data import BASE_RATES
@@ -35,6 +36,8 @@ from sandbox.quickbooks.store import Company
 from sandbox.quickbooks.store import Tx
 from sandbox.quickbooks.wire import money
 from sandbox.quickbooks.wire import stamp
+
+T = TypeVar("T")
 
 HISTORY_DAYS = 540
 PRICES = {
@@ -65,8 +68,13 @@ class InvoicePlan:
     credit_day: date | None = None
     credit_applied: bool = False
     pieces: list[tuple[date, Decimal]] = field(default_factory=list)
-    entity: dict[str, Any] | None = None
-    memo: dict[str, Any] | None = None
+    entity: dict[str, Any] = field(default_factory=dict)  # the invoice, once replayed
+    memo: dict[str, Any] = field(default_factory=dict)  # its credit memo, once replayed
+
+
+def _later(step: Callable[[Tx, T], None], arg: T) -> Callable[[Tx], None]:
+    """`step` with `arg` bound now, for the replay to run at its instant."""
+    return lambda tx: step(tx, arg)
 
 
 class History:
@@ -80,8 +88,8 @@ class History:
     def plan(self, customers: list[CustomerPlan], count: int) -> list[InvoicePlan]:
         cum: list[float] = []
         running = 0.0
-        for plan in customers:
-            running += plan.weight
+        for customer in customers:
+            running += customer.weight
             cum.append(running)
         days = sorted(
             self.today - timedelta(days=1 + int(self.rnd.random() * HISTORY_DAYS))
@@ -199,31 +207,24 @@ class History:
 
     def schedule(self, plans: list[InvoicePlan]) -> None:
         for plan in plans:
-            self._at(plan.created, 0, plan.index, lambda tx, p=plan: self._create(tx, p))
+            self._at(plan.created, 0, plan.index, _later(self._create, plan))
             if plan.sent_at:
-                self._at(plan.sent_at, 1, plan.index, lambda tx, p=plan: self._send(tx, p))
+                self._at(plan.sent_at, 1, plan.index, _later(self._send, plan))
             if plan.credit_day:
-                self._schedule_credit(plan)
+                self._schedule_credit(plan, plan.credit_day)
             if plan.fate != "normal" and plan.fate_at:
-                act = ops.void_invoice if plan.fate == "void" else ops.delete_invoice
-                self._at(
-                    plan.fate_at, 5, plan.index, lambda tx, p=plan, a=act: a(tx, p.entity["Id"])
-                )
+                self._at(plan.fate_at, 5, plan.index, _later(self._end, plan))
         self._schedule_payments(plans)
 
     def _at(self, instant: datetime, order: int, index: int, action: Callable[[Tx], None]) -> None:
         self.actions.append((instant, order, index, action))
 
-    def _schedule_credit(self, plan: InvoicePlan) -> None:
-        made = local_instant(self.co.tz, plan.credit_day, self.rnd, self.horizon)
-        self._at(made, 2, plan.index, lambda tx, p=plan: self._credit(tx, p))
+    def _schedule_credit(self, plan: InvoicePlan, day: date) -> None:
+        made = local_instant(self.co.tz, day, self.rnd, self.horizon)
+        self._at(made, 2, plan.index, _later(self._credit, (plan, day)))
         if plan.credit_applied:
-            applied = local_instant(
-                self.co.tz, plan.credit_day + timedelta(days=1), self.rnd, self.horizon
-            )
-            self._at(
-                max(applied, made), 3, plan.index, lambda tx, p=plan: self._apply_credit(tx, p)
-            )
+            applied = local_instant(self.co.tz, day + timedelta(days=1), self.rnd, self.horizon)
+            self._at(max(applied, made), 3, plan.index, _later(self._apply_credit, plan))
 
     def _schedule_payments(self, plans: list[InvoicePlan]) -> None:
         by_customer: dict[str, list[tuple[date, InvoicePlan, Decimal]]] = {}
@@ -236,7 +237,7 @@ class History:
                 day = max(piece[0] for piece in group)
                 instant = local_instant(self.co.tz, day, self.rnd, self.horizon)
                 order_key = group[0][1].index
-                self._at(instant, 4, order_key, lambda tx, g=group: self._pay(tx, g))
+                self._at(instant, 4, order_key, _later(self._pay, group))
 
     def _group(self, pieces: list[tuple[date, InvoicePlan, Decimal]]) -> list[list]:
         groups: list[list] = []
@@ -292,7 +293,12 @@ class History:
         }
         tx.update("Invoice", invoice)
 
-    def _credit(self, tx: Tx, plan: InvoicePlan) -> None:
+    def _end(self, tx: Tx, plan: InvoicePlan) -> None:
+        end = ops.void_invoice if plan.fate == "void" else ops.delete_invoice
+        end(tx, plan.entity["Id"])
+
+    def _credit(self, tx: Tx, planned: tuple[InvoicePlan, date]) -> None:
+        plan, day = planned
         customer = plan.customer.entity
         line = sales_line(
             1, "1", Decimal("1"), plan.credit, f"Credit against invoice {plan.entity['DocNumber']}"
@@ -301,7 +307,7 @@ class History:
             self.co,
             customer,
             [line],
-            plan.credit_day,
+            day,
             self._rate(customer),
             self.co.next_doc_number(),
         )

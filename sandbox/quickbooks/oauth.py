@@ -25,6 +25,7 @@ from flask import jsonify
 from flask import redirect
 from flask import render_template_string
 from flask import request
+from werkzeug.wrappers import Response as BaseResponse
 
 from sandbox import oidc
 from sandbox.oidc import intuit as intuit_oidc
@@ -112,7 +113,10 @@ def _check_authorize(state: QboState, values: Any) -> str | None:
 
 
 def _gate() -> Response | None:
-    return gate.begin(current()) or gate.slow_down()
+    refused = gate.begin(current())
+    if not refused:
+        gate.slow_down()
+    return refused
 
 
 def authorize() -> Response | str:
@@ -141,7 +145,7 @@ def authorize() -> Response | str:
     )
 
 
-def approve() -> Response:
+def approve() -> BaseResponse:
     state, form = current(), request.form
     problem = _check_authorize(state, form)
     if problem:
@@ -195,6 +199,8 @@ def token() -> Response:
 
 def _id_token(state: QboState, grant: Any) -> str:
     user = oidc.current().users.get(grant.user_key)
+    if user is None:
+        raise LookupError(f"the sandbox has no user {grant.user_key!r} to sign an id token for")
     scopes = grant.scope.split()
     return intuit_oidc.id_token(
         user, state.config.intuit_client_id, grant.realm_id, scopes, grant.nonce

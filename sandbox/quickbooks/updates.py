@@ -7,6 +7,7 @@ refused with 5010; an unknown field with 2010, like QBO's JSON binder.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import date
 from decimal import Decimal
 from decimal import InvalidOperation
@@ -102,7 +103,7 @@ def invalid(detail: str, code: str = "2010") -> OpError:
     return OpError(code, "Request has invalid or unsupported property", f"Property Name:{detail}")
 
 
-def check_fields(kind: str, body: dict[str, Any], extra: set[str] = frozenset()) -> None:
+def check_fields(kind: str, body: dict[str, Any], extra: AbstractSet[str] = frozenset()) -> None:
     known = READ_ONLY | WRITABLE.get(kind, set()) | IGNORED.get(kind, set()) | extra
     for name in body:
         if name not in known:

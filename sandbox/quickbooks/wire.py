@@ -81,7 +81,7 @@ def fault_payload(
 
 def auth_fault(detail: str, epoch_ms: int) -> Response:
     """The lower-case 401 body QuickBooks sends when a bearer token is bad or expired."""
-    body = {
+    body: dict[str, Any] = {
         "warnings": None,
         "intuitObject": None,
         "fault": {

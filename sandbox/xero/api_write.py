@@ -219,8 +219,8 @@ def allocate(resource: str, doc_id: str) -> Response:
             number = ledger.invoices[allocation.invoice_id].number
             applied(f"{allocation.amount} of {doc.number or doc.id} allocated to invoice {number}")
         rendered = [render_allocation(ledger, doc, aid, with_doc=True) for aid in ids]
-        for allocation in rendered:
-            allocation[doc_key(doc)] = render_doc(ledger, doc, lines=False)
+        for shown in rendered:
+            shown[doc_key(doc)] = render_doc(ledger, doc, lines=False)
         return ok("Allocations", rendered)
 
     return guarded(act)

@@ -159,6 +159,10 @@ def _bucket(days_overdue: int) -> str:
 def _amount(body: dict[str, Any], required: bool) -> Decimal | None:
     if body.get("amount") is None and not required:
         return None
+    return _required_amount(body)
+
+
+def _required_amount(body: dict[str, Any]) -> Decimal:
     value = parse_amount(body.get("amount"))
     if value is None:
         raise BadInput('amount must be a positive decimal, e.g. "12.34"')
@@ -206,7 +210,7 @@ def add_invoice(tenant_id: str) -> Response:
             store,
             ledger,
             body["contact_id"].lower(),
-            _amount(body, required=True),  # type: ignore[arg-type]
+            _required_amount(body),
             due_in,
             reference=str(body.get("reference", "")),
             status=str(body.get("status", "AUTHORISED")),

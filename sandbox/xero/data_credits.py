@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sandbox.xero.data import HISTORY_DAYS
 from sandbox.xero.data import Builder
+from sandbox.xero.dates import latest
 from sandbox.xero.models import ZERO
 from sandbox.xero.models import Allocation
 from sandbox.xero.models import BatchPayment
@@ -121,7 +122,7 @@ def _standalone(b: Builder, kind: str, contact: Contact, apply: bool) -> None:
         doc.allocations.append(Allocation(link.allocation_id, target.id, amount, on))
         target.credits.append(link)
         target.amount_credited += amount
-        target.updated = max(target.updated or doc.updated, b.stamp(on))  # type: ignore[type-var]
+        target.updated = latest(target.updated or doc.updated, b.stamp(on))
         doc.updated = b.stamp(on)
 
 
@@ -172,7 +173,7 @@ def build_batches(b: Builder) -> None:
             batch.payment_ids.append(payment.id)
             batch.total += payment.amount
             invoice.fully_paid_on = day
-            invoice.updated = max(invoice.updated or batch.updated, batch.updated)  # type: ignore[type-var]
+            invoice.updated = latest(invoice.updated, batch.updated)
         b.ledger.batch_payments[batch.id] = batch
 
 

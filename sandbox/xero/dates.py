@@ -24,6 +24,18 @@ def ms(instant: datetime) -> int:
     return (instant - _EPOCH) // timedelta(milliseconds=1)
 
 
+def latest(*instants: datetime | None) -> datetime | None:
+    """The latest of the instants given (None if there are none)."""
+    return max((i for i in instants if i is not None), default=None)
+
+
+def saved(instant: datetime | None) -> datetime:
+    """A record's update stamp, which the store sets whenever it saves the record."""
+    if instant is None:
+        raise ValueError("the record was never saved, so it has no update stamp")
+    return instant
+
+
 def net_instant(instant: datetime) -> str:
     """`/Date(1518739200000+0000)/` for an aware instant."""
     return f"/Date({ms(instant)}+0000)/"

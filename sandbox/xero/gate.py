@@ -85,29 +85,28 @@ def _element() -> dict[str, Any]:
     return {}
 
 
-def bearer() -> tuple[Grant | None, Response | None]:
+def bearer() -> Grant | Response:
+    """The grant the request's bearer token stands for, or the 401 to answer with."""
     sandbox = current()
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token or sandbox.faults.revoked("xero"):
-        return None, unauthorized("AuthenticationUnsuccessful")
+        return unauthorized("AuthenticationUnsuccessful")
     grant, expired_at = sandbox.auth.bearer(token.strip())
     if expired_at is not None:
-        return None, unauthorized(
-            f"TokenExpired: token expired at {dates.expired_string(expired_at)}"
-        )
+        return unauthorized(f"TokenExpired: token expired at {dates.expired_string(expired_at)}")
     if grant is None:
-        return None, unauthorized("AuthenticationUnsuccessful")
-    return grant, None
+        return unauthorized("AuthenticationUnsuccessful")
+    return grant
 
 
 def api_before() -> Response | None:
     fault = take_fault()
     if fault is not None:
         return fault
-    grant, error = bearer()
-    if error is not None or grant is None:
-        return error
+    grant = bearer()
+    if isinstance(grant, Response):
+        return grant
     tenant_id = request.headers.get("Xero-Tenant-Id", "").strip()
     ledger = current_store().ledger(tenant_id)
     if ledger is None or not current().auth.connected(grant, tenant_id):

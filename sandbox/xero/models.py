@@ -5,6 +5,7 @@ Money is Decimal throughout; calendar dates are `date`; instants are aware UTC d
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -111,7 +112,7 @@ class Invoice:
     reference: str
     contact_id: str
     date: date
-    due_date: date
+    due_date: dt.date
     status: str
     lines: list[Line]
     line_amount_types: str
@@ -125,8 +126,8 @@ class Invoice:
     payment_ids: list[str] = field(default_factory=list)
     credits: list[CreditLink] = field(default_factory=list)
     sent_to_contact: bool = False
-    fully_paid_on: date | None = None
-    expected_payment_date: date | None = None
+    fully_paid_on: dt.date | None = None
+    expected_payment_date: dt.date | None = None
     string_amounts: bool = False
     has_attachments: bool = False
     history: list[HistoryRecord] = field(default_factory=list)
@@ -185,7 +186,7 @@ class CreditDoc:
     allocations: list[Allocation] = field(default_factory=list)
     refund_ids: list[str] = field(default_factory=list)
     refunded: Decimal = ZERO
-    fully_paid_on: date | None = None
+    fully_paid_on: dt.date | None = None
     history: list[HistoryRecord] = field(default_factory=list)
     updated: datetime | None = None
 

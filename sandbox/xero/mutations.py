@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sandbox.xero.models import ZERO
 from sandbox.xero.models import Contact
@@ -197,7 +198,7 @@ def email_invoice(store: Store, ledger: Ledger, invoice_id: str) -> list[str]:
 
 
 def add_notes(
-    store: Store, ledger: Ledger, kind: str, object_id: str, details: list[str]
+    store: Store, ledger: Ledger, kind: str, object_id: str, details: list[Any]
 ) -> list[HistoryRecord]:
     """Appends notes to an invoice's or contact's history (Xero's `Changes: Note`)."""
     target = get_invoice(ledger, object_id) if kind == "invoice" else get_contact(ledger, object_id)

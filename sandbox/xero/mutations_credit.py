@@ -54,7 +54,9 @@ def _plan(store: Store, ledger: Ledger, spec: Any) -> _Plan:
     kind = spec.get("Type")
     if kind not in CREDIT_TYPES:
         errors.append("Type must be ACCRECCREDIT or ACCPAYCREDIT")
-    contact_ref = spec.get("Contact") if isinstance(spec.get("Contact"), dict) else {}
+    contact_ref = spec.get("Contact")
+    if not isinstance(contact_ref, dict):
+        contact_ref = {}
     contact = ledger.contacts.get(str(contact_ref.get("ContactID", "")).lower())
     if contact is None:
         errors.append("A valid Contact (ContactID) is required")
@@ -169,7 +171,9 @@ def allocate(
 def _check(store: Store, ledger: Ledger, doc: CreditDoc, spec: Any) -> tuple[str, Decimal, date]:
     if not isinstance(spec, dict):
         raise Invalid("Each Allocation must be an object")
-    invoice_ref = spec.get("Invoice") if isinstance(spec.get("Invoice"), dict) else {}
+    invoice_ref = spec.get("Invoice")
+    if not isinstance(invoice_ref, dict):
+        invoice_ref = {}
     invoice_id = str(invoice_ref.get("InvoiceID", "")).lower()
     invoice = ledger.invoices.get(invoice_id)
     amount = parse_amount(spec.get("Amount"))
@@ -191,9 +195,9 @@ def _check(store: Store, ledger: Ledger, doc: CreditDoc, spec: Any) -> tuple[str
         errors.append(f"The amount allocated exceeds the amount due ({invoice.amount_due:.2f})")
     if day is None:
         errors.append("Date must be a date such as 2026-05-01")
-    if errors:
+    if errors or amount is None or day is None:
         raise Invalid(errors, spec)
-    return invoice_id, amount, day  # type: ignore[return-value]
+    return invoice_id, amount, day
 
 
 def _apply(

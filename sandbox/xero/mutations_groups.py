@@ -20,8 +20,9 @@ def get_group(ledger: Ledger, group_id: str) -> ContactGroup:
 
 
 def create_groups(ledger: Ledger, specs: list[Any]) -> list[ContactGroup]:
-    names = [spec.get("Name") if isinstance(spec, dict) else None for spec in specs]
-    if not names or any(not isinstance(n, str) or not n.strip() for n in names):
+    given = [spec.get("Name") if isinstance(spec, dict) else None for spec in specs]
+    names = [n for n in given if isinstance(n, str) and n.strip()]
+    if not names or len(names) != len(given):
         raise Invalid("Each ContactGroup needs a Name", {"ContactGroups": specs})
     taken = {g.name.lower() for g in ledger.groups.values() if g.status == "ACTIVE"}
     for name in names:

@@ -24,6 +24,7 @@ from flask import Response
 from flask import redirect
 from flask import render_template_string
 from flask import request
+from werkzeug.wrappers import Response as BaseResponse
 
 from sandbox import oidc
 from sandbox.xero import dates
@@ -72,12 +73,12 @@ CONSENT_PAGES = ("xero_identity.authorize", "xero_identity.approve")
 
 
 @bp.before_request
-def before() -> Response | None:
+def before() -> BaseResponse | None:
     return gate.take_fault(consent_page=request.endpoint in CONSENT_PAGES)
 
 
 @bp.after_request
-def after(response: Response) -> Response:
+def after(response: Response) -> BaseResponse:
     return gate.finish(response)
 
 
@@ -89,13 +90,13 @@ def _scope_error(scope: str) -> str | None:
     return f"invalid or retired scope(s): {' '.join(unknown)}" if unknown else None
 
 
-def _back(redirect_uri: str, **params: str) -> Response:
+def _back(redirect_uri: str, **params: str) -> BaseResponse:
     joiner = "&" if "?" in redirect_uri else "?"
     clean = {key: value for key, value in params.items() if value}
     return redirect(f"{redirect_uri}{joiner}{urlencode(clean)}", code=302)
 
 
-def _check_request(form: dict[str, str]) -> Response | None:
+def _check_request(form: dict[str, str]) -> BaseResponse | None:
     """An error page, an error redirect, or None when the request may proceed."""
     redirect_uri = form.get("redirect_uri", "")
     if form.get("client_id") != current().config.xero_client_id:
@@ -113,7 +114,7 @@ def _check_request(form: dict[str, str]) -> Response | None:
     return None
 
 
-def _consent_page(form: dict[str, str], error: str = "", status: int = 200) -> Response:
+def _consent_page(form: dict[str, str], error: str = "", status: int = 200) -> BaseResponse:
     template = files("sandbox.xero").joinpath("consent.html").read_text(encoding="utf-8")
     orgs = [ledger.org for ledger in current_store().ledgers.values()]
     fields = {
@@ -141,13 +142,13 @@ def _connects(scope: str) -> bool:
 
 
 @bp.get("/identity/connect/authorize")
-def authorize() -> Response:
+def authorize() -> BaseResponse:
     form = request.args.to_dict()
     return _check_request(form) or _consent_page(form)
 
 
 @bp.post("/identity/connect/authorize/approve")
-def approve() -> Response:
+def approve() -> BaseResponse:
     form = request.form.to_dict()
     failure = _check_request(form)
     if failure is not None:
@@ -192,12 +193,12 @@ def _client() -> tuple[str | None, str | None]:
     return request.form.get("client_id"), request.form.get("client_secret")
 
 
-def _token_error(error: str, status: int = 400) -> Response:
+def _token_error(error: str, status: int = 400) -> BaseResponse:
     return json_response({"error": error}, status)
 
 
 @bp.post("/identity/connect/token")
-def token() -> Response:
+def token() -> BaseResponse:
     auth = current().auth
     client_id, secret = _client()
     if not auth.client_ok(client_id, secret):
@@ -223,7 +224,7 @@ def token() -> Response:
 
 
 @bp.post("/identity/connect/revocation")
-def revoke() -> Response:
+def revoke() -> BaseResponse:
     client_id, secret = _client()
     if secret is None or not current().auth.client_ok(client_id, secret):
         return _token_error("invalid_client")
@@ -236,10 +237,10 @@ def revoke() -> Response:
 
 @bp.get("/connections")
 @bp.get("/Connections")
-def connections() -> Response:
-    grant, error = gate.bearer()
-    if error is not None or grant is None:
-        return error  # type: ignore[return-value]
+def connections() -> BaseResponse:
+    grant = gate.bearer()
+    if isinstance(grant, Response):
+        return grant
     decision = current().limiter.acquire(None)
     if decision.problem:
         return gate.too_many(decision)
@@ -262,10 +263,10 @@ def connections() -> Response:
 
 @bp.delete("/connections/<connection_id>")
 @bp.delete("/Connections/<connection_id>")
-def delete_connection(connection_id: str) -> Response:
-    grant, error = gate.bearer()
-    if error is not None or grant is None:
-        return error  # type: ignore[return-value]
+def delete_connection(connection_id: str) -> BaseResponse:
+    grant = gate.bearer()
+    if isinstance(grant, Response):
+        return grant
     if not current().auth.delete_connection(grant, connection_id):
         return problem(404, "Not Found", "Connection not found")
     return Response(status=204)

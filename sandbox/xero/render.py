@@ -190,7 +190,7 @@ def render_contact(ledger: Ledger, contact: Contact, balances_on: date | None = 
             "BankAccountDetails": "",
             "Addresses": _addresses(contact),
             "Phones": _phones(contact),
-            "UpdatedDateUTC": dates.net_instant(contact.updated),
+            "UpdatedDateUTC": dates.net_instant(dates.saved(contact.updated)),
             "ContactGroups": [_group_ref(ledger, gid) for gid in contact.group_ids],
             "IsSupplier": contact.is_supplier,
             "IsCustomer": contact.is_customer,

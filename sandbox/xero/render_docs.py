@@ -24,7 +24,12 @@ DOC_ID_FIELDS = {
     "overpayment": "OverpaymentID",
     "prepayment": "PrepaymentID",
 }
-BLANK_LINKS = {"Payments": [], "CreditNotes": [], "Prepayments": [], "Overpayments": []}
+BLANK_LINKS: dict[str, list[Json]] = {
+    "Payments": [],
+    "CreditNotes": [],
+    "Prepayments": [],
+    "Overpayments": [],
+}
 
 
 def render_payment(ledger: Ledger, payment: Payment) -> Json:
@@ -65,7 +70,7 @@ def _batch_ref(ledger: Ledger, batch_id: str) -> Json:
         "Type": "RECBATCH",
         "Status": "AUTHORISED",
         "TotalAmount": amount(batch.total),
-        "UpdatedDateUTC": dates.net_instant(batch.updated),
+        "UpdatedDateUTC": dates.net_instant(dates.saved(batch.updated)),
         "IsReconciled": all(ledger.payments[pid].is_reconciled for pid in batch.payment_ids),
     }
 

@@ -42,7 +42,7 @@ def envelope(
 def problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None
 ) -> Response:
-    body = {
+    body: dict[str, Any] = {
         "Type": None,
         "Title": title,
         "Status": status,

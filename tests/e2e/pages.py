@@ -26,21 +26,21 @@ class Watch:
 
     errors: list[str] = field(default_factory=list)
 
-    def attach(self, page) -> None:  # type: ignore[no-untyped-def]
+    def attach(self, page) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         page.on("response", self._response)
 
-    def _console(self, message) -> None:  # type: ignore[no-untyped-def]
+    def _console(self, message) -> None:
         if message.type == "error" and not message.text.startswith("Failed to load resource"):
             self.errors.append(f"console {message.type}: {message.text}")
 
-    def _response(self, response) -> None:  # type: ignore[no-untyped-def]
+    def _response(self, response) -> None:
         if response.status >= 400 and response.request.resource_type != "document":
             self.errors.append(f"{response.status} for {response.url}")
 
 
-def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+def serious_violations(page) -> list[str]:
     found = AXE.run(page).response["violations"]
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
@@ -49,7 +49,7 @@ def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
     ]
 
 
-def meets_the_bar(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def meets_the_bar(page, name: str) -> None:
     """axe-core at 1280 px and at 390 px, no sideways scrolling on the phone, screenshots."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(WIDE)

@@ -66,7 +66,7 @@ CALENDAR_FIELDS = ("issue_date", "due_date", "paid_on")
 
 def record_problems(entity: Entity, record: Any) -> list[str]:
     label = f"{entity} {getattr(record, 'external_id', record)!r}"
-    if not isinstance(record, Record) or record.entity is not entity:  # type: ignore[attr-defined]
+    if not isinstance(record, Record) or record.entity is not entity:
         return [f"{label} is a {type(record).__name__}"]
     problems = value_problems(label, record)
     if not isinstance(record.updated_at, datetime):

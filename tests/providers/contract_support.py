@@ -299,9 +299,7 @@ class World:
         return self.tenants[0]
 
     def provider(self, limiter: Limiter) -> Provider:
-        return self.cls(  # type: ignore[call-arg]
-            self.config, self.tenant.external_id, self.credentials, limiter=limiter
-        )
+        return self.cls(self.config, self.tenant.external_id, self.credentials, limiter=limiter)
 
     def impatient_provider(self, limiter: Limiter) -> Provider:
         """A provider that retries as usual but does not sleep between tries (fault tests)."""
@@ -314,7 +312,7 @@ class World:
                 retry=RetryPolicy(sleep=lambda seconds: None),
             )
         provider = self.provider(limiter)
-        provider.api.sleep = lambda seconds: None  # type: ignore[attr-defined]
+        provider.api.sleep = lambda seconds: None
         return provider
 
 

@@ -301,9 +301,7 @@ def test_a_token_refused_after_its_refresh_is_reauthorize(contract: Contract) ->
     invoice_id = open_invoice(contract)["id"]
     stuck = StuckCredentials(contract.credentials.access_token())
     world = contract.world
-    provider = world.cls(  # type: ignore[call-arg]
-        world.config, contract.tenant.external_id, stuck, limiter=NoLimiter()
-    )
+    provider = world.cls(world.config, contract.tenant.external_id, stuck, limiter=NoLimiter())
     contract.sandbox.arm("revoke")
     with pytest.raises(Reauthorize):
         provider.get(Entity.INVOICE, invoice_id)

@@ -68,7 +68,7 @@ def redis() -> Iterator[Redis]:
 
 
 @pytest.fixture
-def settings(settings):  # type: ignore[no-untyped-def]
+def settings(settings):
     return settings.with_changes(redis_url=REDIS_URL)
 
 

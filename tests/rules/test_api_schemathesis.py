@@ -48,7 +48,7 @@ def signed_in(client, session_factory) -> int:
     return org_id
 
 
-def _without_csrf(app):  # type: ignore[no-untyped-def]
+def _without_csrf(app):
     """The description as the test client meets it: this app runs without CSRF (its own tests
     cover that: tests/rules/test_api.py), so the token requirement is left out, or every call
     that leaves out the token would count as refused input wrongly accepted."""

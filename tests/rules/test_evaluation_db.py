@@ -324,7 +324,7 @@ def test_activation_records_when_each_feature_was_switched_on(session_factory) -
     with session_scope(session_factory) as db:
         org = org_row(db)
 
-        def activate_with(**parts):  # type: ignore[no-untyped-def]
+        def activate_with(**parts):
             owner = store.save_version(db, org.id, simple_rules(**parts), activate=True).rule_set
             return owner.early_payment_since, owner.invoice_delivery_since
 

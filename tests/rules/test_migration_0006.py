@@ -85,7 +85,7 @@ def test_existing_rows_are_carried_over(empty_database_url) -> None:
     assert [(c, _instant(at)) for c, at in changed] == [("C1", SET_BY_HAND), ("C2", None)]
 
 
-def _instant(value):  # type: ignore[no-untyped-def]
+def _instant(value):
     """Raw SQL reads the stored value: a datetime (PostgreSQL) or ISO text (SQLite)."""
     if value is None or isinstance(value, datetime):
         return value

@@ -816,7 +816,7 @@ class Catcher:
         self.app = Flask("catcher")
         self.app.add_url_rule("/webhooks/quickbooks", "hook", self.hook, methods=["POST"])
 
-    def hook(self):  # type: ignore[no-untyped-def]
+    def hook(self):
         self.received.append((dict(flask_request.headers), flask_request.get_data()))
         return ""
 

@@ -44,7 +44,7 @@ def invoice(n: int, at: datetime, **kw: object) -> InvoiceRecord:
         "balance": Decimal("100.10"),
     }
     fields.update(kw)
-    return InvoiceRecord(external_id=str(n), version="0", updated_at=at, **fields)  # type: ignore[arg-type]
+    return InvoiceRecord(external_id=str(n), version="0", updated_at=at, **fields)
 
 
 @pytest.fixture

@@ -172,3 +172,13 @@ def test_rate_limited_runs_schedule_one_rerun(ctx):
     _run_later(ctx, 8, 30, "later")
     scheduled = ScheduledJobRegistry(queue=Queue("sync", connection=ctx.redis))
     assert sorted(scheduled.get_job_ids()) == ["sync-7-later", "sync-8-later"]
+
+
+def test_a_sync_without_redis_says_it_needs_one(ctx):
+    """A sync locks and re-runs through Redis; a context without one is a wiring error named
+    as such, not an AttributeError from deep inside the lock."""
+    org_id = connect_org(ctx.settings, ctx.sessions, "quickbooks")
+    no_queue = JobContext(ctx.settings, ctx.sessions, None)
+    with pytest.raises(RuntimeError, match="needs Redis"):
+        run_sync(no_queue, org_id)
+    assert org(ctx, org_id).sync_started_at is None

@@ -47,7 +47,7 @@ def credit_note(at: datetime, **kw: object) -> CreditNoteRecord:
         "status": InvoiceStatus.PAID,
     }
     fields.update(kw)
-    return CreditNoteRecord(external_id="148", version=str(at.timestamp()), updated_at=at, **fields)  # type: ignore[arg-type]
+    return CreditNoteRecord(external_id="148", version=str(at.timestamp()), updated_at=at, **fields)
 
 
 def payment(at: datetime, credits: tuple[CreditApplication, ...], **kw: object) -> PaymentRecord:
@@ -61,7 +61,7 @@ def payment(at: datetime, credits: tuple[CreditApplication, ...], **kw: object) 
         amount=Decimal("80.00"),
         allocations=(Allocation("132", Decimal("60.00")), Allocation("133", Decimal("20.00"))),
         credits=credits,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
