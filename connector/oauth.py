@@ -308,7 +308,7 @@ def _grant_shared(db: Any, org: Organization) -> bool:
 def _revoke_at_provider(org: Organization, *, revoke_grant: bool) -> None:
     ctx = _job_context()
     try:
-        open_provider(org, ctx.settings, ctx.sessions, ctx.redis).disconnect(
+        open_provider(org, ctx.settings, ctx.sessions, ctx.queue_redis()).disconnect(
             revoke_grant=revoke_grant
         )
     except Exception as exc:  # noqa: BLE001 - the local disconnect must happen regardless

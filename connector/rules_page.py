@@ -31,6 +31,7 @@ from rules.engine.timing import local_date
 from rules.ruleset import store
 from rules.ruleset.defaults import starter
 from rules.ruleset.schema import RuleSetInvalid
+from rules.ruleset.schema import validate_document
 
 bp = Blueprint("rules_page", __name__)
 
@@ -65,7 +66,7 @@ def submit(org_id: int) -> Any:
             return _save(org_id, document)
         if action == "preview":
             return _render(org, text, result=_preview(org, document))
-        store.validate_document(document)
+        validate_document(document)
     except RuleSetInvalid as exc:
         return _render(org, text, errors=exc.errors), 422
     except TimeLimitExceeded as exc:

@@ -16,11 +16,13 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -30,7 +32,7 @@ from demo.stack import Stack
 from demo.stack import check_redis
 
 
-def run_headless(stack: Stack, timeout: float = 120) -> dict[str, object]:
+def run_headless(stack: Stack, timeout: float = 120) -> dict[str, Any]:
     browser = FormBrowser(stack.web_url)
     browser.sign_in("quickbooks")  # the demo user, through the sandbox's OpenID Connect
     summary: dict[str, dict[str, object]] = {}
@@ -172,7 +174,7 @@ def approve_a_sample(browser: FormBrowser, stack: Stack, org_id: int, timeout: f
     return {"waiting": len(held), "approved": counts}
 
 
-def _wait_until(stack: Stack, timeout: float, probe):  # type: ignore[no-untyped-def]
+def _wait_until(stack: Stack, timeout: float, probe: Callable[[], Any]) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stack.check_alive()

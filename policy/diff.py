@@ -47,9 +47,10 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
 
 
 def _at(doc: dict[str, Any], path: str) -> Any:
+    node: Any = doc
     for part in path.split("."):
-        doc = doc.get(part) if isinstance(doc, dict) else None
-    return doc
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _setting(path: str, before: Any, after: Any) -> list[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from typing import Protocol
+
+from werkzeug.datastructures import MultiDict
 
 from rules.engine.conditions import COUNT
 from rules.engine.conditions import CURRENCY
@@ -24,10 +25,8 @@ OFFER_ROWS = 2
 STEP_ACTIONS = ("reminder", "note", "task", "credit_hold", "release_hold")
 
 
-class Form(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-    def getlist(self, key: str) -> list[Any]: ...
+# A submitted form: werkzeug's (Immutable)MultiDict, as request.form gives it.
+Form = MultiDict[str, Any]
 
 
 def text(form: Form, name: str) -> str:

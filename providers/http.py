@@ -53,7 +53,7 @@ class RetryPolicy:
 
     def backoff_delay(self, failures: int) -> float:
         ceiling = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
 def call(

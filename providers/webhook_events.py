@@ -103,6 +103,7 @@ def _shown(value: Any) -> str:
 
 def _fingerprint(reason: str, event: Any) -> str:
     """A hash of the reason and the event's top-level scalars (nested parts by type only)."""
+    parts: list[Any]
     if isinstance(event, dict):
         parts = sorted(
             (ascii(k), ascii(v) if not isinstance(v, (dict, list)) else type(v).__name__)

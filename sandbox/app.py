@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask import Flask
 from flask import jsonify
@@ -92,7 +93,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
         return jsonify(faults.describe())
 
     @app.get("/_sandbox/faults")
-    def armed_faults():  # type: ignore[no-untyped-def]
+    def armed_faults() -> Any:
         """What is armed, with the uses each fault has left."""
         return jsonify(faults.describe())
 
@@ -107,7 +108,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
         return jsonify(sender.log())
 
     @app.post("/_sandbox/webhooks/<int:number>/redeliver")
-    def redeliver_webhook(number: int):  # type: ignore[no-untyped-def]
+    def redeliver_webhook(number: int) -> Any:
         """Send delivery `number` of GET /_sandbox/webhooks again, ?times=N (1 to 100) times."""
         times = request.args.get("times", "1")
         if not times.isdigit() or not 1 <= int(times) <= 100:

@@ -20,6 +20,7 @@ Quirks handled here:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -329,7 +330,7 @@ def applications(
     )
 
 
-MAPPERS = {
+MAPPERS: dict[Entity, Callable[[Mapping[str, Any], Context], AnyRecord]] = {
     Entity.CUSTOMER: customer,
     Entity.INVOICE: invoice,
     Entity.PAYMENT: payment,

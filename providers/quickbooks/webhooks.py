@@ -23,6 +23,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from providers.base import ChangeNotice
@@ -111,11 +112,12 @@ def _cloud_ids(event: dict[str, Any]) -> tuple[Any, Any]:
 def _cloud_event(event: dict[str, Any]) -> ChangeNotice | None:
     realm = identifier(event, "intuitaccountid")
     entity_id = identifier(event, "intuitentityid")
-    parts = event.get("type").split(".") if isinstance(event.get("type"), str) else []
+    kind = event.get("type")
+    parts = kind.split(".") if isinstance(kind, str) else []
     if len(parts) < 3 or parts[0] != "qbo":
         raise BadEvent(f"type must read qbo.<entity>.<operation>.v1, not {_shown(event)}")
     operation = OPERATIONS.get(parts[2].lower(), parts[2])
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    data = event["data"] if isinstance(event.get("data"), dict) else {}
     merged_from = data.get("deletedId") if operation == "Merge" else None
     event_id = identifier(event, "id") if event.get("id") is not None else None
     when = _instant(event, "time")
@@ -146,8 +148,8 @@ def _classic(notifications: Any) -> list[ChangeNotice]:
         entities = change.get("entities") if isinstance(change, dict) else None
         notices += parse_each(
             entities if isinstance(entities, list) else [],
-            lambda item, realm=realm: _classic_entity(realm, item),
-            lambda item, realm=realm: (realm, item.get("id")),
+            partial(_classic_entity, realm),
+            partial(_classic_ids, realm),
         )
     return notices
 
@@ -188,3 +190,8 @@ def _instant(event: dict[str, Any], name: str) -> datetime | None:
 def _digest(*parts: Any) -> str:
     text = "|".join("" if part is None else str(part) for part in parts)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _classic_ids(realm: str | None, item: dict[str, Any]) -> tuple[Any, Any]:
+    """What of a classic entity can be shown when it cannot be read."""
+    return realm, item.get("id")

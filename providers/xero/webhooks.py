@@ -73,7 +73,7 @@ def _notice(event: dict[str, Any]) -> ChangeNotice | None:
         identifier(event, name) for name in ("tenantId", "eventCategory", "resourceId", "eventType")
     )
     entity = _CATEGORIES.get(category.upper())
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    data = event["data"] if isinstance(event.get("data"), dict) else {}
     if entity is None or data.get("Type") in _IGNORED_CREDIT_TYPES:
         return None
     when = event.get("eventDateUtc")

@@ -202,7 +202,7 @@ def _check_settlement(invoice: dict[str, Any], command: SettleDiscount) -> dict[
     if not Decimal("0") < command.amount <= due:
         raise Rejected(f"A discount of {command.amount} does not fit the {due} due on {number}.")
     line = next((li for li in invoice.get("LineItems") or [] if li.get("AccountCode")), None)
-    if line is None:
+    if not isinstance(line, dict):
         raise Rejected(f"Invoice {number} has no line with an account code to credit.")
     return line
 
