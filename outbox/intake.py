@@ -246,8 +246,9 @@ def _merge(action: Action, decision: Decision, payload: dict[str, Any]) -> None:
             line for line in payload[part] if tuple(line["claim"]) not in have
         ]
     if payload["lead_priority"] > old.get("lead_priority", [0, 0]):
-        for key in ("template", "step", "lead_priority"):
-            old[key] = payload[key]
+        for key in ("template", "step", "lead_priority", "channel"):
+            if key in payload:
+                old[key] = payload[key]
     explanation = dict(action.explanation)
     explanation["items"] = explanation.get("items", []) + decision.explanation.get("items", [])
     explanation.setdefault("merged_runs", []).append(decision.explanation.get("as_of"))

@@ -128,7 +128,10 @@ def step_actions(form: Form) -> list[dict[str, Any]]:
     """The ticked actions, in a fixed order (their index maps errors back: `action_fields`)."""
     out: list[dict[str, Any]] = []
     if form.get("reminder"):
-        out.append({"type": "reminder", "template": text(form, "reminder.template")})
+        reminder = {"type": "reminder", "template": text(form, "reminder.template")}
+        if text(form, "reminder.channel") == "provider":
+            reminder["channel"] = "provider"
+        out.append(reminder)
     if form.get("note"):
         on = text(form, "note.on") or "invoice"
         out.append({"type": "note", "text": text(form, "note.text"), "on": on})
@@ -160,7 +163,7 @@ def step_to_form(step: dict[str, Any]) -> dict[str, Any]:
     for act in step["actions"]:
         kind = act["type"]
         out[kind] = "on"
-        for field in ("template", "text", "assignee", "on"):
+        for field in ("template", "text", "assignee", "on", "channel"):
             if act.get(field) is not None:
                 out[f"{kind}.{field}"] = act[field]
     if step.get("repeat"):

@@ -91,6 +91,8 @@ def action(act: dict[str, Any], templates: dict[str, Any] | None = None) -> str:
     kind = act["type"]
     if kind == "reminder":
         name = act.get("template") or ""
+        if act.get("channel") == "provider":
+            return f"send each invoice by the accounting system's own email (reminder “{name}”)"
         return f"send the reminder “{name}” by email"
     if kind == "note":
         return f"add a note on the {act.get('on', 'invoice')}: “{act.get('text', '')}”"

@@ -123,7 +123,9 @@ def _fire(
         discount = early_offer(run.book, inv, run.as_of)
         line = invoice_line(inv, days, step.key, discount)
         position, template = cand.item.position, reminder.template
-        item = MessageItem(STEP, rule, step.key, position, template, claim, line, explanation)
+        item = MessageItem(
+            STEP, rule, step.key, position, template, claim, line, explanation, reminder.channel
+        )
         run.items.append(item)
     for j, action in enumerate(step.actions):
         if action.type in (ActionKind.NOTE, ActionKind.TASK):
@@ -157,8 +159,9 @@ def _resume(
         return  # held_reminder only picks a step with a reminder
     template = reminder.template
     run.evaluation_claims.append(claim)
+    position, channel = item.position, reminder.channel
     run.items.append(
-        MessageItem(STEP, rule, step.key, item.position, template, claim, line, explanation)
+        MessageItem(STEP, rule, step.key, position, template, claim, line, explanation, channel)
     )
 
 

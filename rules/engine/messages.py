@@ -39,6 +39,7 @@ class MessageItem:
     claim: FiringClaim
     line: dict[str, Any]
     explanation: dict[str, Any]
+    channel: str = "email"  # a step's reminder may go by the provider's own invoice email
 
     @property
     def priority(self) -> tuple[int, int]:

@@ -36,6 +36,7 @@ def consolidated_reminder(run: CustomerRun) -> None:
         when, waited = next_allowed(run.now, tz, run.book.limits, sent)
     payload = reminder_payload(lead.template or "", run.customer, items)
     payload["step"] = {"key": lead.step, "name": run.step_name(lead)}
+    payload["channel"] = lead.channel
     currencies = {i.line["currency"] for i in items if i.line.get("currency")}
     payload["credit"] = credit_lines(run.customer, currencies)
     explanation = {

@@ -25,6 +25,7 @@ class StepAction:
     text: str | None = None
     on: str = "invoice"
     assignee: str | None = None
+    channel: str = "email"
 
 
 @dataclass(frozen=True, slots=True)

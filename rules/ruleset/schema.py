@@ -39,6 +39,7 @@ HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="must be a time as HH
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ACTION_TYPES = ("reminder", "note", "task", "credit_hold", "release_hold")
 FORMAT = "dunwell.rules/1"
+REMINDER_CHANNELS = ("email", "provider")
 
 
 class RuleSetInvalid(InputInvalid):
@@ -117,10 +118,15 @@ class StepActionSchema(_Strict):
     text = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
     on = fields.String(load_default="invoice", validate=validate.OneOf(("invoice", "customer")))
     assignee = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    # How a reminder goes: "email" (ours, in the template's words, the default) or "provider"
+    # (QuickBooks' or Xero's own invoice email for each invoice; the template is kept on record).
+    channel = fields.String(validate=validate.OneOf(REMINDER_CHANNELS))
 
     @validates_schema
     def _required_per_type(self, data: dict[str, Any], **_: Any) -> None:
         kind = data.get("type")
+        if "channel" in data and kind != ActionKind.REMINDER:
+            raise ValidationError("only a reminder has a channel", "channel")
         if kind == ActionKind.REMINDER and not data.get("template"):
             raise ValidationError("a reminder needs the key of a template", "template")
         if kind in ("note", "task") and not data.get("text"):

@@ -482,3 +482,29 @@ def test_a_worker_holds_an_action_for_the_configured_lease(live, sandbox) -> Non
         "being written by another worker"
     )
     assert deliver(live, action_id, now + timedelta(seconds=16)).status == S.SENT
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("provider", ["quickbooks", "xero"])
+def test_a_reminder_on_the_provider_channel_goes_by_the_providers_own_invoice_email(
+    live_mail, sandbox, mail, provider
+) -> None:
+    org_id, _ = connected(live_mail, provider)
+    line = owed(live_mail, org_id)
+    customer = line.pop("customer")
+    payload = {
+        "template": "t",
+        "channel": "provider",
+        "to": "pat@customer.test",
+        "invoices": [line],
+        "offers": [],
+        "instalments": [],
+    }
+    action_id = planned(live_mail, org_id, customer, "reminder", payload)
+    done = deliver_due(live_mail, org_id, utcnow())
+    sent = action(live_mail, action_id)
+    assert sent.status == S.SENT, (done, sent.reason)
+    assert json.loads(json.dumps(sent.command))["type"] == "SendReminder"
+    sends = applied(sandbox, sent.key)
+    assert sends and all(line["external_id"] in json.dumps(w) for w in sends)
+    assert not [m for m in mail.mailbox.messages() if sent.key in m["message_id"]]

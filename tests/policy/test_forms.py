@@ -50,6 +50,7 @@ def rich() -> dict:
     doc["limits"]["business_days"] = ["mon", "wed", "fri"]
     doc["limits"]["approve_runs_over"] = None
     doc["invoice_delivery"] = {"enabled": True, "after_days": 2}
+    doc["policies"][0]["steps"][2]["actions"][0]["channel"] = "provider"
     return validate_document(doc)
 
 

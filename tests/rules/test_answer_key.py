@@ -151,3 +151,19 @@ def test_evaluation_is_deterministic() -> None:
     for case in CASES:
         first, second = run(case), run(case)
         assert [d.as_dict() for d in first.decisions] == [d.as_dict() for d in second.decisions]
+
+
+def test_the_leading_steps_channel_says_how_the_consolidated_reminder_goes() -> None:
+    rules = simple_rules()
+    rules["policies"][0]["steps"][1]["actions"][0]["channel"] = "provider"
+    case = Case(
+        "two invoices, the one at the provider-channel step leads",
+        [customer("C1", invoice("I1", ago(7)), invoice("I2", AS_OF))],
+        [reminder("s7", "t7", ["I1", "I2"])],
+        rules=rules,
+        firings={"I1": fired(("s0", 0, 7))},
+    )
+    (decision,) = run(case).decisions
+    assert decision.payload["channel"] == "provider"
+    default = Case("due today", [customer("C1", invoice("I1", AS_OF))], [])
+    assert run(default).decisions[0].payload["channel"] == "email"

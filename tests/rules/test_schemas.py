@@ -270,3 +270,24 @@ def test_a_part_that_failed_is_not_checked_across_with_misleading_paths() -> Non
     found = errors(doc)
     assert "policies[0].steps[0].offset_days" in found
     assert "default_policy" not in found  # not "refers to an undefined policy"
+
+
+def test_a_reminder_may_go_by_the_providers_own_email_and_only_a_reminder_has_a_channel() -> None:
+    doc = simple_rules()
+    doc["policies"][0]["steps"][0]["actions"] = [
+        {"type": "reminder", "template": "t", "channel": "provider"},
+        {"type": "note", "text": "chased", "channel": "provider"},
+    ]
+    assert errors(doc) == {
+        "policies[0].steps[0].actions[1].channel": "only a reminder has a channel"
+    }
+    doc["policies"][0]["steps"][0]["actions"].pop()
+    valid = validate_document(doc)
+    assert valid["policies"][0]["steps"][0]["actions"][0]["channel"] == "provider"
+    assert "channel" not in valid["policies"][0]["steps"][1]["actions"][0]  # email, the default
+    book = compile_book(valid)
+    assert [a.channel for s in book.policies["std"].steps for a in s.actions] == [
+        "provider",
+        "email",
+        "email",
+    ]
