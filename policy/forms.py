@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from rules.engine.conditions import COUNT
 from rules.engine.conditions import CURRENCY
 from rules.engine.conditions import FACT_TYPES
+from rules.engine.conditions import SEGMENT
 
 CONDITION_ROWS = 3
 HOLD_ROWS = 3
@@ -77,6 +78,8 @@ def condition_from_form(form: Form, prefix: str) -> dict[str, Any] | None:
         value = "" if value is None else value
     elif kind == CURRENCY:
         value = [c.upper() for c in words_list(raw)] if op in ("in", "not_in") else raw.upper()
+    elif kind == SEGMENT:
+        value = [k.lower() for k in words_list(raw)] if op in ("in", "not_in") else raw.lower()
     else:
         value = amount(raw) or ""
     out: dict[str, Any] = {"fact": fact, "op": op, "value": value}

@@ -16,6 +16,7 @@ FACTS = {
     "overdue_invoice_count": "the customer's number of overdue invoices",
     "oldest_overdue_days": "the days the customer's oldest invoice is overdue",
     "days_overdue": "the days the invoice is overdue",
+    "segment": "the customer's segment",
 }
 OPS = {
     "gt": "is more than",

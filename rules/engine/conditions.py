@@ -13,6 +13,7 @@ from typing import Any
 MONEY = "money"
 COUNT = "count"
 CURRENCY = "currency"
+SEGMENT = "segment"
 
 FACT_TYPES: dict[str, str] = {
     "invoice_amount": MONEY,
@@ -22,11 +23,18 @@ FACT_TYPES: dict[str, str] = {
     "overdue_invoice_count": COUNT,
     "oldest_overdue_days": COUNT,
     "days_overdue": COUNT,
+    "segment": SEGMENT,  # the key of the segment the customer falls in (None: in none)
 }
 
 # Facts about the customer as a whole (per currency): the only ones a credit-hold rule may use.
 CUSTOMER_FACTS = frozenset(
-    {"currency", "customer_total_overdue", "overdue_invoice_count", "oldest_overdue_days"}
+    {
+        "currency",
+        "customer_total_overdue",
+        "overdue_invoice_count",
+        "oldest_overdue_days",
+        "segment",
+    }
 )
 
 _ORDERED_OPS = ("gt", "gte", "lt", "lte", "eq", "ne")
@@ -34,6 +42,7 @@ OPS: dict[str, tuple[str, ...]] = {
     MONEY: _ORDERED_OPS,
     COUNT: _ORDERED_OPS,
     CURRENCY: ("eq", "ne", "in", "not_in"),
+    SEGMENT: ("eq", "ne", "in", "not_in"),
 }
 
 
@@ -84,9 +93,11 @@ def holds(cond: Condition, seen: Any) -> bool:
     return bool(seen <= value)
 
 
-def customer_value(fact: str, agg: Aggregate) -> Any:
+def customer_value(fact: str, agg: Aggregate, segment: str | None = None) -> Any:
     """The value of a customer-level fact in one currency's aggregate (`oldest_days` for
-    the last fact there is)."""
+    the last fact there is); `segment` is the key of the customer's segment."""
+    if fact == "segment":
+        return segment
     if fact == "currency":
         return agg.currency
     if fact == "customer_total_overdue":
@@ -97,7 +108,12 @@ def customer_value(fact: str, agg: Aggregate) -> Any:
 
 
 def invoice_value(
-    fact: str, amount: Decimal, balance: Decimal, days_overdue: int, agg: Aggregate
+    fact: str,
+    amount: Decimal,
+    balance: Decimal,
+    days_overdue: int,
+    agg: Aggregate,
+    segment: str | None = None,
 ) -> Any:
     if fact == "invoice_amount":
         return amount
@@ -105,7 +121,7 @@ def invoice_value(
         return balance
     if fact == "days_overdue":
         return days_overdue
-    return customer_value(fact, agg)
+    return customer_value(fact, agg, segment)
 
 
 def check_all(

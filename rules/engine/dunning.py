@@ -117,6 +117,7 @@ def next_candidate(
     as_of: date,
     since: date | None = None,
     done_at: tuple[int, date | None] | None = None,
+    segment: str | None = None,
 ) -> Candidate | None:
     """The schedule item this invoice should fire today, if any.
 
@@ -147,7 +148,7 @@ def next_candidate(
     for item in order:
         step = policy.steps[item.step_index]
         values = [
-            invoice_value(c.fact, inv.total, inv.balance, days_past_due, agg)
+            invoice_value(c.fact, inv.total, inv.balance, days_past_due, agg, segment)
             for c in step.conditions
         ]
         ok, trace = check_all(step.conditions, values)

@@ -76,7 +76,7 @@ def _hold_rule_hits(run: CustomerRun) -> list[dict[str, Any]]:
         for currency, agg in sorted(run.aggs.items()):
             if currency in run.covered or not cond.applies_in(currency, home):
                 continue
-            seen = customer_value(cond.fact, agg)
+            seen = customer_value(cond.fact, agg, run.segment.key if run.segment else None)
             if holds(cond, seen):
                 hits.append(
                     {

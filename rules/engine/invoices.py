@@ -71,7 +71,10 @@ def invoice_steps(run: CustomerRun, inv: InvoiceFact) -> None:
     if policy is not None:
         done = last_fired(policy, fired) if fired else (-1, None)
         since = run.facts.rules_since
-        candidate = next_candidate(policy, inv, days, fired, agg, run.as_of, since, done)
+        segment = run.segment.key if run.segment else None
+        candidate = next_candidate(
+            policy, inv, days, fired, agg, run.as_of, since, done, segment=segment
+        )
     if pause is not None:
         if candidate is not None and policy is not None:
             period = str(candidate.item.period)

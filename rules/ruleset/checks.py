@@ -73,6 +73,26 @@ def _templates_render(problems: dict[str, str], doc: dict[str, Any]) -> None:
                 problems[f"templates.{key}.{part}"] = error
 
 
+def _segment_conditions(problems: dict[str, str], doc: dict[str, Any]) -> None:
+    """A condition on the customer's segment names segments that exist."""
+    known = {s["key"] for s in doc["segments"]}
+    places = [
+        (f"policies[{i}].steps[{j}].conditions", step["conditions"])
+        for i, policy in enumerate(doc.get("policies", []))
+        for j, step in enumerate(policy["steps"])
+    ]
+    if doc.get("credit_hold"):
+        places.append(("credit_hold.place_when_any", doc["credit_hold"]["place_when_any"]))
+    for path, conditions in places:
+        for k, cond in enumerate(conditions):
+            if cond["fact"] != "segment":
+                continue
+            keys = cond["value"] if isinstance(cond["value"], list) else [cond["value"]]
+            for key in keys:
+                if key not in known:
+                    problems[f"{path}[{k}].value"] = _unknown("segment", key, known)
+
+
 _CHECKS: tuple[tuple[tuple[str, ...], Callable[[dict[str, str], dict[str, Any]], None]], ...] = (
     (("policies", "segments"), _keys_unique),
     (("discounts",), _offers_unique),
@@ -85,6 +105,7 @@ _CHECKS: tuple[tuple[tuple[str, ...], Callable[[dict[str, str], dict[str, Any]],
     (("payment_plans", "templates"), _plan_template),
     (("limits",), lambda problems, doc: _check_limits(problems, doc["limits"])),
     (("templates",), _templates_render),
+    (("segments", "policies", "credit_hold"), _segment_conditions),
 )
 
 

@@ -24,13 +24,15 @@ from rules.engine.conditions import CURRENCY
 from rules.engine.conditions import FACT_TYPES
 from rules.engine.conditions import MONEY
 from rules.engine.conditions import OPS
+from rules.engine.conditions import SEGMENT
 from rules.engine.decisions import ActionKind
 from rules.ruleset.checks import cross_check
 from rules.ruleset.fields import amount_problem
 from rules.ruleset.fields import money
 
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 KEY = validate.Regexp(
-    r"^[a-z0-9][a-z0-9_-]{0,39}$",
+    KEY_PATTERN,
     error="must be 1-40 characters of lowercase letters, digits, '-' or '_', starting with a "
     "letter or digit",
 )
@@ -77,6 +79,13 @@ class ConditionSchema(_Strict):
 
 
 def _value_problem(kind: str, op: str, value: Any) -> str | None:
+    if kind == SEGMENT:
+        keys = value if op in ("in", "not_in") else [value]
+        if not isinstance(keys, list) or not keys:
+            return "must be a non-empty list of segment keys for 'in'/'not_in'"
+        if not all(isinstance(k, str) and KEY_PATTERN.fullmatch(k) for k in keys):
+            return "must be the key of a segment (lowercase letters, digits, '-' or '_')"
+        return None
     if kind == CURRENCY:
         values = value if op in ("in", "not_in") else [value]
         if not isinstance(values, list) or not values:

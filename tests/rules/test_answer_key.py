@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from rules.ruleset.schema import RuleSetInvalid
+from rules.ruleset.schema import validate_document
 from tests.rules.answer_key import AS_OF
 from tests.rules.answer_key import BEFORE_DUE
 from tests.rules.answer_key import C1
@@ -167,3 +169,31 @@ def test_the_leading_steps_channel_says_how_the_consolidated_reminder_goes() -> 
     assert decision.payload["channel"] == "provider"
     default = Case("due today", [customer("C1", invoice("I1", AS_OF))], [])
     assert run(default).decisions[0].payload["channel"] == "email"
+
+
+def test_a_step_may_be_for_one_segment_only() -> None:
+    rules = simple_rules()
+    rules["segments"] = [{"key": "vip", "policy": "std", "match": {"tags_any": ["vip"]}}]
+    rules["policies"][0]["steps"][0]["conditions"] = [
+        {"fact": "segment", "op": "ne", "value": "vip"}
+    ]
+    ordinary = Case("not in the segment", [customer("C1", invoice("I1", AS_OF))], [], rules=rules)
+    assert [d.step for d in run(ordinary).decisions] == ["s0"]
+    vip = customer("C1", invoice("I1", AS_OF), tags=frozenset({"vip"}))
+    assert run(Case("in the segment", [vip], [], rules=rules)).decisions == []
+
+
+def test_a_segment_condition_names_a_segment_that_exists() -> None:
+    rules = simple_rules()
+    rules["policies"][0]["steps"][0]["conditions"] = [
+        {"fact": "segment", "op": "in", "value": ["vip", "Bad Key"]}
+    ]
+    with pytest.raises(RuleSetInvalid) as refused:
+        validate_document(rules)
+    assert "segment" in refused.value.errors["policies[0].steps[0].conditions[0].value"]
+    rules["policies"][0]["steps"][0]["conditions"][0]["value"] = ["vip"]
+    with pytest.raises(RuleSetInvalid) as unknown:
+        validate_document(rules)
+    assert (
+        "which is not defined" in unknown.value.errors["policies[0].steps[0].conditions[0].value"]
+    )
