@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -569,7 +570,7 @@ def rate_limit_storm(rig: Rig, seconds: float = 15) -> str:
     return _storm(rig, "rate_limit", 0.5, seconds, retry_after=1)
 
 
-def _refresh(args: tuple[dict[str, str], int, str, multiprocessing.synchronize.Barrier]) -> str:
+def _refresh(args: tuple[dict[str, str], int, str, threading.Barrier]) -> str:
     env, grant_id, provider, barrier = args
     os.environ.update(env)
     from core.db import make_session_factory

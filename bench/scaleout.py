@@ -26,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 import sqlalchemy as sa
@@ -79,7 +81,7 @@ def synced_count(stack: Stack) -> tuple[int, int]:
     return int(total), int(done)
 
 
-def wait_until(condition, timeout: float, what: str, stack: Stack) -> float:  # type: ignore[no-untyped-def]
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, stack: Stack) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         stack.check_alive()

@@ -127,7 +127,8 @@ class Background:
 
     def _restart_backfill(self, org: Org) -> None:
         queued = self.redis.lrange(f"rq:queue:{SYNC}", 0, -1)
-        if any(j.decode().startswith(sync_job_id(org.id)) for j in queued):
+        names = [j.decode() if isinstance(j, bytes) else j for j in queued]
+        if any(name.startswith(sync_job_id(org.id)) for name in names):
             return
         with self.engine.begin() as conn:
             conn.execute(

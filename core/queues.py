@@ -184,7 +184,7 @@ def _job_fields(
 ) -> list[str | bytes]:
     """The hash RQ itself would store for the job, as flat HSET arguments."""
     job = q.create_job(
-        func,
+        func,  # type: ignore[type-var]  # rq's TypeVar takes a str or a callable, not the union
         args=args,
         job_id=job_id,
         result_ttl=0,
@@ -216,7 +216,7 @@ def _enqueue_after_settling(
         try:
             q.enqueue_in(
                 timedelta(seconds=SETTLE_SECONDS + 1),
-                func,
+                func,  # type: ignore[type-var]  # as in _job_fields
                 *args,
                 job_id=settle_id,
                 unique=True,
@@ -245,7 +245,7 @@ def _delete_if_settled(redis: Redis, job_id: str) -> None:
     concurrent caller may have deleted it and queued a new job under the same id."""
     with redis.pipeline() as pipe:
         try:
-            pipe.watch(Job.key_for(job_id))
+            pipe.watch(Job.key_for(job_id))  # type: ignore[no-untyped-call]  # redis-py untyped
             job = _fetch(redis, job_id)
             if job is None or job.get_status(refresh=False) not in ENDED or not _settled(job):
                 return
@@ -295,7 +295,7 @@ def rerun_if_abandoned(job: Job, connection: Redis, exc_type: type, *exc_info: A
     if exc_type is not AbandonedJobError:
         return
     forget_dead_executions(job, connection)
-    if job.retries_left or job.id.endswith(RERUN_SUFFIX):
+    if job.retries_left or job.id.endswith(RERUN_SUFFIX) or job.func_name is None:
         return
     try:
         queue(connection, job.origin).enqueue(
