@@ -88,19 +88,26 @@ def rules() -> dict[str, Any]:
     return doc
 
 
-def open_world(stack: DeliveryStack, doc: dict[str, Any] | None = None) -> World:
+def open_world(
+    stack: DeliveryStack, doc: dict[str, Any] | None = None, quiet_start: bool = False
+) -> World:
     """A QuickBooks company of the running stack connected, synced and its rules active (their
-    first run approved), in this process's view."""
+    first run approved), in this process's view. With `quiet_start` the rules are switched on
+    only once the evaluation that follows the first sync is over: nothing is decided until
+    something changes."""
     settings = Settings.from_env(stack.env())
     engine = make_engine(settings.database_url)
     rt = JobContext(settings, make_session_factory(engine), Redis.from_url(stack.redis_url))
     org_id = connect_org(settings, rt.sessions, "quickbooks")
     run_sync(rt, org_id)
     with session_scope(rt.sessions) as db:
-        org = db.get(Organization, org_id)
-        activate(db, org, doc or rules())
-        realm = org.external_id
-    return World(stack, rt, org_id, realm)
+        realm = db.get(Organization, org_id).external_id
+    world = World(stack, rt, org_id, realm)
+    if quiet_start:
+        settle(world, timeout=120)
+    with session_scope(rt.sessions) as db:
+        activate(db, db.get(Organization, org_id), doc or rules())
+    return world
 
 
 # ---------------------------------------------------------------- looking at the stack
