@@ -7,7 +7,8 @@ to 0.3 s), SIGKILLs the worker and its work-horse at a random instant of the run
 worker, and waits until every action is finished: resumed by the sweep once the lease (3 s)
 ran out, or, every fifth trial, by RQ's own abandoned-job handling alone. Then it counts, per
 action, how many times it reached the mailbox or the ledger: 0 for a sent action is a loss,
-2 or more a duplicate. SQLite and PostgreSQL, side by side.
+2 or more a duplicate; an action the re-check withheld (cancelled or skipped, with its reason)
+is listed apart, and one that ended any other way is a loss. SQLite and PostgreSQL, side by side.
 
     .venv/bin/python bench/writeback_kills.py [--trials 50] [--databases sqlite,postgresql]
         [--seed 7]
@@ -53,11 +54,14 @@ def run(kind: str, trials: int, seed: int) -> dict[str, object]:
         try:
             world = open_world(stack, quiet_start=True)
             started = time.monotonic()
-            lost = duplicated = checked = 0
+            lost = duplicated = checked = withheld = 0
+            reasons: set[str] = set()
             for trial in range(trials):
                 result = kill_trial(world, trial, rng, sweep=trial % 5 != 4)
-                lost += result["lost"]
-                duplicated += result["duplicated"]
+                lost += int(result["lost"])
+                duplicated += int(result["duplicated"])
+                withheld += int(result["withheld"])
+                reasons.update(result["withheld_because"])
                 checked += 6
             settle(world, timeout=60, scheduled=False)
             try:
@@ -70,6 +74,8 @@ def run(kind: str, trials: int, seed: int) -> dict[str, object]:
                 "planned_actions": checked,
                 "lost": lost,
                 "duplicated": duplicated,
+                "withheld_by_the_recheck": withheld,
+                "withheld_because": sorted(reasons),
                 "outbox_matches_sandbox": agrees,
                 "sent_in_total": totals,
                 "seconds": round(time.monotonic() - started, 1),
