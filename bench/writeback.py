@@ -52,6 +52,7 @@ from outbox.models import ActionStatus as S  # noqa: E402
 from providers.quickbooks import api as quickbooks_api  # noqa: E402
 from tests.delivery import DeliveryStack  # noqa: E402
 from tests.delivery import World  # noqa: E402
+from tests.delivery import busy  # noqa: E402
 from tests.delivery import idle_customers  # noqa: E402
 from tests.delivery import mailbox  # noqa: E402
 from tests.delivery import open_world  # noqa: E402
@@ -94,7 +95,9 @@ def start(kind: str, workdir: Path) -> tuple[DeliveryStack, World]:
         sandbox_size="demo",
     )
     stack.start()
-    return stack, open_world(stack, rules())
+    doc = rules()
+    doc["limits"]["approve_runs_over"] = 100_000  # the bench's changes come in bursts
+    return stack, open_world(stack, doc, quiet_start=True)
 
 
 # ---------------------------------------------------------------- latency
@@ -137,9 +140,15 @@ def latency(world: World, changes: int, interval: float) -> dict[str, float]:
     issued = time.monotonic() - started
     deadline = time.monotonic() + 120
     seen: dict[str, float] = {}
+    progress = time.monotonic()
     while time.monotonic() < deadline and len(seen) < len(made):
         arrived = _arrivals(world, made)
-        seen = {n: t for n, t in arrived.items() if t is not None}
+        now_seen = {n: t for n, t in arrived.items() if t is not None}
+        if len(now_seen) > len(seen):
+            progress = time.monotonic()
+        seen = now_seen
+        if time.monotonic() - progress > 10 and not busy(world):
+            break  # the rest are not chased (credit covers them, or they are not overdue)
         time.sleep(0.5)
     waits = sorted(seen[n] - made[n] for n in seen)
     missing = len(made) - len(seen)
@@ -147,7 +156,7 @@ def latency(world: World, changes: int, interval: float) -> dict[str, float]:
         "changes": len(made),
         "issued_per_second": round(len(made) / issued, 2) if issued else 0.0,
         "delivered": len(waits),
-        "missing": missing,
+        "not_reminded": missing,
         "p50_s": round(statistics.median(waits), 3) if waits else float("nan"),
         "p95_s": round(_percentile(waits, 95), 3) if waits else float("nan"),
         "max_s": round(waits[-1], 3) if waits else float("nan"),
@@ -266,15 +275,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _table(results: dict[str, dict[str, dict[str, object]]]) -> str:
     rows = [
-        "| database | changes | p50 (s) | p95 (s) | max (s) | missing | actions/s, one worker |",
+        "| database | changes | p50 (s) | p95 (s) | max (s) | not reminded"
+        " | actions/s, one worker |",
         "|---|---|---|---|---|---|---|",
     ]
     for kind, r in results.items():
         lat, thr = r["latency"], r["throughput"]
         rows.append(
             f"| {kind} | {lat['changes']} at {lat['issued_per_second']}/s | {lat['p50_s']} | "
-            f"{lat['p95_s']} | {lat['max_s']} | {lat['missing']} | {thr['actions_per_second']} "
-            f"({thr['actions_sent']} in {thr['seconds']} s) |"
+            f"{lat['p95_s']} | {lat['max_s']} | {lat['not_reminded']} | "
+            f"{thr['actions_per_second']} ({thr['actions_sent']} in {thr['seconds']} s) |"
         )
     return "\n".join(rows)
 

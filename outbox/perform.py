@@ -11,9 +11,11 @@ outbox.deliver then writes outside any transaction. It:
 - otherwise stores the command, moves it to `pending` and leases it for a while, so that no other
   worker takes it meanwhile and a worker that dies mid-write leaves it to be resumed.
 
-A `pending` action whose lease ran out (a crash) or whose retry time came (an outage) is taken
-again with the command it already has and the same idempotency key: the provider replays its
-first answer instead of writing twice.
+A `pending` action whose lease ran out (its worker died mid-write) is finished first, before any
+re-check, with the command it already has and the same idempotency key: the provider replays its
+first answer (an email finds its receipt) instead of writing twice, and a write that may have
+happened is never recorded as cancelled. One whose retry time came (an outage) is re-checked
+first, then written with its command and key. The lease is DELIVERY_LEASE_SECONDS (120).
 """
 
 from __future__ import annotations

@@ -88,19 +88,26 @@ def rules() -> dict[str, Any]:
     return doc
 
 
-def open_world(stack: DeliveryStack, doc: dict[str, Any] | None = None) -> World:
+def open_world(
+    stack: DeliveryStack, doc: dict[str, Any] | None = None, quiet_start: bool = False
+) -> World:
     """A QuickBooks company of the running stack connected, synced and its rules active (their
-    first run approved), in this process's view."""
+    first run approved), in this process's view. With `quiet_start` the rules are switched on
+    only once the evaluation that follows the first sync is over: nothing is decided until
+    something changes."""
     settings = Settings.from_env(stack.env())
     engine = make_engine(settings.database_url)
     rt = JobContext(settings, make_session_factory(engine), Redis.from_url(stack.redis_url))
     org_id = connect_org(settings, rt.sessions, "quickbooks")
     run_sync(rt, org_id)
     with session_scope(rt.sessions) as db:
-        org = db.get(Organization, org_id)
-        activate(db, org, doc or rules())
-        realm = org.external_id
-    return World(stack, rt, org_id, realm)
+        realm = db.get(Organization, org_id).external_id
+    world = World(stack, rt, org_id, realm)
+    if quiet_start:
+        settle(world, timeout=120)
+    with session_scope(rt.sessions) as db:
+        activate(db, db.get(Organization, org_id), doc or rules())
+    return world
 
 
 # ---------------------------------------------------------------- looking at the stack
@@ -368,7 +375,7 @@ def note(text: str) -> dict[str, Any]:
     return {"on": "customer", "text": f"{text} ({uuid.uuid4().hex[:8]})"}
 
 
-def kill_trial(world: World, trial: int, rng: random.Random, sweep: bool) -> dict[str, int]:
+def kill_trial(world: World, trial: int, rng: random.Random, sweep: bool) -> dict[str, Any]:
     """Plan three reminders and three notes, let the worker start writing them (each provider
     write slowed to 0.3 s), SIGKILL the worker and its work-horse at a random instant of the
     run, start a new one, and count what reached the mailbox and the ledger. With `sweep`,
@@ -401,7 +408,15 @@ def kill_trial(world: World, trial: int, rng: random.Random, sweep: bool) -> dic
     done += finished(world, records, timeout=60) if records else []
     emails, writes = delivered(world)
     reached = [emails[a.key] + writes[a.key] for a in done]
+    withheld = [a for a in done if a.status in (S.CANCELLED, S.SKIPPED)]
     return {
-        "lost": sum(1 for a, n in zip(done, reached, strict=True) if a.status != S.SENT or n == 0),
+        # sent but not there, or ended anything but sent or withheld by the re-check
+        "lost": sum(
+            1
+            for a, n in zip(done, reached, strict=True)
+            if (a.status == S.SENT and n == 0) or (a.status != S.SENT and a not in withheld)
+        ),
         "duplicated": sum(1 for n in reached if n > 1),
+        "withheld": len(withheld),
+        "withheld_because": sorted({a.reason for a in withheld}),
     }

@@ -242,6 +242,7 @@ def test_workers_killed_mid_write_lose_nothing_and_duplicate_nothing(world):
     trials = [kill_trial(world, trial, rng, sweep=trial < 2) for trial in range(3)]
     assert sum(t["lost"] for t in trials) == 0, trials
     assert sum(t["duplicated"] for t in trials) == 0, trials
+    assert sum(t["withheld"] for t in trials) == 0, trials  # these customers owe, reachable
     logs = (world.stack.workdir / "worker.log").read_text()
     assert "due to AbandonedJobError" in logs
     # Jobs scheduled for later wait for RQ's scheduler lock, which a killed worker held.
