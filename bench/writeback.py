@@ -35,6 +35,7 @@ import time
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
-    results: dict[str, dict[str, object]] = {}
+    results: dict[str, dict[str, dict[str, Any]]] = {}
     for kind in args.databases.split(","):
         with tempfile.TemporaryDirectory(prefix=f"writeback-{kind}-") as tmp:
             stack, world = start(kind, Path(tmp))
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 stack.stop()
                 Redis.from_url(REDIS_URL).flushdb()
-        profile = results[kind]["throughput"].pop("profile", None)  # type: ignore[union-attr]
+        profile = results[kind]["throughput"].pop("profile", None)
         print(json.dumps({kind: results[kind]}, indent=2), flush=True)
         if profile:
             print(profile, flush=True)

@@ -68,7 +68,11 @@ class Run:
             with session_scope(self.rt.sessions) as session:
                 org = _organization(session, self.org_id)
             self._provider = open_provider(
-                org, self.rt.settings, self.rt.sessions, self.rt.redis, WRITE_MAX_WAIT_SECONDS
+                org,
+                self.rt.settings,
+                self.rt.sessions,
+                self.rt.queue_redis(),
+                WRITE_MAX_WAIT_SECONDS,
             )
         return self._provider
 
@@ -114,7 +118,7 @@ def by_email(
     receipt_key = f"dunwell:email-receipt:{key}"
     receipt = rt.redis.get(receipt_key) if rt.redis is not None else None
     if receipt is not None:
-        return Written(receipt.decode())
+        return Written(receipt.decode() if isinstance(receipt, bytes) else str(receipt))
     setup, mailer = run.email()
     command = with_payment_links(rt, org_id, command, run)
     reference = send_reminder(rt, org_id, key, command, setup, mailer)

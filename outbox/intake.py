@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -227,7 +228,7 @@ def _record_creation(
         for action_id in ids
     ]
     if rows:
-        session.execute(ActionEvent.__table__.insert(), rows)
+        session.execute(insert(ActionEvent), rows)
 
 
 def _merge_targets(session: Session, ids: list[int]) -> dict[int, Action]:

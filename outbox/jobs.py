@@ -132,7 +132,7 @@ def _come_back_for_leased(rt: JobContext, org_id: int) -> None:
 
 def _run_at(rt: JobContext, org_id: int, when: datetime) -> None:
     try:
-        queues.queue(rt.redis, queues.ACTIONS).enqueue_at(
+        queues.queue(rt.queue_redis(), queues.ACTIONS).enqueue_at(
             when,
             f"{SELF}.deliver_due_for_organization",
             org_id,
@@ -153,7 +153,7 @@ def _hold_off(rt: JobContext, org_id: int, action_id: int, result: Performed) ->
     if isinstance(result, Delivered) and result.outage and result.status == S.PENDING:
         intervals = list(rt.settings.delivery_retry_seconds) or [30]
         try:
-            queues.queue(rt.redis, queues.ACTIONS).enqueue_in(
+            queues.queue(rt.queue_redis(), queues.ACTIONS).enqueue_in(
                 delay,
                 f"{SELF}.deliver_action",
                 action_id,

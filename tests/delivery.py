@@ -101,12 +101,12 @@ def open_world(
     org_id = connect_org(settings, rt.sessions, "quickbooks")
     run_sync(rt, org_id)
     with session_scope(rt.sessions) as db:
-        realm = db.get(Organization, org_id).external_id
+        realm = db.get_one(Organization, org_id).external_id
     world = World(stack, rt, org_id, realm)
     if quiet_start:
         settle(world, timeout=120)
     with session_scope(rt.sessions) as db:
-        activate(db, db.get(Organization, org_id), doc or rules())
+        activate(db, db.get_one(Organization, org_id), doc or rules())
     return world
 
 
@@ -366,7 +366,7 @@ def sweep_at(world: World, when: datetime) -> None:
     """What the every-minute cron does (it enqueues directly: a scheduled job would wait for
     RQ's scheduler lock, which a killed worker holds for a minute)."""
     time.sleep(max((when - utcnow()).total_seconds(), 0))
-    queues.queue(world.rt.redis, queues.ACTIONS).enqueue(
+    queues.queue(world.rt.queue_redis(), queues.ACTIONS).enqueue(
         "outbox.jobs.deliver_due_actions", result_ttl=0
     )
 

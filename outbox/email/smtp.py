@@ -18,6 +18,7 @@ import socket
 import ssl
 from email.generator import BytesGenerator
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import getaddresses
 from email.utils import parseaddr
 
@@ -58,7 +59,7 @@ class Mailer:
         self.close()
 
     def send(self, message: EmailMessage) -> str:
-        sender = parseaddr(message.get("Sender") or message.get("From", ""))[1]
+        sender = parseaddr(str(message.get("Sender") or message.get("From") or ""))[1]
         recipients = _recipients(message)
         if not sender or not recipients:
             raise PermanentFailure("the message names no sender or no recipient")
@@ -180,7 +181,9 @@ def _wire_bytes(message: EmailMessage, international: bool) -> bytes:
     del visible["Bcc"]
     del visible["Resent-Bcc"]
     with io.BytesIO() as out:
-        policy = message.policy.clone(utf8=True) if international else message.policy
+        policy = message.policy
+        if international and isinstance(policy, EmailPolicy):
+            policy = policy.clone(utf8=True)
         BytesGenerator(out, policy=policy).flatten(visible, linesep="\r\n")
         return out.getvalue()
 

@@ -485,11 +485,12 @@ def test_a_worker_holds_an_action_for_the_configured_lease(live, sandbox) -> Non
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("provider", ["quickbooks", "xero"])
 def test_a_reminder_on_the_provider_channel_goes_by_the_providers_own_invoice_email(
-    live_mail, sandbox, mail, provider
+    live_mail, sandbox, mail
 ) -> None:
-    org_id, _ = connected(live_mail, provider)
+    """(Xero's invoice email as a write is in tests/providers/test_contract.py; here the
+    module's shared Xero sandbox would be near its 60-a-minute limit.)"""
+    org_id, _ = connected(live_mail, "quickbooks")
     line = owed(live_mail, org_id)
     customer = line.pop("customer")
     payload = {
