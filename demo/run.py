@@ -111,7 +111,7 @@ def switch_on_starter_rules(
                     return None
         return [a for status in DONE for a in _actions(browser, org_id, status)]
 
-    actions = _wait_until(stack, timeout, delivered)
+    actions = _outbox_wait(stack, timeout, delivered)
     actions += _actions(browser, org_id, "awaiting_approval")
     by_status: dict[str, dict[str, int]] = {}
     for action in actions:
@@ -163,7 +163,7 @@ def approve_a_sample(browser: FormBrowser, stack: Stack, org_id: int, timeout: f
         after = browser.api("GET", org_id, "approvals")["actions"]
         return after if after and len(after) == len(before) else None
 
-    held = _wait_until(stack, timeout, settled)
+    held = _outbox_wait(stack, timeout, settled)
     chosen: list[int] = []
     counts: dict[str, int] = {}
     for action in held:
@@ -172,17 +172,6 @@ def approve_a_sample(browser: FormBrowser, stack: Stack, org_id: int, timeout: f
             chosen.append(action["id"])
     browser.api("POST", org_id, "approvals", {"approve": chosen})
     return {"waiting": len(held), "approved": counts}
-
-
-def _wait_until(stack: Stack, timeout: float, probe: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack.check_alive()
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise SystemExit(f"the demo waited {timeout:.0f}s for the outbox and gave up")
 
 
 def _sandbox_mail(stack: Stack) -> set[str]:
@@ -319,6 +308,13 @@ Press Ctrl-C to stop everything.
 """,
         flush=True,
     )
+
+
+def _outbox_wait(stack: Stack, timeout: float, probe: Callable[[], Any]) -> Any:
+    try:
+        return stack.wait_until(probe, timeout, "the outbox", pause=0.5)
+    except TimeoutError:
+        raise SystemExit(f"the demo waited {timeout:.0f}s for the outbox and gave up") from None
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+from typing import Any
 from typing import BinaryIO
 
 import requests
@@ -127,6 +129,20 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         process.wait()
+
+    def wait_until(
+        self, probe: Callable[[], Any], timeout: float, what: str, pause: float = 0.2
+    ) -> Any:
+        """`probe()`'s first truthy answer within `timeout` seconds, while every process of the
+        stack stays alive; TimeoutError naming `what` otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            found = probe()
+            if found:
+                return found
+            time.sleep(pause)
+        raise TimeoutError(f"waited {timeout:.0f}s for {what}")
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():

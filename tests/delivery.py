@@ -114,14 +114,10 @@ def open_world(
 
 
 def wait_until(probe: Callable[[], Any], timeout: float, stack: Stack, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack.check_alive()
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"waited {timeout:.0f}s for {what}")
+    try:
+        return stack.wait_until(probe, timeout, what)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def busy(world: World, scheduled: bool = True) -> dict[str, Any]:
