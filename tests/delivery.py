@@ -77,6 +77,15 @@ class World:
     def sandbox(self) -> str:
         return self.stack.sandbox_url
 
+    def close(self) -> None:
+        """Close this process's database connections and Redis client (a connection left to
+        the garbage collector warns, in whichever later test that happens)."""
+        bind = self.rt.sessions.kw.get("bind")
+        if bind is not None:
+            bind.dispose()
+        if self.rt.redis is not None:
+            self.rt.redis.close()
+
 
 def rules() -> dict[str, Any]:
     """The tests' rule set, with a template of its own for the reminders the tests plan (their

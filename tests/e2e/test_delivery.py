@@ -113,6 +113,7 @@ def world(stack: DeliveryStack) -> Iterator[World]:
     )
     settle(found, timeout=60)
     yield found
+    found.close()
 
 
 def test_an_overdue_invoice_in_the_sandbox_becomes_an_email_and_a_note_in_the_ledger(world):
