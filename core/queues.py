@@ -305,7 +305,7 @@ def rerun_if_abandoned(job: Job, connection: Redis, exc_type: type, *exc_info: A
             job_id=job.id + RERUN_SUFFIX,
             unique=True,
             result_ttl=0,
-            failure_ttl=7 * 24 * 3600,
+            failure_ttl=FAILURE_TTL,
             job_timeout=job.timeout,
             on_failure=RERUN_IF_ABANDONED,
         )

@@ -161,7 +161,7 @@ def _hold_off(rt: JobContext, org_id: int, action_id: int, result: Performed) ->
                 unique=True,
                 retry=Retry(max=len(intervals), interval=intervals),
                 result_ttl=0,
-                failure_ttl=7 * 24 * 3600,
+                failure_ttl=queues.FAILURE_TTL,
                 on_failure=queues.RERUN_IF_ABANDONED,
             )
         except DuplicateJobError:

@@ -163,7 +163,16 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """A database with no tables yet, for code that migrates it itself (the demo, a worker)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    schema = f"dunwell_empty_{_worker()}"
+    url = empty_postgres_url("empty")
+    if url is None:
+        pytest.skip("PostgreSQL not reachable")
+    return url
+
+
+def empty_postgres_url(name: str) -> str | None:
+    """The URL of a new, empty PostgreSQL schema of this test worker's (`dunwell_<name>_<worker>`),
+    or None when PostgreSQL is not reachable (an error instead when CI requires it)."""
+    schema = f"dunwell_{name}_{_worker()}"
     try:
         admin = make_engine(PG_URL)
         with admin.begin() as conn:
@@ -173,5 +182,5 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     except sa.exc.OperationalError:
         if os.environ.get("DUNWELL_REQUIRE_POSTGRES") == "1":
             raise
-        pytest.skip("PostgreSQL not reachable")
+        return None
     return f"{PG_URL}?options=-csearch_path%3D{schema}"

@@ -21,20 +21,17 @@ from datetime import timedelta
 
 import pytest
 import requests
-import sqlalchemy as sa
 from redis import Redis
 from sqlalchemy import select
 
 from core import queues
-from core.db import make_engine
 from core.db import session_scope
 from core.db import utcnow
 from core.models import Invoice
 from outbox.jobs import request_delivery
 from outbox.models import ActionStatus as S
-from tests.conftest import PG_URL
 from tests.conftest import REDIS_SERVER
-from tests.conftest import _worker
+from tests.conftest import empty_postgres_url
 from tests.delivery import DeliveryStack
 from tests.delivery import World
 from tests.delivery import actions
@@ -69,18 +66,7 @@ REDIS_URL = f"{REDIS_SERVER}/{11 - _INDEX}"
 
 def _database_url(tmp_path) -> str:
     """PostgreSQL (what production runs, row locks and all) when reachable, else SQLite."""
-    schema = f"dunwell_delivery_{_worker()}"
-    try:
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        admin.dispose()
-    except sa.exc.OperationalError:
-        if os.environ.get("DUNWELL_REQUIRE_POSTGRES") == "1":
-            raise
-        return f"sqlite:///{tmp_path / 'delivery.sqlite3'}"
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+    return empty_postgres_url("delivery") or f"sqlite:///{tmp_path / 'delivery.sqlite3'}"
 
 
 @pytest.fixture(scope="module")
