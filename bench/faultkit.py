@@ -43,6 +43,7 @@ from bench.stackrun import database_url
 from core.db import make_engine
 from core.locks import is_held
 from core.queues import SYNC
+from core.queues import WORKER_QUEUES
 from core.queues import enqueue_once
 from core.worker import WORKER_ARGS
 from demo.browser import FormBrowser
@@ -219,7 +220,7 @@ class Rig:
         assert self.stack is not None
         return [
             str(VENV_BIN / "rq"), "worker", *WORKER_ARGS, "--url", self.stack.redis_url,
-            "--with-scheduler", "sync", "rules", "actions",
+            "--with-scheduler", *WORKER_QUEUES,
         ]  # fmt: skip
 
     def kill_worker(self) -> None:

@@ -44,6 +44,7 @@ from bench.stackrun import organizations  # noqa: E402
 from bench.stackrun import start_stack  # noqa: E402
 from core.db import make_engine  # noqa: E402
 from core.queues import RULES  # noqa: E402
+from core.queues import WORKER_QUEUES  # noqa: E402
 from core.worker import WORKER_ARGS  # noqa: E402
 from demo.browser import FormBrowser  # noqa: E402
 from demo.run import demo_rules  # noqa: E402
@@ -61,7 +62,7 @@ def extra_workers(stack: Stack, count: int) -> None:
         stack.logs.append(log)
         command = [str(VENV_BIN / "rq"), "worker", *WORKER_ARGS, "--url", stack.redis_url]
         stack.processes[f"worker-{n + 2}"] = subprocess.Popen(
-            [*command, "sync", "rules", "actions"],
+            [*command, *WORKER_QUEUES],
             cwd=ROOT,
             env=stack.env(),
             stdout=log,

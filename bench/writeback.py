@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
@@ -104,7 +105,7 @@ def start(kind: str, workdir: Path) -> tuple[DeliveryStack, World]:
 # ---------------------------------------------------------------- latency
 
 
-def latency(world: World, changes: int, interval: float) -> dict[str, float]:
+def latency(world: World, changes: int, interval: float) -> dict[str, Any]:
     """Seconds from each sandbox change to its email and its ledger note, both there."""
     customers = idle_customers(world)
     with session_scope(world.rt.sessions) as db:
@@ -125,6 +126,7 @@ def latency(world: World, changes: int, interval: float) -> dict[str, float]:
     if len(customers) < changes:
         raise SystemExit(f"only {len(customers)} customers to change; ask for fewer --changes")
     made: dict[str, float] = {}
+    customer_of: dict[str, str] = {}
     issued = 0.0
     started = time.monotonic()
     for i, customer in enumerate(customers[:changes]):
@@ -138,6 +140,7 @@ def latency(world: World, changes: int, interval: float) -> dict[str, float]:
         }
         invoice = sandbox_post(world, "invoices", body)["Invoice"]
         made[invoice["DocNumber"]] = before
+        customer_of[invoice["DocNumber"]] = customer
     issued = time.monotonic() - started
     deadline = time.monotonic() + 120
     seen: dict[str, float] = {}
@@ -153,11 +156,23 @@ def latency(world: World, changes: int, interval: float) -> dict[str, float]:
         time.sleep(0.5)
     waits = sorted(seen[n] - made[n] for n in seen)
     missing = len(made) - len(seen)
+    unsent = [customer_of[n] for n in made if n not in seen]
+    order = list(made)
+    slowest = sorted(seen, key=lambda n: seen[n] - made[n], reverse=True)[:10]
     return {
+        "slowest": [
+            {
+                "change": order.index(n),
+                "at_s": round(made[n] - made[order[0]], 1),
+                "wait_s": round(seen[n] - made[n], 2),
+            }
+            for n in slowest
+        ],
         "changes": len(made),
         "issued_per_second": round(len(made) / issued, 2) if issued else 0.0,
         "delivered": len(waits),
         "not_reminded": missing,
+        "why_not": _why_not(world, unsent),
         "p50_s": round(statistics.median(waits), 3) if waits else float("nan"),
         "p95_s": round(_percentile(waits, 95), 3) if waits else float("nan"),
         "max_s": round(waits[-1], 3) if waits else float("nan"),
@@ -177,6 +192,47 @@ def _arrivals(world: World, made: dict[str, float]) -> dict[str, float | None]:
         for number in _numbers_in(json.dumps(write["body"]), made):
             notes.setdefault(number, _epoch(write["at"]))
     return {n: max(emails[n], notes[n]) if n in emails and n in notes else None for n in made}
+
+
+def _why_not(world: World, customers: list[str]) -> dict[str, int]:
+    """Why the rules did not remind these customers: the reasons of their actions that did not
+    go out, or what holds them (a dispute, a promise, a plan)."""
+    from rules.pauses.models import Dispute
+    from rules.pauses.models import PaymentPlan
+    from rules.pauses.models import PromiseToPay
+
+    reasons: Counter[str] = Counter()
+    with session_scope(world.rt.sessions) as db:
+        for customer in customers:
+            action = db.scalars(
+                select(Action)
+                .where(
+                    Action.organization_id == world.org_id,
+                    Action.customer_external_id == customer,
+                    Action.kind == "reminder",
+                )
+                .order_by(Action.id.desc())
+            ).first()
+            pause = next(
+                (
+                    model.__tablename__
+                    for model in (Dispute, PromiseToPay, PaymentPlan)
+                    if db.scalars(
+                        select(model.id).where(
+                            model.organization_id == world.org_id,
+                            model.customer_external_id == customer,
+                        )
+                    ).first()
+                ),
+                None,
+            )
+            if action is not None and action.status != S.SENT:
+                reasons[f"{action.status}: {action.reason}"[:120]] += 1
+            elif pause is not None:
+                reasons[f"paused: {pause}"] += 1
+            else:
+                reasons["no reminder decided"] += 1
+    return dict(reasons)
 
 
 def _numbers_in(text: str, made: dict[str, float]) -> list[str]:
@@ -231,11 +287,18 @@ def throughput(world: World, count: int, profile: bool) -> dict[str, object]:
             ).all()
         )
     sent = by_status.get(S.SENT, 0)
+    with session_scope(world.rt.sessions) as db:
+        cancelled = Counter(
+            db.scalars(
+                select(Action.reason).where(Action.id.in_(ids), Action.status == S.CANCELLED)
+            )
+        )
     found: dict[str, object] = {
         "reminders_planned": len(ids),
         "actions_taken": taken,
         "actions_sent": sent,
         "by_status": {str(k): v for k, v in by_status.items()},
+        "cancelled_because": dict(cancelled),
         "seconds": round(seconds, 2),
         "actions_per_second": round(sent / seconds, 1) if seconds else 0.0,
     }
@@ -253,11 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actions", type=int, default=400)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--keep", help="keep the stack's logs and databases in this folder")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, dict[str, Any]]] = {}
     for kind in args.databases.split(","):
         with tempfile.TemporaryDirectory(prefix=f"writeback-{kind}-") as tmp:
-            stack, world = start(kind, Path(tmp))
+            place = Path(args.keep) / kind if args.keep else Path(tmp)
+            place.mkdir(parents=True, exist_ok=True)
+            stack, world = start(kind, place)
             try:
                 results[kind] = {
                     "latency": latency(world, args.changes, args.interval),

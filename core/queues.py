@@ -41,6 +41,11 @@ SYNC = "sync"
 RULES = "rules"
 ACTIONS = "actions"
 QUEUE_NAMES = (SYNC, RULES, ACTIONS)
+# The order a worker serves its queues in (the Procfile, the demo): the last stage of the
+# pipeline first, so that work already under way (an action decided, a customer to evaluate)
+# finishes before the next change is synced. Served the other way, a steady stream of webhooks
+# kept one worker syncing and evaluating while the reminders they had decided waited.
+WORKER_QUEUES = (ACTIONS, RULES, SYNC)
 
 LOCK_WAIT_SECONDS = 600
 LOCK_BUSY_RETRY_SECONDS = 10  # a job that finds its lock held comes back this much later

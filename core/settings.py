@@ -90,6 +90,9 @@ class Settings:
     # How long a worker holds an action it is writing; past that, the action is resumed by
     # another worker (the first one is taken to have died mid-write).
     delivery_lease_seconds: int = 120
+    # How many actions of one organization's delivery run are written at once (each lane has
+    # its own provider client and SMTP connection; one customer's actions stay in one lane).
+    delivery_lanes: int = 4
     work_time_limit_seconds: float = 20.0
     smtp: SmtpSettings | None = None  # the platform's mail server, for organizations without one
     mail_from: str = ""  # the platform's sender, "Name <address>" or an address
@@ -116,6 +119,7 @@ class Settings:
             ("SAFETY_SYNC_MINUTES", 60),
             ("WORK_TIME_LIMIT_SECONDS", 20),
             ("DELIVERY_LEASE_SECONDS", 120),
+            ("DELIVERY_LANES", 4),
         ):
             try:
                 ints[name] = int(env.get(name, default))
@@ -123,6 +127,8 @@ class Settings:
                 problems.append(f"{name} must be a whole number")
         if ints.get("DELIVERY_LEASE_SECONDS", 1) < 1:
             problems.append("DELIVERY_LEASE_SECONDS must be at least 1")
+        if not 1 <= ints.get("DELIVERY_LANES", 1) <= 32:
+            problems.append("DELIVERY_LANES must be between 1 and 32")
         retry_seconds = _seconds_list(env.get("DELIVERY_RETRY_SECONDS", "30,120,600,1800,3600"))
         if retry_seconds is None:
             problems.append(
@@ -144,6 +150,7 @@ class Settings:
             delivery_retry_seconds=retry_seconds or (),
             work_time_limit_seconds=ints["WORK_TIME_LIMIT_SECONDS"],
             delivery_lease_seconds=ints["DELIVERY_LEASE_SECONDS"],
+            delivery_lanes=ints["DELIVERY_LANES"],
             smtp=smtp,
             mail_from=env.get("MAIL_FROM", "").strip(),
         )

@@ -23,6 +23,7 @@ from cryptography.fernet import Fernet
 from redis import Redis
 from redis.exceptions import RedisError
 
+from core.queues import WORKER_QUEUES
 from core.worker import WORKER_ARGS
 from providers import PROVIDERS
 from sandbox.client_env import client_env
@@ -166,9 +167,7 @@ class Stack:
             log.close()
 
 
-def worker_command(
-    redis_url: str, queues: tuple[str, ...] = ("sync", "rules", "actions")
-) -> list[str]:
+def worker_command(redis_url: str, queues: tuple[str, ...] = WORKER_QUEUES) -> list[str]:
     """An RQ worker as the Procfile runs it (core.worker's flags), with its scheduler."""
     return [
         str(VENV_BIN / "rq"), "worker", *WORKER_ARGS, "--url", redis_url,

@@ -519,3 +519,87 @@ def test_a_reminder_on_the_provider_channel_goes_by_the_providers_own_invoice_em
     sends = applied(sandbox, sent.key)
     assert sends and all(line["external_id"] in json.dumps(w) for w in sends)
     assert not [m for m in mail.mailbox.messages() if sent.key in m["message_id"]]
+
+
+def owed_by_customers(ctx: JobContext, org_id: int, count: int) -> list[dict[str, Any]]:
+    """A reminder line for the first open invoice of each of `count` customers."""
+    lines: dict[str, dict[str, Any]] = {}
+    with session_scope(ctx.sessions) as db:
+        for inv in db.scalars(
+            select(Invoice)
+            .where(Invoice.organization_id == org_id, Invoice.status == "open")
+            .order_by(Invoice.id)
+        ):
+            lines.setdefault(
+                inv.customer_external_id,
+                {
+                    "customer": inv.customer_external_id,
+                    "external_id": inv.external_id,
+                    "number": inv.number or inv.external_id,
+                    "balance": str(inv.balance),
+                    "currency": inv.currency,
+                    "days_overdue": 1,
+                },
+            )
+    assert len(lines) >= count, f"only {len(lines)} customers owe anything"
+    return list(lines.values())[:count]
+
+
+def sent_at(ctx: JobContext, action_id: int) -> Any:
+    with session_scope(ctx.sessions) as db:
+        return db.scalar(
+            select(ActionEvent.id).where(
+                ActionEvent.action_id == action_id, ActionEvent.to_status == S.SENT
+            )
+        )
+
+
+@pytest.mark.e2e
+def test_a_run_writes_several_customers_at_once_and_each_customers_in_order(
+    live_mail, sandbox, mail
+) -> None:
+    """DELIVERY_LANES: customers' reminders go out over several SMTP connections at once; each
+    customer's reminder is sent before the ledger note that records it."""
+    ctx = JobContext(
+        live_mail.settings.with_changes(delivery_lanes=3), live_mail.sessions, live_mail.redis
+    )
+    org_id, _ = connected(ctx, "quickbooks")
+    reminders = [
+        crashed_reminder(ctx, org_id, line)[0] for line in owed_by_customers(ctx, org_id, 6)
+    ]
+    assert deliver_due(ctx, org_id, utcnow()) == 12  # six reminders, six records of them
+    with session_scope(ctx.sessions) as db:
+        notes = {
+            a.payload["record_of"]: (a.id, a.status)
+            for a in db.scalars(
+                select(Action).where(Action.payload["record_of"].as_integer().in_(reminders))
+            )
+        }
+    assert sorted(notes) == sorted(reminders)
+    for reminder in reminders:
+        note_id, status = notes[reminder]
+        assert action(ctx, reminder).status == S.SENT and status == S.SENT
+        assert sent_at(ctx, reminder) < sent_at(ctx, note_id)
+        assert len(applied(sandbox, action(ctx, note_id).key)) == 1
+    keys = {action(ctx, r).key for r in reminders}
+    emails = [m for m in mail.mailbox.messages() if any(k in m["message_id"] for k in keys)]
+    assert len(emails) == 6
+    assert 2 <= len({m["peer"] for m in emails}) <= 3  # one connection per lane
+
+
+@pytest.mark.e2e
+def test_an_outage_stops_every_lane_and_loses_nothing(live, sandbox) -> None:
+    ctx = JobContext(live.settings.with_changes(delivery_lanes=3), live.sessions, live.redis)
+    org_id, _ = connected(ctx, "quickbooks")
+    customers = [line["customer"] for line in owed_by_customers(ctx, org_id, 6)]
+    ids = [planned(ctx, org_id, c, "credit_hold", HOLD) for c in customers]
+    arm(sandbox, "quickbooks", "server_error", count=100)
+    taken = deliver_due(ctx, org_id, utcnow())
+    assert 1 <= taken < len(ids)  # the lanes stopped at the outage
+    found = [action(ctx, i) for i in ids]
+    assert {a.status for a in found} == {S.PLANNED, S.PENDING}
+    assert all(a.attempts == 1 for a in found if a.status == S.PENDING)
+    requests.delete(f"{sandbox}/_sandbox/faults", timeout=10)
+    later = max(a.scheduled_for for a in found) + timedelta(seconds=1)
+    deliver_due(ctx, org_id, later)
+    assert {action(ctx, i).status for i in ids} == {S.SENT}
