@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import json
 import os
@@ -252,8 +253,11 @@ def _percentile(values: list[float], pct: float) -> float:
 # ---------------------------------------------------------------- throughput
 
 
-def throughput(world: World, count: int, profile: bool) -> dict[str, object]:
-    """Actions per second delivered by one worker's job, and where its time goes."""
+def throughput(
+    world: World, count: int, profile: bool, lanes: list[int]
+) -> dict[str, dict[str, object]]:
+    """Actions per second delivered by one worker's job, for each number of lanes
+    (DELIVERY_LANES) side by side, each on customers of its own, and where the time goes."""
     world.stack.kill("worker")  # nothing else delivers meanwhile
     settle(world, timeout=60, scheduled=False)
     requests.post(
@@ -263,15 +267,28 @@ def throughput(world: World, count: int, profile: bool) -> dict[str, object]:
     ).raise_for_status()
     quickbooks_api.PER_MINUTE, quickbooks_api.IN_FLIGHT = 1_000_000, 100
     owing = owed_lines(world)
+    each = min(count // 2, len(owing) // len(lanes))
+    return {
+        f"lanes={n}": _one_run(world, owing[i * each : (i + 1) * each], profile, n)
+        for i, n in enumerate(lanes)
+    }
+
+
+def _one_run(
+    world: World, owing: list[tuple[str, dict[str, Any]]], profile: bool, lanes: int
+) -> dict[str, object]:
     ids = [
         planned(world, "reminder", customer, reminder_payload(line), rule="bench")
-        for customer, line in owing[: count // 2]
+        for customer, line in owing
     ]
+    rt = dataclasses.replace(
+        world.rt, settings=world.rt.settings.with_changes(delivery_lanes=lanes)
+    )
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    taken = deliver_due(world.rt, world.org_id, utcnow())
+    taken = deliver_due(rt, world.org_id, utcnow())
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - started
@@ -316,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actions", type=int, default=400)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--lanes", default="1,4", help="DELIVERY_LANES to compare, e.g. 1,4")
     parser.add_argument("--keep", help="keep the stack's logs and databases in this folder")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, dict[str, Any]]] = {}
@@ -327,31 +345,41 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 results[kind] = {
                     "latency": latency(world, args.changes, args.interval),
-                    "throughput": throughput(world, args.actions, args.profile),
+                    "throughput": throughput(
+                        world, args.actions, args.profile, [int(n) for n in args.lanes.split(",")]
+                    ),
                 }
             finally:
                 stack.stop()
                 Redis.from_url(REDIS_URL).flushdb()
-        profile = results[kind]["throughput"].pop("profile", None)
+        profiles = [run.pop("profile", None) for run in results[kind]["throughput"].values()]
         print(json.dumps({kind: results[kind]}, indent=2), flush=True)
-        if profile:
-            print(profile, flush=True)
+        for profile in profiles:
+            if profile:
+                print(profile, flush=True)
     print(_table(results))
     return 0
 
 
-def _table(results: dict[str, dict[str, dict[str, object]]]) -> str:
+def _table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    runs = [name for r in results.values() for name in r["throughput"]]
+    lanes = list(dict.fromkeys(runs))
     rows = [
-        "| database | changes | p50 (s) | p95 (s) | max (s) | not reminded"
-        " | actions/s, one worker |",
-        "|---|---|---|---|---|---|---|",
+        "| database | changes | p50 (s) | p95 (s) | max (s) | not reminded | "
+        + " | ".join(f"actions/s, one worker, {name}" for name in lanes)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(lanes),
     ]
     for kind, r in results.items():
         lat, thr = r["latency"], r["throughput"]
+        cells = [
+            f"{thr[n]['actions_per_second']} ({thr[n]['actions_sent']} in {thr[n]['seconds']} s)"
+            for n in lanes
+            if n in thr
+        ]
         rows.append(
             f"| {kind} | {lat['changes']} at {lat['issued_per_second']}/s | {lat['p50_s']} | "
-            f"{lat['p95_s']} | {lat['max_s']} | {lat['not_reminded']} | "
-            f"{thr['actions_per_second']} ({thr['actions_sent']} in {thr['seconds']} s) |"
+            f"{lat['p95_s']} | {lat['max_s']} | {lat['not_reminded']} | " + " | ".join(cells) + " |"
         )
     return "\n".join(rows)
 

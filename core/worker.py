@@ -13,7 +13,6 @@ directly: neither waits for RQ's scheduler, whose lock a dead worker may hold fo
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 from rq.job import Job
@@ -41,7 +40,6 @@ class Worker(RQWorker):
         super().__init__(*args, **kwargs)
         for name in JOB_MODULES:
             importlib.import_module(name)
-        _prepare_job_context()
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's own computation with HEARTBEAT_GRACE_SECONDS instead of its fixed 60 (see the
@@ -50,18 +48,3 @@ class Worker(RQWorker):
         if job.timeout and job.timeout > 0:
             interval = min(job.timeout - working_time, interval)
         return int(interval) + HEARTBEAT_GRACE_SECONDS
-
-
-def _prepare_job_context() -> None:
-    """Build the jobs' context (core.context.job_context: the settings, with the provider
-    modules they import, the engine and its dialect) once in the worker, so that every
-    work-horse it forks inherits it instead of spending ~0.15 s building it per job. The engine
-    has connected once to learn its dialect; its pool is emptied before any fork and a child
-    drops (never closes) what it inherited, so no two processes share a database connection."""
-    from core.context import job_context
-
-    engine = job_context().sessions.kw["bind"]
-    with engine.connect():
-        pass
-    engine.dispose()
-    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
