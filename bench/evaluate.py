@@ -48,7 +48,9 @@ from core.db import make_session_factory  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
 PG_URL = os.environ.get("DUNWELL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SCHEMA = "dunwell_bench"
+SCHEMA = "dunwell_bench" + (
+    f"_s{os.environ['DUNWELL_TEST_SLOT']}" if os.environ.get("DUNWELL_TEST_SLOT") else ""
+)
 TODAY = date(2025, 6, 2)  # a Monday
 FIRST = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DAILY = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
