@@ -201,7 +201,8 @@ def delivery_firings(scoped: bool) -> Select[*tuple[Any, ...]]:
 
 @cache
 def firings(scoped: bool) -> Select[*tuple[Any, ...]]:
-    """Step firings of open invoices and of payment plans."""
+    """Step firings of open invoices and of payment plans, with the balance each step saw (a
+    settlement offer is settled against the balance it was made on)."""
     open_ids = select(Invoice.external_id).where(_open_invoices(scoped))
     return select(
         StepFiring.target,
@@ -209,23 +210,11 @@ def firings(scoped: bool) -> Select[*tuple[Any, ...]]:
         StepFiring.step,
         StepFiring.period,
         StepFiring.fired_on,
+        _money(StepFiring.amount),
     ).where(
         StepFiring.organization_id == bindparam("org"),
         in_scope(StepFiring.customer_external_id, scoped),
         or_(StepFiring.target.in_(open_ids), StepFiring.target.like("plan:%")),
-    )
-
-
-@cache
-def offers_made(scoped: bool) -> Select[*tuple[Any, ...]]:
-    """Settlement offers made on open invoices, with the balance each was made on."""
-    open_ids = select(Invoice.external_id).where(_open_invoices(scoped))
-    return select(StepFiring.target, StepFiring.rule, _money(StepFiring.amount)).where(
-        StepFiring.organization_id == bindparam("org"),
-        in_scope(StepFiring.customer_external_id, scoped),
-        StepFiring.rule.like("offer:%"),
-        StepFiring.step == "offer",
-        StepFiring.target.in_(open_ids),
     )
 
 
