@@ -18,6 +18,7 @@ from sqlalchemy import Select
 from sqlalchemy import SQLColumnExpression
 from sqlalchemy import and_
 from sqlalchemy import bindparam
+from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -201,8 +202,8 @@ def delivery_firings(scoped: bool) -> Select[*tuple[Any, ...]]:
 
 @cache
 def firings(scoped: bool) -> Select[*tuple[Any, ...]]:
-    """Step firings of open invoices and of payment plans, with the balance each step saw (a
-    settlement offer is settled against the balance it was made on)."""
+    """Step firings of open invoices and of payment plans; a settlement offer's with the balance
+    it was made on (to settle it against), the others' without (not needed, not decoded)."""
     open_ids = select(Invoice.external_id).where(_open_invoices(scoped))
     return select(
         StepFiring.target,
@@ -210,7 +211,7 @@ def firings(scoped: bool) -> Select[*tuple[Any, ...]]:
         StepFiring.step,
         StepFiring.period,
         StepFiring.fired_on,
-        _money(StepFiring.amount),
+        _money(case((StepFiring.step == "offer", StepFiring.amount))),
     ).where(
         StepFiring.organization_id == bindparam("org"),
         in_scope(StepFiring.customer_external_id, scoped),
