@@ -48,7 +48,9 @@ from core.db import make_session_factory  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
 PG_URL = os.environ.get("DUNWELL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SCHEMA = "dunwell_bench"
+SCHEMA = "dunwell_bench" + (
+    f"_s{os.environ['DUNWELL_TEST_SLOT']}" if os.environ.get("DUNWELL_TEST_SLOT") else ""
+)
 TODAY = date(2025, 6, 2)  # a Monday
 FIRST = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DAILY = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
@@ -263,9 +265,17 @@ _CTX: JobContext | None = None
 
 
 def _worker_init(url: str) -> None:
+    """A worker process as RQ's runs: the job modules imported and the context built before
+    the first job (core.worker), with a pooled engine, as a worker that runs many jobs has."""
     global _CTX
-    # A pooled engine, as in a worker process that runs many jobs.
+    import rules.jobs  # noqa: F401
+
     _CTX = JobContext(_settings(url), make_session_factory(make_engine(url)), None)
+
+
+def _started(_: int) -> None:
+    """Occupy one pool process a moment, so that every process has started before the clock."""
+    time.sleep(0.5)
 
 
 def _context() -> JobContext:
@@ -288,14 +298,17 @@ def _evaluate_chunk(args: tuple[list[int], datetime]) -> tuple[int, int]:
 def daily_run(url: str, org_ids: list[int], now: datetime, workers: int) -> tuple[float, int]:
     _mark_synced(url, now)
     chunks = [org_ids[i::workers] for i in range(workers)]
-    started = time.perf_counter()
     if workers == 1:
         _worker_init(url)
+        started = time.perf_counter()
         results = [_evaluate_chunk((chunks[0], now))]
+        elapsed = time.perf_counter() - started
     else:
         with ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(url,)) as pool:
+            list(pool.map(_started, range(workers)))
+            started = time.perf_counter()
             results = list(pool.map(_evaluate_chunk, [(c, now) for c in chunks]))
-    elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - started
     return elapsed, sum(created for _, created in results)
 
 
@@ -325,7 +338,8 @@ def _mark_synced(url: str, now: datetime) -> None:
 
 
 def _written_back(url: str) -> None:
-    """Yesterday's actions went out (the writer's job, not measured here), and the tables are
+    """Yesterday's actions were approved (the first run of a rule set waits for it, see
+    outbox.intake.Gate) and went out (the writer's job, not measured here), and the tables are
     analyzed, as autovacuum would have done after the first run's million rows (this server
     runs with autovacuum off; stale statistics make PostgreSQL scan whole tables)."""
     engine = _engine(url)
@@ -333,8 +347,12 @@ def _written_back(url: str) -> None:
         conn.execute(
             text(
                 "UPDATE action SET status = 'sent', performed_at = scheduled_for "
-                "WHERE status = 'planned'"
+                "WHERE status IN ('planned', 'awaiting_approval')"
             )
+        )
+        approved = _bind(FIRST, engine)
+        conn.execute(
+            text("UPDATE rule_set_version SET first_run_approved_at = :at"), {"at": approved}
         )
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")

@@ -18,6 +18,8 @@ from typing import Any
 from rq.job import Job
 from rq.worker import Worker as RQWorker
 
+from core.context import job_context
+
 HEARTBEAT_GRACE_SECONDS = 15
 
 # The flags the Procfile and the demo pass to `rq worker`.
@@ -35,11 +37,27 @@ WORKER_ARGS = (
 JOB_MODULES = ("sync.jobs", "rules.jobs", "outbox.jobs", "outbox.channels")
 
 
+def _build_job_context() -> None:
+    """Build the jobs' process-wide context here, so that each forked work-horse inherits it.
+
+    Building it reads the settings, imports the database driver and every provider's config
+    module and makes the engine (no connection is opened: the pool connects on first use, in
+    the work-horse). Left to the work-horse, that cost a third to half a second of every job,
+    most of a tiny organization's evaluation. A worker whose settings are wrong still starts;
+    each job then reports why.
+    """
+    try:
+        job_context()
+    except Exception:  # noqa: BLE001 - the job that needs the context raises it again
+        return
+
+
 class Worker(RQWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for name in JOB_MODULES:
             importlib.import_module(name)
+        _build_job_context()
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         """RQ's own computation with HEARTBEAT_GRACE_SECONDS instead of its fixed 60 (see the

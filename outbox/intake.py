@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import insert_ignore
 from core.db import utcnow
 from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
 from outbox.models import new_key
+from rules import bulk
 from rules.engine.decisions import MESSAGE_KINDS
 from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Decision
@@ -131,8 +130,8 @@ def _claim(
         }
         for _, c in sorted(unique.items())
     ]
-    cols = (StepFiring.rule, StepFiring.step, StepFiring.target, StepFiring.period)
-    won = {tuple(r) for r in insert_ignore(session, StepFiring.__table__, rows, cols)}
+    cols = ("rule", "step", "target", "period")
+    won = set(bulk.insert_ignore(session, StepFiring.__table__, rows, cols))
     result.claims_won, result.claims_lost = len(won), len(rows) - len(won)
     return won
 
@@ -183,7 +182,7 @@ def _row(
 
 
 def _insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    return [r[0] for r in insert_ignore(session, Action.__table__, rows, (Action.id,))]
+    return [r[0] for r in bulk.insert_ignore(session, Action.__table__, rows, ("id",))]
 
 
 def _store_reminders(
@@ -195,8 +194,10 @@ def _store_reminders(
 ) -> None:
     """Insert new reminders; one that meets an earlier reminder of the same day (already on
     its way, so it could not absorb the items) takes the next free period, "<date>#2"..."""
-    cols = (Action.id, Action.target)
-    inserted = {target: i for i, target in insert_ignore(session, Action.__table__, rows, cols)}
+    cols = ("id", "target")
+    inserted = {
+        target: i for i, target in bulk.insert_ignore(session, Action.__table__, rows, cols)
+    }
     result.created += list(inserted.values())
     for row in rows:
         if row["target"] in inserted:
@@ -227,8 +228,7 @@ def _record_creation(
         }
         for action_id in ids
     ]
-    if rows:
-        session.execute(insert(ActionEvent), rows)
+    bulk.append(session, ActionEvent.__table__, rows)
 
 
 def _merge_targets(session: Session, ids: list[int]) -> dict[int, Action]:

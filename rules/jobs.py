@@ -34,6 +34,7 @@ from core.models import OrgStatus
 from outbox.intake import Gate
 from outbox.intake import store
 from outbox.jobs import request_delivery
+from rules.engine.decisions import ActionKind
 from rules.engine.evaluate import evaluate
 from rules.engine.timing import local_date
 from rules.engine.timing import zone
@@ -129,7 +130,8 @@ def _evaluate(
         gate = _gate(session, book.version_id, book.limits.approve_runs_over)
         batch = f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
         stored = store(session, org_id, evaluation, book.version_id, gate, batch)
-        adopt_task_actions(session, org_id)
+        if any(d.kind == ActionKind.TASK for d in evaluation.decisions):
+            adopt_task_actions(session, org_id)
         if customer_ids is None:
             _mark_daily(session, org_id, as_of, len(stored.created))
     if stored.created or stored.merged:
@@ -144,8 +146,14 @@ def _evaluate(
 
 
 def _gate(session: Session, version_id: int | None, approve_over: int | None) -> Gate:
-    version = session.get(RuleSetVersion, version_id) if version_id is not None else None
-    first_run = version is not None and version.first_run_approved_at is None
+    """Whether this run's new actions wait for approval (the version's document is not read
+    again: it is a large column and the book is compiled already)."""
+    first_run = False
+    if version_id is not None:
+        found = session.execute(
+            select(RuleSetVersion.first_run_approved_at).where(RuleSetVersion.id == version_id)
+        ).first()
+        first_run = found is not None and found[0] is None
     return Gate(first_run=first_run, approve_over=approve_over)
 
 

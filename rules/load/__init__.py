@@ -12,7 +12,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import select
@@ -265,13 +264,12 @@ def _history(
     scoped = customer_ids is not None
     rows = conn.execute(q.firings(scoped), q.params(org_id, customer_ids)).all()
     firings = history.firings
-    made = _offer_amounts(conn, org_id, customer_ids) if offers else {}
-    for target, rule, step, period, fired_on in rows:
+    for target, rule, step, period, fired_on, amount in rows:
         found = firings.get(target)
         if found is None:
             found = firings[target] = []
-        amount = made.get((target, rule)) if step == "offer" else None
-        found.append(Firing(rule, step, period, fired_on, amount))
+        made = amount if offers and step == "offer" and rule.startswith("offer:") else None
+        found.append(Firing(rule, step, period, fired_on, made))
     horizon = now - timedelta(days=max(cap_days, 1))
     actions = conn.execute(
         q.live_actions(scoped), q.params(org_id, customer_ids, horizon=horizon)
@@ -286,15 +284,6 @@ def _history(
             latest_hold[cid] = (action_id, kind, status, created_at)
     _holds(latest_hold, customers, history)
     return history
-
-
-def _offer_amounts(
-    conn: Connection, org_id: int, customer_ids: list[str] | None
-) -> dict[tuple[str, str], Decimal]:
-    """The balance each settlement offer was made on (needed to settle it)."""
-    stmt = q.offers_made(customer_ids is not None)
-    rows = conn.execute(stmt, q.params(org_id, customer_ids)).all()
-    return {(target, rule): amount for target, rule, amount in rows}
 
 
 def _holds(

@@ -18,6 +18,7 @@ from sqlalchemy import Select
 from sqlalchemy import SQLColumnExpression
 from sqlalchemy import and_
 from sqlalchemy import bindparam
+from sqlalchemy import case
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -201,7 +202,8 @@ def delivery_firings(scoped: bool) -> Select[*tuple[Any, ...]]:
 
 @cache
 def firings(scoped: bool) -> Select[*tuple[Any, ...]]:
-    """Step firings of open invoices and of payment plans."""
+    """Step firings of open invoices and of payment plans; a settlement offer's with the balance
+    it was made on (to settle it against), the others' without (not needed, not decoded)."""
     open_ids = select(Invoice.external_id).where(_open_invoices(scoped))
     return select(
         StepFiring.target,
@@ -209,23 +211,11 @@ def firings(scoped: bool) -> Select[*tuple[Any, ...]]:
         StepFiring.step,
         StepFiring.period,
         StepFiring.fired_on,
+        _money(case((StepFiring.step == "offer", StepFiring.amount))),
     ).where(
         StepFiring.organization_id == bindparam("org"),
         in_scope(StepFiring.customer_external_id, scoped),
         or_(StepFiring.target.in_(open_ids), StepFiring.target.like("plan:%")),
-    )
-
-
-@cache
-def offers_made(scoped: bool) -> Select[*tuple[Any, ...]]:
-    """Settlement offers made on open invoices, with the balance each was made on."""
-    open_ids = select(Invoice.external_id).where(_open_invoices(scoped))
-    return select(StepFiring.target, StepFiring.rule, _money(StepFiring.amount)).where(
-        StepFiring.organization_id == bindparam("org"),
-        in_scope(StepFiring.customer_external_id, scoped),
-        StepFiring.rule.like("offer:%"),
-        StepFiring.step == "offer",
-        StepFiring.target.in_(open_ids),
     )
 
 

@@ -1,0 +1,92 @@
+"""rules.bulk: the bulk writes of an evaluation keep ON CONFLICT DO NOTHING's meaning (a row
+already there is not written again and not returned), on both databases."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from outbox.models import Action
+from outbox.models import ActionEvent
+from outbox.models import new_key
+from rules import bulk
+from rules.models import StepFiring
+from tests.rules.factories import org_row
+
+
+def _firing(org_id: int, target: str) -> dict[str, object]:
+    return {
+        "organization_id": org_id,
+        "rule": "r",
+        "step": "first",
+        "target": target,
+        "period": "1",
+        "customer_external_id": "C1",
+        "fired_on": date(2025, 6, 2),
+        "amount": Decimal("12.3400"),
+    }
+
+
+def _action(org_id: int, target: str) -> dict[str, object]:
+    now = utcnow()
+    return {
+        "organization_id": org_id,
+        "rule": "r",
+        "step": "first",
+        "target": target,
+        "period": "1",
+        "kind": "reminder",
+        "customer_external_id": "C1",
+        "status": "planned",
+        "reason": "",
+        "decided_on": date(2025, 6, 2),
+        "scheduled_for": now,
+        "payload": {"invoices": [{"number": "1", "claim": ["r", "first", target, "1"]}]},
+        "explanation": {"as_of": "2025-06-02", "note": "ünïcode \\ and \t tab"},
+        "key": new_key(),
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def test_a_firing_already_stored_is_neither_written_nor_returned_again(db: Session) -> None:
+    org = org_row(db)
+    cols = ("rule", "step", "target", "period")
+    first = bulk.insert_ignore(db, StepFiring.__table__, [_firing(org.id, "I1")], cols)
+    again = [_firing(org.id, "I2"), _firing(org.id, "I1")]
+    second = bulk.insert_ignore(db, StepFiring.__table__, again, cols)
+    assert first == [("r", "first", "I1", "1")]
+    assert second == [("r", "first", "I2", "1")]
+    amounts = db.scalars(select(StepFiring.amount).order_by(StepFiring.target)).all()
+    assert amounts == [Decimal("12.34"), Decimal("12.34")]
+
+
+def test_actions_keep_their_documents_and_their_history_is_appended(db: Session) -> None:
+    org = org_row(db)
+    rows = [_action(org.id, "I1"), _action(org.id, "I2")]
+    ids = bulk.insert_ignore(db, Action.__table__, rows, ("id", "target"))
+    assert sorted(target for _, target in ids) == ["I1", "I2"]
+    assert bulk.insert_ignore(db, Action.__table__, [_action(org.id, "I1")], ("id",)) == []
+    events = [
+        {
+            "action_id": action_id,
+            "organization_id": org.id,
+            "at": utcnow(),
+            "from_status": "",
+            "to_status": "planned",
+            "actor": "rules v1",
+            "reason": "decided",
+        }
+        for action_id, _ in ids
+    ]
+    bulk.append(db, ActionEvent.__table__, events)
+    stored = db.scalars(select(Action).where(Action.target == "I1")).one()
+    assert stored.payload == rows[0]["payload"]
+    assert stored.explanation == rows[0]["explanation"]
+    assert db.scalar(select(func.count()).select_from(ActionEvent)) == 2

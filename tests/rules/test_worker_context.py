@@ -1,0 +1,47 @@
+"""An RQ worker forks a work-horse per job; what the job needs before it can start must be made
+once in the worker, or every job pays for it again (tiny organizations' evaluations were mostly
+that: importing the database driver and the providers, reading settings, making the engine)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import PG_URL
+from tests.conftest import REDIS_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import sys
+from redis import Redis
+from core.context import job_context
+from core.worker import Worker
+
+Worker(["rules"], connection=Redis.from_url(sys.argv[1]))
+before = set(sys.modules)
+job_context()
+print(job_context.cache_info().hits, sorted(set(sys.modules) - before))
+"""
+
+
+def test_the_worker_builds_the_job_context_its_work_horses_inherit() -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": PG_URL,
+        "REDIS_URL": REDIS_URL,
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "TOKEN_ENCRYPTION_KEY": "unused",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, REDIS_URL],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split("\n")[0] == "1 []", done.stdout + done.stderr
