@@ -34,12 +34,14 @@ from core.models import SyncCursor
 from providers.base import AnyRecord
 from providers.base import Entity
 from providers.base import Provider
+from sync.prefetch import prefetched
 from sync.upsert import UpsertResult
 from sync.upsert import upsert_page
 
 ENTITY_ORDER = (Entity.CUSTOMER, Entity.INVOICE, Entity.CREDIT_NOTE, Entity.PAYMENT)
 OVERLAP = timedelta(minutes=5)
 WINDOW_MARGIN = timedelta(hours=1)
+PREFETCH = 2
 
 
 class ChangeLister(Protocol):
@@ -83,10 +85,16 @@ def sync_entities(
 
 
 def sync_entity(
-    sessions: sessionmaker[Session], org_id: int, provider: ChangeLister, entity: Entity
+    sessions: sessionmaker[Session],
+    org_id: int,
+    provider: ChangeLister,
+    entity: Entity,
+    prefetch: int = PREFETCH,
 ) -> tuple[EntityReport, set[str]]:
     """Page through what changed since the cursor, upserting each page in its own
-    transaction and moving the cursor with it, so an interrupted sync resumes where it was."""
+    transaction and moving the cursor with it, so an interrupted sync resumes where it was.
+    The provider fetches up to `prefetch` pages ahead while one is written (sync/prefetch.py;
+    0: no thread)."""
     started = utcnow()
     with session_scope(sessions) as session:
         cursor = _cursor(session, org_id, entity)
@@ -94,7 +102,7 @@ def sync_entity(
     report = EntityReport(mode=mode)
     changed = UpsertResult()
     seen: set[str] | None = set() if mode == "reconcile" else None
-    for page in provider.list_changed(entity, since):
+    for page in prefetched(provider.list_changed(entity, since), prefetch):
         with session_scope(sessions) as session:
             changed.add(upsert_page(session, org_id, entity, page))
             _advance(_cursor(session, org_id, entity), page)
