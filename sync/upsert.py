@@ -24,10 +24,13 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
+from datetime import date
 from datetime import datetime
 from functools import cache
 from typing import Any
 
+from sqlalchemy import Date
 from sqlalchemy import Table
 from sqlalchemy import any_
 from sqlalchemy import bindparam
@@ -39,6 +42,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from core.db import UTCDateTime
 from core.db import utcnow
 from core.models import CreditAllocation
 from core.models import CreditNote
@@ -221,8 +225,36 @@ def _on_conflict_sql(dialect: Dialect, table: Table, update_columns: tuple[str, 
 
 @cache
 def _bind_processor(dialect: Dialect, table: Table, column: str) -> Callable[[Any], Any] | None:
-    column_type = table.c[column].type.dialect_impl(dialect)
-    return column_type.bind_processor(dialect)
+    column_type = table.c[column].type
+    convert = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if dialect.name == "sqlite" and convert is not None:
+        if isinstance(column_type, UTCDateTime):
+            return _sqlite_instant(convert)
+        if type(column_type) is Date:
+            return _sqlite_date(convert)
+    return convert
+
+
+def _sqlite_instant(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """UTCDateTime's text on SQLite made in one step (the type's chain takes three times as
+    long, for every row); anything but an aware datetime goes through the chain."""
+
+    def text(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return convert(value)
+
+    return text
+
+
+def _sqlite_date(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Date's text on SQLite ("YYYY-MM-DD") in one step; anything but a date goes through
+    the chain."""
+
+    def text(value: Any) -> Any:
+        return value.isoformat() if type(value) is date else convert(value)
+
+    return text
 
 
 def _customer_column(table: Table) -> Any:

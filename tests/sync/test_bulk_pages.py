@@ -10,6 +10,7 @@ from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from datetime import timezone
 from decimal import Decimal
 
 import pytest
@@ -195,3 +196,35 @@ def test_a_consumer_that_stops_stops_the_producer():
     listing.close()
     assert len(made) <= 5
     assert all(t.name != "sync-prefetch" for t in threading.enumerate())
+
+
+# ---------------------------------------------------------------- SQLite text, in one step
+
+INSTANTS = [
+    datetime(2026, 11, 1, 12, 0, tzinfo=UTC),
+    datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-7))),
+    datetime(1, 1, 1, 0, 0, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=13, minutes=45))),
+]
+DAYS = [date(2026, 2, 28), date(1, 1, 1), date(999, 12, 31), date(9999, 12, 31)]
+
+
+@pytest.mark.parametrize(("column", "values"), [("updated_at", INSTANTS), ("due_date", DAYS)])
+def test_sqlite_text_is_what_the_column_type_stores(column, values):
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    table = Invoice.__table__
+    chain = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    fast = upsert._bind_processor(dialect, table, column)
+    assert fast is not chain
+    assert [fast(v) for v in [*values, None]] == [chain(v) for v in [*values, None]]
+
+
+def test_sqlite_text_refuses_a_naive_instant_as_the_type_does():
+    from sqlalchemy.dialects import sqlite
+
+    fast = upsert._bind_processor(sqlite.dialect(), Invoice.__table__, "updated_at")
+    with pytest.raises(ValueError, match="naive"):
+        fast(datetime(2026, 1, 1, 12, 0))
