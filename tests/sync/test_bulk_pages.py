@@ -64,11 +64,12 @@ def mirror(session_factory, org_id: int) -> dict[str, Invoice]:
         return {r.external_id: r for r in rows}
 
 
-def test_a_backfill_of_full_pages_is_mirrored_exactly(session_factory, org_id):
+@pytest.mark.parametrize("prefetch", [None, 0, 2])
+def test_a_backfill_of_full_pages_is_mirrored_exactly(session_factory, org_id, prefetch):
     provider = FakeProvider(page_size=PAGE)
     provider.put(*(invoice(n, T0 + timedelta(seconds=n)) for n in range(3 * PAGE + 17)))
     provider.put(invoice(5000, T0, total=Decimal("-12.3456"), balance=Decimal("0"), email=None))
-    report, customers = sync_entity(session_factory, org_id, provider, Entity.INVOICE)
+    report, customers = sync_entity(session_factory, org_id, provider, Entity.INVOICE, prefetch)
     assert (report.pages, report.written) == (4, 3 * PAGE + 18)
     assert customers == {f"C{n}" for n in range(7)}
     rows = mirror(session_factory, org_id)
@@ -145,7 +146,7 @@ def test_a_crash_while_prefetching_keeps_every_page_before_it(session_factory, o
     provider.put(*(invoice(n, T0 + timedelta(seconds=n)) for n in range(4 * PAGE)))
     provider.crash_after_pages = 3
     with pytest.raises(Crash):
-        sync_entity(session_factory, org_id, provider, Entity.INVOICE)
+        sync_entity(session_factory, org_id, provider, Entity.INVOICE, prefetch=2)
     assert len(mirror(session_factory, org_id)) == 3 * PAGE
     with session_scope(session_factory) as session:
         assert session.scalar(select(SyncCursor.high_water)) == T0 + timedelta(seconds=3 * PAGE - 1)
