@@ -2,7 +2,8 @@
 
 SQLite: a file in a temporary directory, through `core.db.make_engine` (WAL, synchronous=NORMAL,
 BEGIN IMMEDIATE, foreign keys on), as Dunwell runs it. PostgreSQL: a schema of its own
-(`bench_ingest`; `bench_ingest_<provider>` for the memory runs, which run two at a time),
+(`bench_ingest`, suffixed `_s<slot>` under DUNWELL_TEST_SLOT; `bench_ingest_<provider>` for the
+memory runs, which run two at a time),
 created empty for every run and dropped at the end.
 """
 
@@ -24,7 +25,10 @@ from core.db import session_scope
 from core.models import Organization
 
 PG_URL = os.environ.get("DUNWELL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-PG_SCHEMA = "bench_ingest"
+# A test slot (DUNWELL_TEST_SLOT) gets schemas of its own, so two checkouts can run this at once.
+PG_SCHEMA = "bench_ingest" + (
+    f"_s{os.environ['DUNWELL_TEST_SLOT']}" if os.environ.get("DUNWELL_TEST_SLOT") else ""
+)
 
 
 def load_models() -> None:

@@ -8,6 +8,7 @@ taken out of the figures. A call the benchmark does not expect fails loudly.
 
 from __future__ import annotations
 
+import cProfile
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -20,6 +21,9 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from bench import ingest_pages as pages
 from bench import ingest_pages_xero as xero_pages
@@ -53,11 +57,19 @@ class FixedToken:
 
 
 class RecordedPages(BaseAdapter):
-    """Answers every request with `route(path, query)`; counts time spent making bodies."""
+    """Answers every request with `route(path, query)`; counts time spent making bodies.
 
-    def __init__(self, route: Route) -> None:
+    With a `rendered` dict, bodies are kept there by URL and served again from it: a run that
+    follows one which rendered them spends no time generating (the sync overlaps the client
+    with the writes, so time spent generating could not simply be taken out afterwards).
+    """
+
+    def __init__(
+        self, route: Route, rendered: dict[str, tuple[bytes, dict[str, str]]] | None = None
+    ) -> None:
         super().__init__()
         self.route = route
+        self.rendered = rendered
         self.generating = 0.0
         self.calls = 0
 
@@ -70,9 +82,15 @@ class RecordedPages(BaseAdapter):
         cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        parts = urlsplit(request.url or "")
+        url = request.url or ""
         started = perf_counter()
-        body, headers = self.route(parts.path, parse_qs(parts.query))
+        if self.rendered is not None and url in self.rendered:
+            body, headers = self.rendered[url]
+        else:
+            parts = urlsplit(url)
+            body, headers = self.route(parts.path, parse_qs(parts.query))
+            if self.rendered is not None:
+                self.rendered[url] = (body, headers)
         self.generating += perf_counter() - started
         self.calls += 1
         response = requests.Response()
@@ -83,7 +101,7 @@ class RecordedPages(BaseAdapter):
             {"Content-Type": "application/json;charset=UTF-8", **headers}
         )
         response.encoding = "utf-8"
-        response.url = request.url or ""
+        response.url = url
         response.request = request
         return response
 
@@ -126,16 +144,19 @@ def xero_route(total: int) -> Route:
     return route
 
 
-def build_provider(name: str, total: int) -> tuple[Any, RecordedPages]:
-    """The real client for `name`, with no rate limiter, reading a `total`-invoice company."""
+def build_provider(
+    name: str, total: int, rendered: dict[str, tuple[bytes, dict[str, str]]] | None = None
+) -> tuple[Any, RecordedPages]:
+    """The real client for `name`, with no rate limiter, reading a `total`-invoice company
+    (page bodies kept in and served from `rendered` when given, see RecordedPages)."""
     session = requests.Session()
     if name == "quickbooks":
-        adapter = RecordedPages(quickbooks_route(total))
+        adapter = RecordedPages(quickbooks_route(total), rendered)
         session.mount("https://", adapter)
         settings = ProviderSettings(api_base=QBO_BASE)
         return QuickBooks(settings, REALM, FixedToken(), NoLimiter(), http=session), adapter
     if name == "xero":
-        adapter = RecordedPages(xero_route(total))
+        adapter = RecordedPages(xero_route(total), rendered)
         session.mount("https://", adapter)
         settings = ProviderSettings(api_base=XERO_BASE)
         return Xero(settings, TENANT, FixedToken(), NoLimiter(), http=session), adapter
@@ -143,11 +164,17 @@ def build_provider(name: str, total: int) -> tuple[Any, RecordedPages]:
 
 
 class Observed:
-    """A provider as the sync engine sees it, timing the client and calling `after` between
-    pages (when the engine has committed the page before)."""
+    """A provider as the sync engine sees it, timing the client (and profiling it, in the
+    thread that runs it) and calling `after` between pages."""
 
-    def __init__(self, inner: Any, after: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        after: Callable[[int], None] | None = None,
+        profiler: cProfile.Profile | None = None,
+    ) -> None:
         self.inner = inner
+        self.profiler = profiler
         self.name = inner.name
         self.change_window = inner.change_window
         self.after = after
@@ -158,7 +185,11 @@ class Observed:
         listing = iter(self.inner.list_changed(entity, since))
         while True:
             started = perf_counter()
+            if self.profiler is not None:
+                self.profiler.enable()
             page = next(listing, None)
+            if self.profiler is not None:
+                self.profiler.disable()
             self.client_seconds += perf_counter() - started
             if page is None:
                 return
@@ -166,3 +197,26 @@ class Observed:
             self.records += len(page)
             if self.after is not None:
                 self.after(self.records)
+
+
+class WriterTime:
+    """Seconds the sync spent inside its database sessions (open to close: the upserts, the
+    cursor moves and the commits), through sessions made by `sessions(engine)`."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def sessions(self, engine: Engine) -> sessionmaker[Session]:
+        return sessionmaker(
+            bind=engine, expire_on_commit=False, class_=_TimedSession, info={"timer": self}
+        )
+
+
+class _TimedSession(Session):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._opened = perf_counter()
+
+    def close(self) -> None:
+        super().close()
+        self.info["timer"].seconds += perf_counter() - self._opened

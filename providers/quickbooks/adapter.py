@@ -43,6 +43,7 @@ from providers.base import WriteResult
 from providers.quickbooks import company
 from providers.quickbooks import links
 from providers.quickbooks import mapping
+from providers.quickbooks import typed
 from providers.quickbooks import webhooks
 from providers.quickbooks import writes
 from providers.quickbooks.api import PAGE_SIZE
@@ -52,6 +53,7 @@ from providers.quickbooks.listing import NAMES
 from providers.quickbooks.listing import PATHS
 from providers.quickbooks.listing import cdc_objects
 from providers.quickbooks.listing import includes
+from providers.quickbooks.listing import invoice_pages
 from providers.quickbooks.listing import objects_in
 from providers.quickbooks.listing import query_pages
 from providers.quickbooks.listing import term_statement
@@ -225,8 +227,24 @@ class QuickBooks:
     def _full_listing(
         self, entity: Entity, since: datetime | None = None
     ) -> Iterator[list[AnyRecord]]:
+        if entity is Entity.INVOICE:
+            yield from self._invoice_listing(since)
+            return
         for rows in query_pages(self.api, entity, since):
             yield self.to_records(entity, rows, self.clock())
+
+    def _invoice_listing(self, since: datetime | None) -> Iterator[list[AnyRecord]]:
+        """Invoice pages through the typed decoder (see `typed`); a page it cannot take whole
+        is mapped from raw objects as every other listing is."""
+        for rows in invoice_pages(self.api, since):
+            if isinstance(rows[0], typed.QboInvoice):
+                yield self._typed_records(rows, self.clock())
+            else:
+                yield self.to_records(Entity.INVOICE, rows, self.clock())
+
+    def _typed_records(self, rows: list[typed.QboInvoice], stamp: datetime) -> list[AnyRecord]:
+        ctx = self._context_for(typed.needs_terms(rows), typed.needs_home_currency(rows), stamp)
+        return [typed.invoice(row, ctx) for row in rows]
 
     def _changes(self, entity: Entity, since: datetime) -> Iterator[list[AnyRecord]]:
         answer = self.api.cdc([NAMES[entity]], since, includes((entity,)))
@@ -276,9 +294,17 @@ class QuickBooks:
         self, entity: Entity, raws: list[dict[str, Any]], stamp: datetime
     ) -> mapping.Context:
         live = [raw for raw in raws if not mapping.is_deleted_stub(raw)]
-        if entity is Entity.INVOICE and any(mapping.ref(raw, "SalesTermRef") for raw in live):
+        with_terms = entity is Entity.INVOICE and any(mapping.ref(r, "SalesTermRef") for r in live)
+        without_currency = any(not mapping.ref(raw, "CurrencyRef") for raw in live)
+        return self._context_for(with_terms, without_currency, stamp)
+
+    def _context_for(
+        self, with_terms: bool, without_currency: bool, stamp: datetime
+    ) -> mapping.Context:
+        """The mapping context, loading Terms and the home currency the first time needed."""
+        if with_terms:
             self._load_terms()
-        if any(not mapping.ref(raw, "CurrencyRef") for raw in live):
+        if without_currency:
             self._load_home_currency()
         home = None if self._home_currency is _UNSET else self._home_currency
         return mapping.Context(home_currency=home, terms=self._terms or {}, fallback_time=stamp)

@@ -105,10 +105,13 @@ class QuickBooksApi:
 
         `include` asks for extras QuickBooks leaves out by default ("invoiceLink").
         """
-        params = {"query": statement, **({"include": include} if include else {})}
-        answer = self.request("GET", "query", params=params)
-        response = answer.get("QueryResponse")
+        response = decode_answer(self.query_call(statement, include)).get("QueryResponse")
         return response if isinstance(response, dict) else {}
+
+    def query_call(self, statement: str, include: str | None = None) -> requests.Response:
+        """The answer to a query statement, undecoded (for a typed decoder, see `typed`)."""
+        params = {"query": statement, **({"include": include} if include else {})}
+        return self.call("GET", "query", params=params)
 
     def read(self, path: str, external_id: str, **params: str) -> dict[str, Any]:
         return self.request("GET", f"{path}/{quote(external_id, safe='')}", params=params)
@@ -144,10 +147,25 @@ class QuickBooksApi:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """One API call with retries; the decoded JSON answer, or a ProviderError."""
+        return decode_answer(
+            self.call(method, path, params=params, json_body=json_body, headers=headers)
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """One API call with retries; the answer of 200 as it came (see `decode_answer`), or a
+        ProviderError."""
         url = f"{self.base_url}/v3/company/{self.realm_id}/{path}"
         params = {**(params or {}), "minorversion": MINOR_VERSION}
         body = None if json_body is None else encode_body(json_body)
-        response = http.call(
+        return http.call(
             lambda token: self._send(method, url, params, body, headers, token),
             self.credentials,
             self.retry,
@@ -155,7 +173,6 @@ class QuickBooksApi:
             lambda exc: Unavailable(f"QuickBooks did not answer ({exc.__class__.__name__})"),
             f"QuickBooks {method} {path}",
         )
-        return _decode(response)
 
     def _send(
         self,
@@ -216,7 +233,8 @@ def _enter_slot(stack: ExitStack, limiter: Limiter, limit: Limit) -> None:
         raise RateLimited(message, retry_after=float(retry_after)) from exc
 
 
-def _decode(response: requests.Response) -> dict[str, Any]:
+def decode_answer(response: requests.Response) -> dict[str, Any]:
+    """The JSON object of an answer; a Fault in it (QuickBooks sends some with 200) raised."""
     try:
         data = decode_json(response.content)
     except ValueError as exc:

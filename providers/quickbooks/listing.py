@@ -12,13 +12,18 @@ An invoice's online payment link (InvoiceLink) comes back only when the request 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Sized
 from datetime import datetime
 from typing import Any
+from typing import TypeVar
 
 from providers.base import Entity
+from providers.quickbooks import typed
 from providers.quickbooks.api import PAGE_SIZE
 from providers.quickbooks.api import QuickBooksApi
+from providers.quickbooks.api import decode_answer
 from providers.quickbooks.api import qbo_timestamp
 
 CDC_CAP = 1000
@@ -31,6 +36,7 @@ NAMES = {
 PATHS = {entity: name.lower() for entity, name in NAMES.items()}
 NAME_LISTS = {Entity.CUSTOMER}
 INVOICE_LINK = "invoiceLink"
+_Page = TypeVar("_Page", bound=Sized)
 
 
 def includes(entities: list[Entity] | tuple[Entity, ...]) -> str | None:
@@ -56,10 +62,36 @@ def query_pages(
     api: QuickBooksApi, entity: Entity, since: datetime | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Raw objects page by page, oldest first, until a short page."""
+
+    def page(start: int) -> list[dict[str, Any]]:
+        response = api.query(statement(entity, since, start), includes((entity,)))
+        return objects_in(response.get(NAMES[entity]))
+
+    return _paged(page)
+
+
+def invoice_pages(
+    api: QuickBooksApi, since: datetime | None = None
+) -> Iterator[list[typed.QboInvoice] | list[dict[str, Any]]]:
+    """Invoices page by page as `query_pages` lists them, each page decoded into typed Structs;
+    a page the typed decoder cannot take whole comes as raw objects instead."""
+
+    def page(start: int) -> list[typed.QboInvoice] | list[dict[str, Any]]:
+        answer = api.query_call(statement(Entity.INVOICE, since, start), INVOICE_LINK)
+        rows = typed.invoices(answer.content)
+        if rows is not None:
+            return rows
+        response = decode_answer(answer).get("QueryResponse")
+        return objects_in(response.get("Invoice") if isinstance(response, dict) else None)
+
+    return _paged(page)
+
+
+def _paged(page: Callable[[int], _Page]) -> Iterator[_Page]:
+    """`page(start)` for start = 1, 1 + PAGE_SIZE, ... until a short page (empty ones unsaid)."""
     start = 1
     while True:
-        response = api.query(statement(entity, since, start), includes((entity,)))
-        rows = objects_in(response.get(NAMES[entity]))
+        rows = page(start)
         if rows:
             yield rows
         if len(rows) < PAGE_SIZE:

@@ -44,7 +44,7 @@ from providers.base import PaymentRecord
 
 ZERO = Decimal("0")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_VOIDED = re.compile(r"\bvoided\b", re.IGNORECASE)
+VOIDED = re.compile(r"\bvoided\b", re.IGNORECASE)
 _DELETED_SUFFIX = " (deleted)"
 
 
@@ -155,7 +155,7 @@ def is_voided(raw: Mapping[str, Any]) -> bool:
     if str(raw.get("TxnStatus", "")).lower() == "voided":
         return True
     zeroed = money(raw.get("TotalAmt")) == ZERO and money(raw.get("Balance")) == ZERO
-    return zeroed and bool(_VOIDED.search(str(raw.get("PrivateNote") or "")))
+    return zeroed and bool(VOIDED.search(str(raw.get("PrivateNote") or "")))
 
 
 # ---------------------------------------------------------------- terms
@@ -206,7 +206,7 @@ def invoice_status(raw: Mapping[str, Any]) -> InvoiceStatus:
 
 # Invoice.EmailStatus: NeedToSend is "to be emailed" (not yet), EmailSent is sent, NotSet says
 # nothing (the business does not email this invoice from QuickBooks).
-_EMAIL_SENT = {"NeedToSend": False, "EmailSent": True}
+EMAIL_SENT = {"NeedToSend": False, "EmailSent": True}
 
 
 def invoice(raw: Mapping[str, Any], ctx: Context) -> InvoiceRecord:
@@ -226,7 +226,7 @@ def invoice(raw: Mapping[str, Any], ctx: Context) -> InvoiceRecord:
         discount_percent=terms.discount_percent,
         discount_days=terms.discount_days,
         link=str(link) if link else None,
-        sent_to_customer=_EMAIL_SENT.get(str(raw.get("EmailStatus"))),
+        sent_to_customer=EMAIL_SENT.get(str(raw.get("EmailStatus"))),
         home_rate=_home_rate(raw, ctx),
     )
 

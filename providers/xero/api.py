@@ -90,10 +90,32 @@ class XeroApi:
         idempotency_key: str | None = None,
     ) -> Any:
         """The decoded JSON answer (None for an empty one), or a ProviderError."""
+        return decode(
+            self.call(
+                method,
+                path,
+                params=params,
+                body=body,
+                headers=headers,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> requests.Response:
+        """The answer as it came (for a typed decoder; see `decode`), or a ProviderError."""
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path}"
         data = None if body is None else dumps(body)
         extra = self._headers(headers, idempotency_key, data is not None)
-        response = http.call(
+        return http.call(
             lambda token: self._send(method, url, params, data, extra, token),
             self._credentials,
             self._retry,
@@ -101,7 +123,6 @@ class XeroApi:
             lambda exc: Unavailable(_unreachable(exc)),
             f"Xero {method} {path}",
         )
-        return decode(response)
 
     def _headers(
         self, headers: Mapping[str, str] | None, idempotency_key: str | None, has_body: bool

@@ -93,12 +93,12 @@ def invoice(raw: dict[str, Any]) -> InvoiceRecord | None:
         balance=balance,
         status=status,
         email=_text((raw.get("Contact") or {}).get("EmailAddress")),
-        sent_to_customer=_sent_to_contact(raw),
-        home_rate=_home_rate(raw.get("CurrencyRate")),
+        sent_to_customer=sent_to_contact(raw.get("Status"), raw.get("SentToContact")),
+        home_rate=home_rate(raw.get("CurrencyRate")),
     )
 
 
-def _home_rate(currency_rate: Any) -> Decimal | None:
+def home_rate(currency_rate: Any) -> Decimal | None:
     """Xero's CurrencyRate is units of the invoice's currency per unit of the base currency
     (1 for an invoice in the base currency); Dunwell keeps the inverse, to 12 places."""
     if currency_rate is None:
@@ -109,11 +109,10 @@ def _home_rate(currency_rate: Any) -> Decimal | None:
     return (Decimal(1) / rate).quantize(Decimal("1e-12")).normalize()
 
 
-def _sent_to_contact(raw: dict[str, Any]) -> bool | None:
+def sent_to_contact(status: Any, sent: Any) -> bool | None:
     """SentToContact; None for a DRAFT, which Xero cannot email (SUBMITTED and AUTHORISED can
     be), and when the field is absent."""
-    sent = raw.get("SentToContact")
-    if str(raw.get("Status") or "").upper() == "DRAFT" or not isinstance(sent, bool):
+    if str(status or "").upper() == "DRAFT" or not isinstance(sent, bool):
         return None
     return sent
 

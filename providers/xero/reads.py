@@ -28,7 +28,9 @@ from providers.base import Entity
 from providers.base import InvoiceRecord
 from providers.base import NotFound
 from providers.xero import mapping
+from providers.xero import typed
 from providers.xero.api import XeroApi
+from providers.xero.api import decode
 from providers.xero.dates import if_modified_since
 
 PAGE_SIZE = 1000
@@ -83,19 +85,37 @@ def _records(api: XeroApi, stream: Stream, headers: Mapping[str, str]) -> Iterat
             "pageSize": str(PAGE_SIZE),
             "order": "UpdatedDateUTC ASC",
         }
-        doc = api.get(stream.path, params, headers=headers)
-        items = documents(doc, stream.path)
-        yield from _mapped(stream.mapper, items)
-        if _last_page(doc, number, len(items)):
+        answer = api.call("GET", stream.path, params=params, headers=headers)
+        page = _typed_page(answer.content) if stream.path == "Invoices" else None
+        if page is None:
+            page = _page(stream, decode(answer))
+        yield from page.records
+        if page.size < PAGE_SIZE or (page.count is not None and number >= page.count):
             return
 
 
-def _last_page(doc: Any, number: int, size: int) -> bool:
-    if size < PAGE_SIZE:
-        return True
+@dataclass(frozen=True)
+class _Page:
+    records: list[AnyRecord]
+    size: int  # documents on the page, receivables or not
+    count: int | None  # pages in the listing, when Xero says
+
+
+def _page(stream: Stream, doc: Any) -> _Page:
+    items = documents(doc, stream.path)
     pagination = doc.get("pagination") if isinstance(doc, dict) else None
     page_count = pagination.get("pageCount") if isinstance(pagination, dict) else None
-    return isinstance(page_count, int) and number >= page_count
+    count = page_count if isinstance(page_count, int) else None
+    return _Page(list(_mapped(stream.mapper, items)), len(items), count)
+
+
+def _typed_page(body: bytes) -> _Page | None:
+    """An Invoices page through the typed decoder (see `typed`); None when it cannot take it."""
+    page = typed.invoices_page(body)
+    if page is None:
+        return None
+    records: list[AnyRecord] = [r for raw in page.Invoices if (r := typed.invoice(raw)) is not None]
+    return _Page(records, len(page.Invoices), page.page_count)
 
 
 def get(api: XeroApi, entity: Entity, external_id: str) -> AnyRecord | None:
