@@ -1,12 +1,15 @@
-"""`POST /webhooks/<provider>`: verify, record, enqueue, answer at once.
+"""`POST /webhooks/<provider>`: verify, hand over to Redis, answer at once.
 
-The signature is checked over the raw bytes before anything else is looked at. Events are
-stored in the inbox (connector.inbox), deduplicated on the provider's own key, and one coalesced
-sync is enqueued per organization. A validly signed delivery is always answered 200: an event
-that cannot be read, or a body that is not the provider's JSON at all, is set aside in the inbox
-with the reason, and the rest of the delivery is processed. No provider call happens inside
-the request, no cookie is ever set here, and a signed delivery is acknowledged even if Redis is
-briefly away: the inbox keeps the events and the safety-net sync picks them up.
+The signature is checked over the raw bytes before anything else is looked at. A validly signed
+body is appended as it is to the webhook stream (webhooks.stream) and answered 200; the drain
+job parses it, records its events in the inbox (deduplicated, an unreadable event set aside
+with the reason) and asks for one coalesced sync per organization. No provider call and no
+database write happen inside the request, and no cookie is ever set here.
+
+When Redis cannot take the body, the request records the events in the database itself, as
+the drain would, and still answers 200: providers do retry a non-2xx answer, but on their own
+schedule (hours, for Intuit) and Xero turns off a subscription that keeps failing; the inbox
+row is safe, and the safety-net sync picks it up once Redis is back.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from flask import Blueprint
 from flask import Response
 from flask import abort
 from flask import request
+from redis.exceptions import RedisError
 
 from connector import web
-from connector.inbox import record_notices
 from providers import PROVIDERS
 from providers import provider_class
-from providers.webhook_events import unreadable_body
-from sync.jobs import request_sync
+from webhooks.drain import parse
+from webhooks.inbox import record_notices
+from webhooks.jobs import acknowledge
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -40,18 +44,8 @@ def receive(provider: str) -> Response:
     if not key or not cls.verify_webhook(headers, body, key):  # type: ignore[arg-type]
         return Response(b"", status=cls.bad_signature_status)
     try:
-        notices = cls.parse_webhook(body)
-    except ValueError as exc:
-        notices = [unreadable_body(body, f"unreadable delivery: {exc}")]
-    org_ids = record_notices(web.db(), provider, notices)
-    _enqueue_syncs(org_ids)
+        acknowledge(web.redis(), provider, body)
+    except RedisError:
+        log.warning("Redis is away: a %s webhook is recorded in the database", provider)
+        record_notices(web.db(), provider, parse(provider, body))
     return Response(b"", status=200)
-
-
-def _enqueue_syncs(org_ids: set[int]) -> None:
-    ctx = web.job_context()
-    for org_id in sorted(org_ids):
-        try:
-            request_sync(ctx, org_id)
-        except Exception:  # noqa: BLE001 - the inbox holds the events; the safety net syncs
-            log.exception("could not enqueue the sync of organization %s", org_id)
