@@ -9,7 +9,8 @@ database write happen inside the request, and no cookie is ever set here.
 The route is a small WSGI app mounted in front of Flask (`mount`): a provider sends no cookie,
 no form and reads no page, so the browser machinery (the server-side session, CSRF, the
 template context, the security headers of pages) is skipped, and the acknowledgement costs
-about what a bare Flask route does plus one Redis round trip (docs/benchmarks.md).
+about what a bare Flask route does plus one Redis round trip (docs/benchmarks.md). The same
+app also runs alone (`create_receiver`), so webhooks can have processes of their own.
 
 When Redis cannot take the body, the request records the events in the database itself, as
 the drain would, and still answers 200: providers do retry a non-2xx answer, but on their own
@@ -29,11 +30,14 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
+from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
+from core.db import make_engine
+from core.db import make_session_factory
 from core.db import session_scope
 from core.settings import Settings
 from providers import PROVIDERS
@@ -51,6 +55,15 @@ def mount(app: Flask) -> None:
     ext = app.extensions["dunwell"]
     receiver = WebhookReceiver(ext["settings"], ext["redis"], ext["sessions"])
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {PREFIX: receiver})  # type: ignore[method-assign]
+
+
+def create_receiver(settings: Settings | None = None) -> DispatcherMiddleware:
+    """The webhook route alone, for processes of their own that never run a page or a
+    backtest (demo.stack's `hooks`): `gunicorn 'connector.webhooks:create_receiver()'`."""
+    settings = settings or Settings.from_env()
+    sessions = make_session_factory(make_engine(settings.database_url))
+    receiver = WebhookReceiver(settings, Redis.from_url(settings.redis_url), sessions)
+    return DispatcherMiddleware(NotFound(), {PREFIX: receiver})
 
 
 class WebhookReceiver:

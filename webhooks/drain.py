@@ -9,6 +9,7 @@ so doing a batch twice changes nothing).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from core.context import JobContext
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 CLAIM_IDLE_MS = 30_000  # far longer than a batch takes; the cron drains at least this often
+BUDGET_SECONDS = 20.0  # then the worker may run a sync; the job asks for another drain
 
 
 @dataclass
@@ -33,18 +35,26 @@ class Drained:
     entries: int = 0
     claimed: int = 0  # of them, taken over from a drain that did not finish
     organizations: int = 0  # syncs requested
+    more: bool = False  # stopped at the time budget with entries left
 
 
-def drain(ctx: JobContext, claim_idle_ms: int = CLAIM_IDLE_MS) -> Drained:
-    """Record every entry of the stream: first those a dead drain left, then the new ones."""
+def drain(
+    ctx: JobContext, claim_idle_ms: int = CLAIM_IDLE_MS, budget_seconds: float = BUDGET_SECONDS
+) -> Drained:
+    """Record the entries of the stream, first those a dead drain left, then the new ones,
+    until none is left or `budget_seconds` have passed."""
     redis = ctx.queue_redis()
     stream.ensure_group(redis)
     done = Drained()
+    deadline = time.monotonic() + budget_seconds
     while entries := stream.claim_stale(redis, claim_idle_ms, BATCH):
         done.claimed += len(entries)
         _record_batch(ctx, entries, done)
     while entries := stream.read_new(redis, BATCH):
         _record_batch(ctx, entries, done)
+        if time.monotonic() > deadline:
+            done.more = len(entries) == BATCH  # a full batch: there may be more
+            break
     return done
 
 

@@ -22,7 +22,10 @@ DRAIN_EVERY_SECONDS = 60  # the cron's drain (connector/cron.py)
 
 
 def drain_inbox() -> dict[str, int]:
-    done = drain(job_context())
+    ctx = job_context()
+    done = drain(ctx)
+    if done.more:  # the entries already waiting asked for no drain: they counted on this one
+        request_drain(ctx.queue_redis())
     return {"entries": done.entries, "claimed": done.claimed, "syncs": done.organizations}
 
 

@@ -7,8 +7,10 @@ import json
 
 from sqlalchemy import func
 from sqlalchemy import select
+from werkzeug.test import Client
 
 from connector import create_app
+from connector.webhooks import create_receiver
 from core.db import session_scope
 from core.models import WebhookEvent
 from tests.connector.conftest import make_org
@@ -81,3 +83,19 @@ def test_with_redis_away_the_request_records_the_events_itself(
 
     assert response.status_code == 200
     assert stored(session_factory) == [(org, "invoice", "5", "update")]
+
+
+def test_the_receiver_runs_alone_and_serves_nothing_else(settings, database_url, redis):
+    receiver = create_receiver(settings.with_changes(database_url=database_url))
+    client = Client(receiver)
+    body = json.dumps([cloud_event("111", "5", "e-1")]).encode()
+
+    signed = client.post(
+        "/webhooks/quickbooks", data=body, headers={"intuit-signature": sign(QBO_KEY, body)}
+    )
+    forged = client.post("/webhooks/quickbooks", data=body, headers={"intuit-signature": "x"})
+
+    assert (signed.status_code, forged.status_code) == (200, 403)
+    assert redis.xlen(stream.STREAM) == 1
+    assert client.get("/").status_code == 404
+    assert client.get("/webhooks/quickbooks").status_code == 405

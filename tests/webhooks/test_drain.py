@@ -116,3 +116,18 @@ def test_entries_stay_in_the_stream_until_their_rows_are_committed(
     assert (redis.xlen(stream.STREAM), stream.pending_count(redis)) == (1, 1)
     assert drain(ctx, claim_idle_ms=0).entries == 1
     assert len(inbox(session_factory)) == 1
+
+
+def test_a_drain_out_of_time_stops_between_batches_and_says_so(
+    ctx, session_factory, redis, monkeypatch
+):
+    make_org(session_factory, "quickbooks", "111")
+    for n in range(3):
+        deliver(redis, cloud_event("111", str(n), f"e-{n}"))
+    monkeypatch.setattr("webhooks.drain.BATCH", 2)
+
+    first = drain(ctx, budget_seconds=0)
+    assert (first.entries, first.more, len(inbox(session_factory))) == (2, True, 2)
+    rest = drain(ctx, budget_seconds=0)
+    assert (rest.entries, rest.more, len(inbox(session_factory))) == (1, False, 3)
+    assert drain(ctx).entries == 0
