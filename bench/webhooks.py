@@ -1,11 +1,12 @@
 """Webhook acknowledgement latency under load (issue 8, item 8; not a test; prints figures).
 
-Runs the demo stack (demo.Stack: sandbox, gunicorn with the demo's settings, an RQ
-worker with its scheduler, cron), connects every sandbox company, then for `--seconds` sends
-validly signed webhooks (QuickBooks CloudEvents and Xero events, alternating, each a new event
-for a connected organization) at `--rate` per second, and at the same time, at the same rate,
-POSTs of the same bodies to a bare Flask endpoint (bench/bare_app.py) under a second gunicorn
-with the same settings. Meanwhile:
+Runs the demo stack (demo.Stack: sandbox, gunicorn with the demo's settings for the pages and
+another for the webhooks, an RQ worker with its scheduler, cron), connects every sandbox
+company, then for `--seconds` sends validly signed webhooks (QuickBooks CloudEvents and Xero
+events, alternating, each a new event for a connected organization) at `--rate` per second to
+the webhook gunicorn (`--receiver web`: to the pages' gunicorn), and at the same time, at the
+same rate, POSTs of the same bodies to a bare Flask endpoint (bench/bare_app.py) under another
+gunicorn with the same settings. Meanwhile:
 
 - a backfill runs: whenever an organization's sync is idle, its sync cursors are deleted and
   a sync is requested, so the worker re-reads the whole ledger again and again;
@@ -211,6 +212,13 @@ def main() -> None:
     parser.add_argument("--size", default="demo", choices=("small", "demo", "large"))
     parser.add_argument("--no-background", action="store_true", help="no backfill, no backtest")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument(
+        "--receiver",
+        choices=("hooks", "web"),
+        default="hooks",
+        help="send the webhooks to the stack's webhook gunicorn (where the sandbox sends them) "
+        "or to the web app's gunicorn, which also serves the pages and the backtests",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="dunwell-bench-webhooks-"))
@@ -224,18 +232,20 @@ def main() -> None:
         browser, orgs = connect_all(stack)
         print(f"{len(orgs)} organizations connected; load for {args.seconds:.0f}s", flush=True)
         count = int(args.rate * args.seconds)
+        port = stack.hooks_port if args.receiver == "hooks" else stack.web_port
         webhooks, bare_requests = build_requests(
-            orgs, count, f"127.0.0.1:{stack.web_port}", f"127.0.0.1:{bare_port}"
+            orgs, count, f"127.0.0.1:{port}", f"127.0.0.1:{bare_port}"
         )
         background = Background(stack.database_url, stack.redis_url, browser, orgs)
         if not args.no_background:
             background.start()
             time.sleep(2)  # the first backfills and backtest under way
-        load = {"webhook": (stack.web_port, webhooks), "bare": (bare_port, bare_requests)}
+        load = {"webhook": (port, webhooks), "bare": (bare_port, bare_requests)}
         samples = run_load(load, args.rate)
         background.finish()
         stack.check_alive()
         met = report(samples, args.seconds, background)
+        print(f"webhooks sent to the {args.receiver} gunicorn")
         print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
         print("target met" if met else "target MISSED")
     finally:

@@ -64,9 +64,8 @@ def _register_blueprints(app: Flask) -> None:
     from connector import unsubscribe
     from connector import webhooks
 
+    webhooks.mount(app)
     app.register_blueprint(oauth.bp)
-    app.register_blueprint(webhooks.bp)
-    csrf.exempt(webhooks.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(rules_page.bp)
     for editor in (policy_page, policy_templates, policy_try, policy_versions):

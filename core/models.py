@@ -257,7 +257,7 @@ class WebhookEvent(Base):
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Why the event was set aside instead of synced (connector.inbox); None for a usable one.
+    # Why the event was set aside instead of synced (webhooks.inbox); None for a usable one.
     rejected_reason: Mapped[str | None] = mapped_column(Text)
 
 

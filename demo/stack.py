@@ -41,12 +41,18 @@ class Stack:
     workdir: Path
     sandbox_size: str = "demo"
     smtp_port: int = 0  # the sandbox's mail server; 0: any free port
+    hooks_port: int = 0  # the webhook receiver's own gunicorn; 0: any free port
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[BinaryIO] = field(default_factory=list)
 
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def hooks_url(self) -> str:
+        """Where the sandbox sends its webhooks: processes that serve nothing else."""
+        return f"http://127.0.0.1:{self.hooks_port}"
 
     @property
     def sandbox_url(self) -> str:
@@ -58,6 +64,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.smtp_port = self.smtp_port or _free_port()
+        self.hooks_port = self.hooks_port or _free_port()
 
     def env(self) -> dict[str, str]:
         sandbox = self.sandbox_url
@@ -81,18 +88,25 @@ class Stack:
         return env
 
     def commands(self) -> dict[str, list[str]]:
-        """The processes of the stack, by name, in the order they start."""
+        """The processes of the stack, by name, in the order they start. Webhooks have a
+        gunicorn of their own (`hooks`), so a backtest or a page never holds the GIL an
+        acknowledgement waits for; `web` serves them too, for a deployment with one pool."""
         redis_url = self.redis_url
         return {
             "sandbox": [
                 sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port),
-                "--webhook-base", self.web_url, "--size", self.sandbox_size,
+                "--webhook-base", self.hooks_url, "--size", self.sandbox_size,
                 "--smtp-port", str(self.smtp_port),
             ],
             "web": [
                 str(VENV_BIN / "gunicorn"), "--workers", "2", "--threads", "4",
                 "--graceful-timeout", "5", "--control-socket", str(self.workdir / "gunicorn.ctl"),
                 "--bind", f"127.0.0.1:{self.web_port}", "connector:create_app()",
+            ],
+            "hooks": [
+                str(VENV_BIN / "gunicorn"), "--workers", "2", "--threads", "4",
+                "--graceful-timeout", "5", "--bind", f"127.0.0.1:{self.hooks_port}",
+                "connector.webhooks:create_receiver()",
             ],
             "worker": worker_command(redis_url),
             "cron": [str(VENV_BIN / "rq"), "cron", "--url", redis_url, "connector/cron.py"],
@@ -106,6 +120,7 @@ class Stack:
             self.launch(name, command, env)
         _wait_http(f"{self.sandbox_url}/_sandbox/quickbooks/companies", "the sandbox", self)
         _wait_http(f"{self.web_url}/", "the web app", self)
+        _wait_http(f"{self.hooks_url}/", "the webhook receiver", self)
 
     def launch(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         """Start one process, in a process group of its own (so `kill` reaches what it forks,

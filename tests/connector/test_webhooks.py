@@ -1,4 +1,8 @@
-"""POST /webhooks/<provider>: signatures, the inbox, deduplication and the coalesced sync."""
+"""POST /webhooks/<provider>: signatures, the inbox, deduplication and the coalesced sync.
+
+`post` runs the inbox drain in-process after the request, as the worker would; the drain's own
+tests are in tests/webhooks.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,13 @@ from rq import Queue
 from sqlalchemy import func
 from sqlalchemy import select
 
+from core.context import JobContext
 from core.db import session_scope
 from core.models import WebhookEvent
 from tests.connector.conftest import make_org
+from webhooks.drain import Drained
+from webhooks.drain import drain
+from webhooks.jobs import DRAIN_JOB_ID
 
 QBO_KEY = "test-intuit-verifier"
 XERO_KEY = "test-xero-webhook-key"
@@ -75,17 +83,33 @@ def stored(session_factory) -> list[tuple]:
 
 
 def queued_job_ids(redis) -> list[str]:
-    return Queue("sync", connection=redis).job_ids
+    """The syncs waiting; not the inbox drain, which `post` runs in-process."""
+    return [j for j in Queue("sync", connection=redis).job_ids if not j.startswith(DRAIN_JOB_ID)]
+
+
+def drain_inbox(app) -> Drained:
+    """What the worker's drain job does, run here."""
+    ext = app.extensions["dunwell"]
+    return drain(JobContext(settings=ext["settings"], sessions=ext["sessions"], redis=ext["redis"]))
 
 
 def post(
-    client, provider: str, body: bytes, signature: str | None, content_type="application/json"
+    client,
+    provider: str,
+    body: bytes,
+    signature: str | None,
+    content_type="application/json",
+    then_drain: bool = True,
 ):
+    """POST a delivery, then (unless `then_drain` is False) drain the inbox."""
     header = "intuit-signature" if provider == "quickbooks" else "x-xero-signature"
     headers = {header: signature} if signature is not None else {}
-    return client.post(
+    response = client.post(
         f"/webhooks/{provider}", data=body, headers=headers, content_type=content_type
     )
+    if then_drain:
+        drain_inbox(client.application)
+    return response
 
 
 def test_classic_quickbooks_webhook_is_stored_and_enqueues_one_sync(client, session_factory, redis):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import requests
-from rq import Queue
 from sqlalchemy import select
 
 from connector import create_app
@@ -15,6 +14,8 @@ from core.models import WebhookEvent
 from core.settings import Settings
 from tests.conftest import dunwell_env
 from tests.connector.conftest import make_org
+from tests.connector.test_webhooks import drain_inbox
+from tests.connector.test_webhooks import queued_job_ids
 from tests.servers import sandbox_server
 from tests.servers import serve
 
@@ -49,16 +50,18 @@ def test_a_sandbox_payment_webhook_reaches_the_inbox(
             timeout=10,
         )
         assert paid.status_code == 200
-        events = _wait_for_events(session_factory, 2)
+        events = _wait_for_events(app, session_factory, 2)
     app.extensions["dunwell"]["engine"].dispose()
     assert ("invoice", invoice["id"], "update") in events
     assert any(entity == "payment" and op == "create" for entity, _, op in events)
-    assert Queue("sync", connection=redis).job_ids == [f"sync-{org_id}"]
+    assert queued_job_ids(redis) == [f"sync-{org_id}"]
 
 
-def _wait_for_events(session_factory, count: int, timeout: float = 10) -> list[tuple]:
+def _wait_for_events(app, session_factory, count: int, timeout: float = 10) -> list[tuple]:
+    """The inbox once it holds `count` events, draining it as the worker would."""
     deadline = time.monotonic() + timeout
     while True:
+        drain_inbox(app)
         with session_scope(session_factory) as session:
             rows = session.execute(
                 select(WebhookEvent.entity, WebhookEvent.external_id, WebhookEvent.operation)

@@ -34,6 +34,7 @@ from providers.base import InvoiceRecord
 from sync.jobs import run_sync
 from tests.conftest import dunwell_env
 from tests.connector.conftest import sign_in
+from tests.connector.test_webhooks import drain_inbox
 from tests.providers import third
 
 THIRD_ENV = {
@@ -118,6 +119,7 @@ def test_its_webhooks_are_checked_and_recorded(app, third_settings, session_fact
         client.post("/webhooks/third", data=body, headers={third.SIGNATURE: signature}).status_code
         == 200
     )
+    drain_inbox(app)
     with session_scope(session_factory) as session:
         events = session.scalars(select(WebhookEvent)).all()
         assert [(e.provider, e.organization_id, e.external_id) for e in events] == [

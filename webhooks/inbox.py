@@ -4,12 +4,18 @@ A notice is stored for a connected organization it names. One that a parser reje
 text does not fit the inbox (an unpaired surrogate or NUL, an id longer than its column), is
 stored with `rejected_reason` and already processed, so no sync waits on it and an admin can
 see what the provider sent; its organization is set when its tenant is known.
+
+The drain (webhooks.drain) records many deliveries in one transaction; the request itself
+records one only when Redis is away (connector.webhooks).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -31,22 +37,58 @@ _LIMITS = {"tenant_external_id": 64, "external_id": 64, "operation": 20, "merged
 _DEDUPE_KEY_CHARS = 200
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """The events of one validly signed webhook request."""
+
+    provider: str
+    notices: list[ChangeNotice]
+    received_at: datetime
+
+
+def record(db: Session, deliveries: Iterable[Delivery]) -> set[int]:
+    """Store the new notices of `deliveries` in the inbox and commit; returns the
+    organizations that got any to sync."""
+    rows: list[dict[str, Any]] = []
+    org_ids: set[int] = set()
+    by_provider: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_provider.setdefault(delivery.provider, []).append(delivery)
+    for provider, group in by_provider.items():
+        found, synced = _rows(db, provider, group)
+        rows += found
+        org_ids |= synced
+    if rows:
+        insert_ignore(db, WebhookEvent.__table__, rows)
+        db.commit()
+    return org_ids
+
+
 def record_notices(db: Session, provider: str, notices: list[ChangeNotice]) -> set[int]:
-    """Store new notices in the inbox; returns the organizations that got any to sync."""
-    if not notices:
-        return set()
-    notices = [_storable(n) for n in notices]
-    orgs = _connected(db, provider, {n.tenant_external_id for n in notices})
-    accepted = [n for n in notices if n.rejected is None and n.tenant_external_id in orgs]
-    rows = [_row(provider, n, orgs[n.tenant_external_id]) for n in accepted]
-    rows += [
-        _rejected_row(provider, n, orgs.get(n.tenant_external_id)) for n in notices if n.rejected
-    ]
-    if not rows:
-        return set()
-    insert_ignore(db, WebhookEvent.__table__, rows)
-    db.commit()
-    return {orgs[n.tenant_external_id] for n in accepted}
+    """`record` of one delivery received now."""
+    return record(db, [Delivery(provider, notices, utcnow())])
+
+
+def _rows(
+    db: Session, provider: str, deliveries: list[Delivery]
+) -> tuple[list[dict[str, Any]], set[int]]:
+    """One provider's inbox rows, and the organizations they ask to sync."""
+    stored = [(d, [_storable(n) for n in d.notices]) for d in deliveries]
+    tenants = {n.tenant_external_id for _, notices in stored for n in notices}
+    orgs = _connected(db, provider, tenants) if tenants else {}
+    rows: list[dict[str, Any]] = []
+    org_ids: set[int] = set()
+    for delivery, notices in stored:
+        at = {"received_at": delivery.received_at}
+        accepted = [n for n in notices if n.rejected is None and n.tenant_external_id in orgs]
+        rows += [_row(provider, n, orgs[n.tenant_external_id]) | at for n in accepted]
+        rows += [
+            _rejected_row(provider, n, orgs.get(n.tenant_external_id)) | at
+            for n in notices
+            if n.rejected is not None
+        ]
+        org_ids |= {orgs[n.tenant_external_id] for n in accepted}
+    return rows, org_ids
 
 
 def _connected(db: Session, provider: str, tenants: set[str]) -> dict[str, int]:
