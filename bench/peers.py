@@ -1,0 +1,470 @@
+"""Side by side with the Singer taps, over HTTP: records/s of our sync and of tap-quickbooks and
+tap-xero reading the same sandbox company, in one run.
+
+The sandbox runs as a process of its own (`python -m sandbox --size large`); every client reads
+it over real HTTP on 127.0.0.1:
+
+1. real limits first (the sandbox's defaults: QuickBooks 500 requests/min and 10 in flight,
+   Xero 60/min and 5 in flight per tenant, and our own limiter's same figures): a backfill of
+   each company through `sync.jobs.run_sync` into an empty mirror, reporting requests/min
+   against the limit and records/s against limit x page size. `--real-seconds` bounds it: a
+   backfill that would take longer is cut there and extrapolated (said in the table);
+2. the sandbox's limits and ours lifted: for each provider, our backfill into SQLite and
+   PostgreSQL (fresh, migrated databases, the organization connected through the consent
+   page as tests/connect.py does) and the tap in its own virtualenv (tests/contract/venvs.py),
+   discovered beforehand, its catalog cut to the streams we read, its stdout streamed and its
+   RECORD messages counted. Each figure is wall time from the start of the job (our
+   `run_sync`) or of the tap's process to its end.
+
+    DUNWELL_TEST_SLOT=6 .venv/bin/python bench/peers.py [--databases sqlite,postgresql]
+        [--providers quickbooks,xero] [--real-seconds 120] [--no-real-limits]
+
+PostgreSQL is DUNWELL_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test, schema
+`dunwell_peers_<slot>`); Redis is 127.0.0.1, port 6379 + DUNWELL_TEST_SLOT, database 11.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from cryptography.fernet import Fernet
+from redis import Redis
+
+from bench.stackrun import database_url
+from bench.stackrun import redis_url
+from core.context import JobContext
+from core.db import make_engine
+from core.db import make_session_factory
+from core.settings import Settings
+from demo.stack import _free_port
+from providers.quickbooks import api as quickbooks_api
+from providers.xero import api as xero_api
+from sandbox.app import SandboxConfig
+from sandbox.client_env import client_env
+from sync.jobs import run_sync
+from tests.connect import connect_org
+from tests.contract import consent
+from tests.contract import programs
+from tests.contract.venvs import python_for
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+REDIS_DB = 11
+WEB = "http://127.0.0.1:5000"  # only the OAuth callback URL: no web app runs
+TAP_START = "2000-01-01T00:00:00Z"
+TAPS = {"quickbooks": "tap-quickbooks", "xero": "tap-xero"}
+# The streams that hold what our sync reads (providers/*: customers, invoices, credit, payments).
+TAP_STREAMS = {
+    "quickbooks": {"customers", "invoices", "payments", "credit_memos"},
+    "xero": {"contacts", "invoices", "payments", "credit_notes", "overpayments", "prepayments"},
+}
+# The providers' published limits (what the sandbox enforces by default) and page sizes.
+REAL = {
+    "quickbooks": {"per_minute": 500, "in_flight": 10, "page": quickbooks_api.PAGE_SIZE},
+    "xero": {"per_minute": 60, "in_flight": 5, "page": 1000},
+}
+LIFTED = 1_000_000
+TARGET_RATIO = 10
+
+
+@dataclass
+class Run:
+    who: str  # "ours (sqlite)", "tap-xero", ...
+    provider: str
+    records: int
+    seconds: float
+    requests: int = 0
+    note: str = ""
+    by_stream: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds if self.seconds else 0.0
+
+
+# ---------------------------------------------------------------- the sandbox
+
+
+@contextlib.contextmanager
+def sandbox_process(workdir: Path, size: str) -> Iterator[str]:
+    """`python -m sandbox --size <size>` on a free port; its output in workdir/sandbox.log."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(workdir / "sandbox.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "--port", str(port), "--size", size],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_up(f"{url}/_sandbox/quickbooks/companies", process)
+            yield url
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the sandbox stopped (exit {process.returncode})")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=5).ok:
+                return
+        time.sleep(0.5)
+    raise SystemExit(f"the sandbox did not answer within {timeout:.0f}s")
+
+
+def set_limits(sandbox: str, lifted: bool) -> None:
+    """The sandbox's limits and our limiter's: the providers' published ones, or none to speak
+    of. Our Xero tenant limit is a function of the tenant id, replaced while lifted."""
+    qbo = REAL["quickbooks"]
+    per_minute, in_flight = (LIFTED, 100) if lifted else (qbo["per_minute"], qbo["in_flight"])
+    _post(f"{sandbox}/_sandbox/quickbooks/limits", per_minute=per_minute, in_flight=in_flight)
+    quickbooks_api.PER_MINUTE, quickbooks_api.IN_FLIGHT = per_minute, in_flight
+    xero = REAL["xero"]
+    _post(
+        f"{sandbox}/_sandbox/xero/limits",
+        per_minute=LIFTED if lifted else xero["per_minute"],
+        concurrent=100 if lifted else xero["in_flight"],
+        per_day=LIFTED if lifted else 5000,
+        app_per_minute=LIFTED if lifted else 10_000,
+    )
+    xero_api.tenant_limit = _lifted_tenant_limit if lifted else _REAL_TENANT_LIMIT
+
+
+_REAL_TENANT_LIMIT = xero_api.tenant_limit
+
+
+def _lifted_tenant_limit(tenant_id: str) -> Any:
+    return xero_api.Limit(key=f"xero:{tenant_id}", per_minute=LIFTED, in_flight=100)
+
+
+def _post(url: str, **body: int) -> None:
+    requests.post(url, json=body, timeout=10).raise_for_status()
+
+
+class RequestCount:
+    """Requests the sandbox answered for one company since `start()` (its own request log for
+    QuickBooks, its limiter's usage for Xero)."""
+
+    def __init__(self, sandbox: str, provider: str, company: str) -> None:
+        self.sandbox, self.provider, self.company = sandbox, provider, company
+
+    def start(self) -> None:
+        kind = "quickbooks/requests" if self.provider == "quickbooks" else "xero/limits/usage"
+        requests.delete(f"{self.sandbox}/_sandbox/{kind}", timeout=10).raise_for_status()
+
+    def count(self) -> int:
+        if self.provider == "quickbooks":
+            log = requests.get(
+                f"{self.sandbox}/_sandbox/quickbooks/requests",
+                params={"limit": 2000, "path": self.company},
+                timeout=10,
+            ).json()["requests"]
+            return len(log)
+        usage = requests.get(f"{self.sandbox}/_sandbox/xero/limits/usage", timeout=10).json()
+        return int(usage["tenants"].get(self.company, {}).get("calls", 0))
+
+
+# ---------------------------------------------------------------- our sync
+
+
+class Mirror:
+    """An empty, migrated Dunwell database and Redis, the sandbox's companies connected."""
+
+    def __init__(self, sandbox: str, kind: str, workdir: Path) -> None:
+        Redis.from_url(redis_url(REDIS_DB)).flushdb()
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "SECRET_KEY": os.urandom(24).hex(),
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "DATABASE_URL": database_url(kind, workdir, name="peers"),
+            "REDIS_URL": redis_url(REDIS_DB),
+        }
+        for provider in REAL:
+            env |= client_env(provider, sandbox, WEB)
+        migrated = subprocess.run(
+            [str(VENV_BIN / "flask"), "--app", "connector", "migrate"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+        )
+        if migrated.returncode != 0:
+            raise SystemExit(f"migrating the {kind} mirror failed:\n{migrated.stderr[-3000:]}")
+        self.kind = kind
+        self.settings = Settings.from_env(env)
+        self.engine = make_engine(self.settings.database_url)
+        self.ctx = JobContext(
+            settings=self.settings,
+            sessions=make_session_factory(self.engine),
+            redis=Redis.from_url(self.settings.redis_url),
+        )
+        self.orgs: dict[str, tuple[int, str]] = {}
+
+    def connect(self, provider: str) -> str:
+        """Connect the first company the consent page offers; its provider id."""
+        org_id = connect_org(self.settings, self.ctx.sessions, provider)
+        with self.engine.connect() as conn:
+            external = conn.exec_driver_sql(
+                f"SELECT external_id FROM organization WHERE id = {org_id}"
+            ).scalar_one()
+        self.orgs[provider] = (org_id, str(external))
+        return str(external)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def ours(mirror: Mirror, provider: str, counter: RequestCount) -> Run:
+    """One backfill through `run_sync`, from the job's start to its end."""
+    org_id, _ = mirror.orgs[provider]
+    counter.start()
+    started = time.perf_counter()
+    report = run_sync(mirror.ctx, org_id)
+    seconds = time.perf_counter() - started
+    if "entities" not in report:
+        raise SystemExit(f"our {provider} sync did not finish: {report}")
+    by_entity = {name: int(r["records"]) for name, r in report["entities"].items()}
+    return Run(
+        f"ours ({mirror.kind})", provider, sum(by_entity.values()), seconds, counter.count(),
+        by_stream=by_entity,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- the taps
+
+
+def tap_config(sandbox: str, provider: str, company: str, workdir: Path) -> Path:
+    """A config with a refresh token granted by the sandbox's consent page for `company`."""
+    config = SandboxConfig()
+    if provider == "quickbooks":
+        grant = _grant(
+            sandbox, "qbo/connect/oauth2", "qbo/oauth2/v1/tokens/bearer",
+            (config.intuit_client_id, config.intuit_client_secret),
+            "com.intuit.quickbooks.accounting", {"realm_id": company},
+        )  # fmt: skip
+        settings = {"realm_id": company, "client_id": config.intuit_client_id,
+                    "client_secret": config.intuit_client_secret}  # fmt: skip
+    else:
+        grant = _grant(
+            sandbox, "xero/identity/connect/authorize", "xero/identity/connect/token",
+            (config.xero_client_id, config.xero_client_secret), consent.XERO_SCOPES, None,
+        )  # fmt: skip
+        settings = {"tenant_id": company, "client_id": config.xero_client_id,
+                    "client_secret": config.xero_client_secret,
+                    "include_archived_contacts": "true"}  # fmt: skip
+    path = workdir / f"{TAPS[provider]}.config.json"
+    path.write_text(
+        json.dumps(
+            {
+                **settings,
+                "start_date": TAP_START,
+                "user_agent": "dunwell-bench-peers",
+                "refresh_token": grant["refresh_token"],
+            }
+        )
+    )
+    return path
+
+
+def _grant(
+    sandbox: str,
+    authorize: str,
+    token: str,
+    client: tuple[str, str],
+    scope: str,
+    choices: dict[str, str] | None,
+) -> dict[str, Any]:
+    session = OAuth2Session(*client, scope=scope, redirect_uri=consent.REDIRECT_URI)
+    url, _ = session.create_authorization_url(f"{sandbox}/{authorize}")
+    callback = consent.approve(url, choices)
+    answer = dict(session.fetch_token(f"{sandbox}/{token}", code=callback["code"]))
+    session.close()
+    return answer
+
+
+def tap_catalog(sandbox: str, provider: str, python: Path, config: Path, workdir: Path) -> Path:
+    tap = TAPS[provider]
+    discovered = programs.run(sandbox, python, tap, "--config", str(config), "--discover")
+    catalog = programs.select_streams(json.loads(discovered), TAP_STREAMS[provider])
+    path = workdir / f"{tap}.catalog.json"
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def tap(sandbox: str, provider: str, company: str, workdir: Path, counter: RequestCount) -> Run:
+    """The tap's sync to a pipe, read as it comes; RECORD messages counted by stream."""
+    tap_name = TAPS[provider]
+    python = python_for(tap_name)
+    config = tap_config(sandbox, provider, company, workdir)
+    catalog = tap_catalog(sandbox, provider, python, config, workdir)
+    counter.start()
+    by_stream: dict[str, int] = {}
+    with open(workdir / f"{tap_name}.stderr", "wb") as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            programs.command(python, tap_name, "--config", str(config), "--catalog", str(catalog)),
+            env=programs.environment(sandbox),
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            stream = record_stream(line)
+            if stream:
+                by_stream[stream] = by_stream.get(stream, 0) + 1
+        process.wait()
+        seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{tap_name} failed (exit {process.returncode}): see {errors.name}")
+    return Run(tap_name, provider, sum(by_stream.values()), seconds, counter.count(),
+               by_stream=by_stream)  # fmt: skip
+
+
+def record_stream(line: bytes) -> str | None:
+    """The stream of a Singer RECORD message, None for any other message. singer-python writes
+    `"type"` first, so most lines are told apart without parsing them."""
+    if b'"RECORD"' not in line[:40]:
+        return None
+    return str(json.loads(line)["stream"])
+
+
+# ---------------------------------------------------------------- the runs
+
+
+def at_real_limits(sandbox: str, workdir: Path, providers: list[str]) -> list[Run]:
+    set_limits(sandbox, lifted=False)
+    mirror = Mirror(sandbox, "sqlite", workdir / "real")
+    try:
+        runs = []
+        for provider in providers:
+            company = mirror.connect(provider)
+            runs.append(ours(mirror, provider, RequestCount(sandbox, provider, company)))
+            print(describe(runs[-1]), flush=True)
+        return runs
+    finally:
+        mirror.close()
+
+
+def side_by_side(
+    sandbox: str, workdir: Path, providers: list[str], databases: list[str]
+) -> list[Run]:
+    set_limits(sandbox, lifted=True)
+    runs: list[Run] = []
+    for provider in providers:
+        company = ""
+        for kind in databases:
+            mirror = Mirror(sandbox, kind, workdir / f"{kind}-{provider}")
+            try:
+                company = mirror.connect(provider)
+                runs.append(ours(mirror, provider, RequestCount(sandbox, provider, company)))
+            finally:
+                mirror.close()
+            print(describe(runs[-1]), flush=True)
+        runs.append(
+            tap(sandbox, provider, company, workdir, RequestCount(sandbox, provider, company))
+        )
+        print(describe(runs[-1]), flush=True)
+    return runs
+
+
+def describe(run: Run) -> str:
+    return (
+        f"  {run.provider} {run.who}: {run.records:,} records in {run.seconds:.1f}s, "
+        f"{run.requests} requests {run.by_stream}"
+    )
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def lifted_table(runs: list[Run]) -> str:
+    lines = [
+        "| provider | reader | records | seconds | records/s | requests | ours / tap |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        taps = [r for r in runs if r.provider == run.provider and r.who == TAPS[run.provider]]
+        ratio = (
+            f"{run.per_second / taps[0].per_second:.1f}"
+            if taps and run is not taps[0] and taps[0].per_second
+            else ""
+        )
+        lines.append(
+            f"| {run.provider} | {run.who} | {run.records:,} | {run.seconds:.2f} "
+            f"| {run.per_second:,.0f} | {run.requests:,} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def real_table(runs: list[Run]) -> str:
+    lines = [
+        "| provider | records | requests | seconds | requests/min (limit) "
+        "| records/s (limit x page) | full backfill |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        real = REAL[run.provider]
+        per_minute = run.requests / run.seconds * 60 if run.seconds else 0.0
+        ceiling = real["per_minute"] * real["page"] / 60
+        full = f"{run.seconds:.1f} s" if not run.note else f"{run.note}, not finished"
+        lines.append(
+            f"| {run.provider} | {run.records:,} | {run.requests:,} | {run.seconds:.1f} "
+            f"| {per_minute:,.0f} ({real['per_minute']}) "
+            f"| {run.per_second:,.0f} ({ceiling:,.0f}) | {full} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--providers", default="quickbooks,xero")
+    parser.add_argument("--size", default="large", choices=("small", "demo", "large"))
+    parser.add_argument("--no-real-limits", action="store_true")
+    args = parser.parse_args()
+    providers = args.providers.split(",")
+    databases = args.databases.split(",")
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="dunwell-peers-") as folder:
+        workdir = Path(folder)
+        with sandbox_process(workdir, args.size) as sandbox:
+            real = [] if args.no_real_limits else at_real_limits(sandbox, workdir, providers)
+            lifted = side_by_side(sandbox, workdir, providers, databases)
+    print(f"load average after: {os.getloadavg()}")
+    print("\nRate limits lifted (sandbox and ours):\n")
+    print(lifted_table(lifted))
+    if real:
+        print("\nAt the providers' real limits (our sync, SQLite):\n")
+        print(real_table(real))
+
+
+if __name__ == "__main__":
+    main()
