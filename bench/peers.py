@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -55,6 +56,7 @@ from core.db import make_engine
 from core.db import make_session_factory
 from core.settings import Settings
 from demo.stack import _free_port
+from providers.base import Limit
 from providers.quickbooks import api as quickbooks_api
 from providers.xero import api as xero_api
 from sandbox.app import SandboxConfig
@@ -62,8 +64,11 @@ from sandbox.client_env import client_env
 from sync.jobs import run_sync
 from tests.connect import connect_org
 from tests.contract import consent
-from tests.contract import programs
 from tests.contract.venvs import python_for
+
+# Imported by name so that mypy, which checks bench/ but not tests/, does not follow it into
+# tests/contract/programs.py (typed loosely, as tests are).
+programs: Any = importlib.import_module("tests.contract.programs")
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -161,8 +166,8 @@ def set_limits(sandbox: str, lifted: bool) -> None:
 _REAL_TENANT_LIMIT = xero_api.tenant_limit
 
 
-def _lifted_tenant_limit(tenant_id: str) -> Any:
-    return xero_api.Limit(key=f"xero:{tenant_id}", per_minute=LIFTED, in_flight=100)
+def _lifted_tenant_limit(tenant_id: str) -> Limit:
+    return Limit(key=f"xero:{tenant_id}", per_minute=LIFTED, in_flight=100)
 
 
 def _post(url: str, **body: int) -> None:
@@ -184,7 +189,7 @@ class RequestCount:
         if self.provider == "quickbooks":
             log = requests.get(
                 f"{self.sandbox}/_sandbox/quickbooks/requests",
-                params={"limit": 2000, "path": self.company},
+                params={"limit": "2000", "path": self.company},
                 timeout=10,
             ).json()["requests"]
             return len(log)
