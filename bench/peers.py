@@ -29,7 +29,9 @@ import argparse
 import contextlib
 import importlib
 import json
+import math
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -96,20 +98,42 @@ class Run:
     provider: str
     records: int
     seconds: float
-    requests: int = 0
-    note: str = ""
+    cost: Cost
     by_stream: dict[str, int] = field(default_factory=dict)
 
     @property
     def per_second(self) -> float:
         return self.records / self.seconds if self.seconds else 0.0
 
+    @property
+    def client_us(self) -> float:
+        """The reader's own CPU per record, in microseconds (PostgreSQL's server not counted)."""
+        return self.cost.client_cpu / self.records * 1e6 if self.records else 0.0
+
+
+@dataclass(frozen=True)
+class Cost:
+    requests: int  # answered by the sandbox for this company
+    client_cpu: float  # seconds of CPU of the reader's process
+    sandbox_cpu: float  # seconds of CPU of the sandbox's process, serving the reader
+
 
 # ---------------------------------------------------------------- the sandbox
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the sandbox's process so far (Linux: /proc/<pid>/stat)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def sandbox_process(workdir: Path, size: str) -> Iterator[str]:
+def sandbox_process(workdir: Path, size: str) -> Iterator[Sandbox]:
     """`python -m sandbox --size <size>` on a free port; its output in workdir/sandbox.log."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -123,7 +147,7 @@ def sandbox_process(workdir: Path, size: str) -> Iterator[str]:
         )
         try:
             _wait_up(f"{url}/_sandbox/quickbooks/companies", process)
-            yield url
+            yield Sandbox(url, process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -174,26 +198,33 @@ def _post(url: str, **body: int) -> None:
     requests.post(url, json=body, timeout=10).raise_for_status()
 
 
-class RequestCount:
-    """Requests the sandbox answered for one company since `start()` (its own request log for
-    QuickBooks, its limiter's usage for Xero)."""
+class Meter:
+    """What one reading of one company cost: the requests the sandbox answered (its request log
+    for QuickBooks, its limiter's count for Xero), the reader's CPU and the sandbox's."""
 
-    def __init__(self, sandbox: str, provider: str, company: str) -> None:
+    def __init__(self, sandbox: Sandbox, provider: str, company: str) -> None:
         self.sandbox, self.provider, self.company = sandbox, provider, company
+        self.sandbox_cpu = 0.0
 
     def start(self) -> None:
         kind = "quickbooks/requests" if self.provider == "quickbooks" else "xero/limits/usage"
-        requests.delete(f"{self.sandbox}/_sandbox/{kind}", timeout=10).raise_for_status()
+        requests.delete(f"{self.sandbox.url}/_sandbox/{kind}", timeout=10).raise_for_status()
+        self.sandbox_cpu = self.sandbox.cpu_seconds()
 
-    def count(self) -> int:
+    def stop(self, client_cpu: float) -> Cost:
+        sandbox_cpu = self.sandbox.cpu_seconds() - self.sandbox_cpu
+        return Cost(self._requests(), client_cpu, sandbox_cpu)
+
+    def _requests(self) -> int:
+        control = f"{self.sandbox.url}/_sandbox"
         if self.provider == "quickbooks":
             log = requests.get(
-                f"{self.sandbox}/_sandbox/quickbooks/requests",
+                f"{control}/quickbooks/requests",
                 params={"limit": "2000", "path": self.company},
                 timeout=10,
             ).json()["requests"]
             return len(log)
-        usage = requests.get(f"{self.sandbox}/_sandbox/xero/limits/usage", timeout=10).json()
+        usage = requests.get(f"{control}/xero/limits/usage", timeout=10).json()
         return int(usage["tenants"].get(self.company, {}).get("calls", 0))
 
 
@@ -247,20 +278,19 @@ class Mirror:
         self.engine.dispose()
 
 
-def ours(mirror: Mirror, provider: str, counter: RequestCount) -> Run:
+def ours(mirror: Mirror, provider: str, meter: Meter) -> Run:
     """One backfill through `run_sync`, from the job's start to its end."""
     org_id, _ = mirror.orgs[provider]
-    counter.start()
+    meter.start()
+    cpu = time.process_time()
     started = time.perf_counter()
     report = run_sync(mirror.ctx, org_id)
     seconds = time.perf_counter() - started
+    cost = meter.stop(time.process_time() - cpu)
     if "entities" not in report:
         raise SystemExit(f"our {provider} sync did not finish: {report}")
     by_entity = {name: int(r["records"]) for name, r in report["entities"].items()}
-    return Run(
-        f"ours ({mirror.kind})", provider, sum(by_entity.values()), seconds, counter.count(),
-        by_stream=by_entity,
-    )  # fmt: skip
+    return Run(f"ours ({mirror.kind})", provider, sum(by_entity.values()), seconds, cost, by_entity)
 
 
 # ---------------------------------------------------------------- the taps
@@ -324,19 +354,22 @@ def tap_catalog(sandbox: str, provider: str, python: Path, config: Path, workdir
     return path
 
 
-def tap(sandbox: str, provider: str, company: str, workdir: Path, counter: RequestCount) -> Run:
+def tap(sandbox: Sandbox, provider: str, company: str, workdir: Path) -> Run:
     """The tap's sync to a pipe, read as it comes; RECORD messages counted by stream."""
     tap_name = TAPS[provider]
     python = python_for(tap_name)
-    config = tap_config(sandbox, provider, company, workdir)
-    catalog = tap_catalog(sandbox, provider, python, config, workdir)
-    counter.start()
+    config = tap_config(sandbox.url, provider, company, workdir)
+    catalog = tap_catalog(sandbox.url, provider, python, config, workdir)
+    arguments = ("--config", str(config), "--catalog", str(catalog))
+    meter = Meter(sandbox, provider, company)
+    meter.start()
+    cpu = children_cpu()
     by_stream: dict[str, int] = {}
     with open(workdir / f"{tap_name}.stderr", "wb") as errors:
         started = time.perf_counter()
         process = subprocess.Popen(
-            programs.command(python, tap_name, "--config", str(config), "--catalog", str(catalog)),
-            env=programs.environment(sandbox),
+            programs.command(python, tap_name, *arguments),
+            env=programs.environment(sandbox.url),
             stdout=subprocess.PIPE,
             stderr=errors,
         )
@@ -349,29 +382,42 @@ def tap(sandbox: str, provider: str, company: str, workdir: Path, counter: Reque
         seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{tap_name} failed (exit {process.returncode}): see {errors.name}")
-    return Run(tap_name, provider, sum(by_stream.values()), seconds, counter.count(),
-               by_stream=by_stream)  # fmt: skip
+    cost = meter.stop(children_cpu() - cpu)
+    return Run(tap_name, provider, sum(by_stream.values()), seconds, cost, by_stream)
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's children that have ended and been waited for."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+STREAM_KEY = b'"stream": "'
 
 
 def record_stream(line: bytes) -> str | None:
     """The stream of a Singer RECORD message, None for any other message. singer-python writes
-    `"type"` first, so most lines are told apart without parsing them."""
+    `"type"` then `"stream"` first (json.dumps' separators), read without parsing the line."""
     if b'"RECORD"' not in line[:40]:
         return None
-    return str(json.loads(line)["stream"])
+    at = line.find(STREAM_KEY, 0, 80)
+    if at < 0:
+        return str(json.loads(line)["stream"])
+    start = at + len(STREAM_KEY)
+    return line[start : line.index(b'"', start)].decode()
 
 
 # ---------------------------------------------------------------- the runs
 
 
-def at_real_limits(sandbox: str, workdir: Path, providers: list[str]) -> list[Run]:
-    set_limits(sandbox, lifted=False)
-    mirror = Mirror(sandbox, "sqlite", workdir / "real")
+def at_real_limits(sandbox: Sandbox, workdir: Path, providers: list[str]) -> list[Run]:
+    set_limits(sandbox.url, lifted=False)
+    mirror = Mirror(sandbox.url, "sqlite", workdir / "real")
     try:
         runs = []
         for provider in providers:
             company = mirror.connect(provider)
-            runs.append(ours(mirror, provider, RequestCount(sandbox, provider, company)))
+            runs.append(ours(mirror, provider, Meter(sandbox, provider, company)))
             print(describe(runs[-1]), flush=True)
         return runs
     finally:
@@ -379,23 +425,21 @@ def at_real_limits(sandbox: str, workdir: Path, providers: list[str]) -> list[Ru
 
 
 def side_by_side(
-    sandbox: str, workdir: Path, providers: list[str], databases: list[str]
+    sandbox: Sandbox, workdir: Path, providers: list[str], databases: list[str]
 ) -> list[Run]:
-    set_limits(sandbox, lifted=True)
+    set_limits(sandbox.url, lifted=True)
     runs: list[Run] = []
     for provider in providers:
         company = ""
         for kind in databases:
-            mirror = Mirror(sandbox, kind, workdir / f"{kind}-{provider}")
+            mirror = Mirror(sandbox.url, kind, workdir / f"{kind}-{provider}")
             try:
                 company = mirror.connect(provider)
-                runs.append(ours(mirror, provider, RequestCount(sandbox, provider, company)))
+                runs.append(ours(mirror, provider, Meter(sandbox, provider, company)))
             finally:
                 mirror.close()
             print(describe(runs[-1]), flush=True)
-        runs.append(
-            tap(sandbox, provider, company, workdir, RequestCount(sandbox, provider, company))
-        )
+        runs.append(tap(sandbox, provider, company, workdir))
         print(describe(runs[-1]), flush=True)
     return runs
 
@@ -403,7 +447,7 @@ def side_by_side(
 def describe(run: Run) -> str:
     return (
         f"  {run.provider} {run.who}: {run.records:,} records in {run.seconds:.1f}s, "
-        f"{run.requests} requests {run.by_stream}"
+        f"{run.cost} {run.by_stream}"
     )
 
 
@@ -412,38 +456,49 @@ def describe(run: Run) -> str:
 
 def lifted_table(runs: list[Run]) -> str:
     lines = [
-        "| provider | reader | records | seconds | records/s | requests | ours / tap |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| provider | reader | records | seconds | records/s | ours / tap "
+        "| reader CPU µs/record | tap / ours (CPU) | sandbox CPU s | requests |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
-        taps = [r for r in runs if r.provider == run.provider and r.who == TAPS[run.provider]]
-        ratio = (
-            f"{run.per_second / taps[0].per_second:.1f}"
-            if taps and run is not taps[0] and taps[0].per_second
-            else ""
-        )
+        peer = next(r for r in runs if r.provider == run.provider and r.who == TAPS[run.provider])
+        ratios = ("", "")
+        if run is not peer:
+            ratios = (
+                f"{run.per_second / peer.per_second:.1f}",
+                f"{peer.client_us / run.client_us:.1f}",
+            )
         lines.append(
             f"| {run.provider} | {run.who} | {run.records:,} | {run.seconds:.2f} "
-            f"| {run.per_second:,.0f} | {run.requests:,} | {ratio} |"
+            f"| {run.per_second:,.0f} | {ratios[0]} | {run.client_us:,.0f} | {ratios[1]} "
+            f"| {run.cost.sandbox_cpu:.1f} | {run.cost.requests:,} |"
         )
     return "\n".join(lines)
 
 
-def real_table(runs: list[Run]) -> str:
+def real_table(runs: list[Run], lifted: list[Run]) -> str:
+    """Our backfills at the real limits, and what the taps' request counts (from the lifted
+    run) imply at the same limits: at least one minute per quota's worth after the first."""
     lines = [
-        "| provider | records | requests | seconds | requests/min (limit) "
-        "| records/s (limit x page) | full backfill |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| provider | reader | records | requests | quota/min | seconds "
+        "| requests/min | records/s (limit x page / 60) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         real = REAL[run.provider]
-        per_minute = run.requests / run.seconds * 60 if run.seconds else 0.0
+        per_minute = run.cost.requests / run.seconds * 60 if run.seconds else 0.0
         ceiling = real["per_minute"] * real["page"] / 60
-        full = f"{run.seconds:.1f} s" if not run.note else f"{run.note}, not finished"
         lines.append(
-            f"| {run.provider} | {run.records:,} | {run.requests:,} | {run.seconds:.1f} "
-            f"| {per_minute:,.0f} ({real['per_minute']}) "
-            f"| {run.per_second:,.0f} ({ceiling:,.0f}) | {full} |"
+            f"| {run.provider} | {run.who} | {run.records:,} | {run.cost.requests:,} "
+            f"| {real['per_minute']} | {run.seconds:.1f} | {per_minute:,.0f} "
+            f"| {run.per_second:,.0f} ({ceiling:,.0f}) |"
+        )
+    for peer in (r for r in lifted if r.who in TAPS.values()):
+        quota = REAL[peer.provider]["per_minute"]
+        least = max(peer.seconds, 60 * (math.ceil(peer.cost.requests / quota) - 1))
+        lines.append(
+            f"| {peer.provider} | {peer.who} (extrapolated) | {peer.records:,} "
+            f"| {peer.cost.requests:,} | {quota} | ≥ {least:.0f} | | |"
         )
     return "\n".join(lines)
 
@@ -467,8 +522,8 @@ def main() -> None:
     print("\nRate limits lifted (sandbox and ours):\n")
     print(lifted_table(lifted))
     if real:
-        print("\nAt the providers' real limits (our sync, SQLite):\n")
-        print(real_table(real))
+        print("\nAt the providers' real limits (our sync into SQLite; the taps extrapolated):\n")
+        print(real_table(real, lifted))
 
 
 if __name__ == "__main__":
