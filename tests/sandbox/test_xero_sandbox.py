@@ -785,17 +785,15 @@ def test_intent_to_receive(receiver):
     assert unconfigured.post("/_sandbox/xero/intent-to-receive").status_code == 400
 
 
-def test_large_set_serves_a_thousand_item_page_quickly():
-    # Only the Xero half: the large QuickBooks set is not what this measures.
+def test_large_set_serves_a_thousand_item_page():
+    """Only the Xero half: the large QuickBooks set is not what this checks. How fast it is
+    served is measured by bench/peers.py and bench/sync_ingest.py, not timed here (a timed
+    test fails on a loaded machine)."""
     app = Flask(__name__)
     xero.init_app(app, SandboxConfig(size="large"), Faults(), WebhookSender())
     client = app.test_client()
-    started = time.perf_counter()
     tenant = client.get("/_sandbox/xero/organisations").json["organisations"][0]["tenantId"]
-    assert time.perf_counter() - started < 15.0  # a few seconds; generous for slow CI machines
     tokens = connect(client, [tenant])
-    started = time.perf_counter()
     page = call(client, tokens, tenant, "Invoices", query_string={"page": 3, "pageSize": 1000})
-    assert time.perf_counter() - started < 1.0
     assert len(page.json["Invoices"]) == 1000 and page.json["pagination"]["itemCount"] >= 20_000
     assert get_sandbox(app).store().ledger(tenant) is not None
