@@ -72,12 +72,16 @@ def _table(into: FromClause) -> Table:
 
 
 def _stage(session: Session, table: Table, names: list[str], rows: list[dict[str, Any]]) -> str:
-    """COPY `rows` into this connection's temporary twin of `table` (made on first use)."""
+    """COPY `rows` into this connection's temporary twin of `table` (made on first use).
+
+    The twin is emptied after each use and truncated at commit (ON COMMIT DELETE ROWS): rows
+    only deleted stay in it as dead tuples, which nothing vacuums in a temporary table, so every
+    later use would scan all the rows of every earlier run of the connection."""
     digest = hashlib.sha1(" ".join(names).encode()).hexdigest()[:8]
     staged = f"pg_temp.bulk_{table.name}_{digest}"
     _cursor(session).execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS bulk_{table.name}_{digest} AS "
-        f"SELECT {', '.join(names)} FROM {table.name} WITH NO DATA"
+        f"CREATE TEMP TABLE IF NOT EXISTS bulk_{table.name}_{digest} ON COMMIT DELETE ROWS "
+        f"AS SELECT {', '.join(names)} FROM {table.name} WITH NO DATA"
     )
     _copy(session, staged, table, names, rows)
     return staged

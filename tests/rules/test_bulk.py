@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -90,3 +92,23 @@ def test_actions_keep_their_documents_and_their_history_is_appended(db: Session)
     assert stored.payload == rows[0]["payload"]
     assert stored.explanation == rows[0]["explanation"]
     assert db.scalar(select(func.count()).select_from(ActionEvent)) == 2
+
+
+def test_the_staging_table_is_empty_after_each_commit(db: Session) -> None:
+    """Rows only deleted from a temporary table stay as dead tuples (nothing vacuums it), and
+    each later run scanned them all: a full-size first run slowed down quadratically."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL stages its bulk writes")
+    org = org_row(db)
+    cols = ("rule", "step", "target", "period")
+    for n in range(3):
+        rows = [_firing(org.id, f"I{n}-{i}") for i in range(200)]
+        assert len(bulk.insert_ignore(db, StepFiring.__table__, rows, cols)) == 200
+        db.commit()
+    staged = db.execute(
+        text(
+            "SELECT count(*), coalesce(sum(pg_relation_size(oid)), 0) FROM pg_class "
+            "WHERE relnamespace = pg_my_temp_schema() AND relname LIKE 'bulk_step_firing_%'"
+        )
+    ).one()
+    assert staged == (1, 0)
