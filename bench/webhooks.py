@@ -56,6 +56,7 @@ from core.queues import SYNC  # noqa: E402
 from core.queues import enqueue_once  # noqa: E402
 from demo.browser import FormBrowser  # noqa: E402
 from demo.stack import VENV_BIN  # noqa: E402
+from demo.stack import _descendants  # noqa: E402
 from demo.stack import _free_port  # noqa: E402
 from sync.jobs import sync_job_id  # noqa: E402
 
@@ -82,6 +83,18 @@ def start_bare(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
             time.sleep(0.1)
     process.kill()
     raise SystemExit("the bare gunicorn did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and everything under it, so far (Linux)."""
+    ticks = 0
+    for one in [pid, *_descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Background:
@@ -241,10 +254,20 @@ def main() -> None:
             background.start()
             time.sleep(2)  # the first backfills and backtest under way
         load = {"webhook": (port, webhooks), "bare": (bare_port, bare_requests)}
+        server = stack.processes[args.receiver].pid
+        cpu_before = {"webhook": cpu_seconds(server), "bare": cpu_seconds(bare.pid)}
         samples = run_load(load, args.rate)
+        cpu = {
+            "webhook": cpu_seconds(server) - cpu_before["webhook"],
+            "bare": cpu_seconds(bare.pid) - cpu_before["bare"],
+        }
         background.finish()
         stack.check_alive()
         met = report(samples, args.seconds, background)
+        print(
+            f"server CPU per request: webhook {cpu['webhook'] / count * 1000:.2f} ms "
+            f"({args.receiver} gunicorn), bare {cpu['bare'] / count * 1000:.2f} ms"
+        )
         print(f"webhooks sent to the {args.receiver} gunicorn")
         print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
         print("target met" if met else "target MISSED")

@@ -12,10 +12,11 @@ template context, the security headers of pages) is skipped, and the acknowledge
 about what a bare Flask route does plus one Redis round trip (docs/benchmarks.md). The same
 app also runs alone (`create_receiver`), so webhooks can have processes of their own.
 
-When Redis cannot take the body, the request records the events in the database itself, as
-the drain would, and still answers 200: providers do retry a non-2xx answer, but on their own
-schedule (hours, for Intuit) and Xero turns off a subscription that keeps failing; the inbox
-row is safe, and the safety-net sync picks it up once Redis is back.
+When Redis cannot take the body (refused, or no answer within 2 s), the request records the
+events in the database itself, as the drain would, and still answers 200: providers do retry
+a non-2xx answer, but on their own schedule (hours, for Intuit) and Xero turns off a
+subscription that keeps failing; the inbox row is safe, and the safety-net sync picks it up
+once Redis is back.
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ from webhooks.jobs import acknowledge
 
 log = logging.getLogger(__name__)
 PREFIX = "/webhooks"
+REDIS_TIMEOUT_SECONDS = 2.0  # a Redis that hangs is away too: the request records the events
 
 
 def mount(app: Flask) -> None:
     """Serve `POST /webhooks/<provider>` ahead of the Flask app (every other path goes on)."""
     ext = app.extensions["dunwell"]
-    receiver = WebhookReceiver(ext["settings"], ext["redis"], ext["sessions"])
+    receiver = WebhookReceiver(ext["settings"], _redis(ext["settings"]), ext["sessions"])
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {PREFIX: receiver})  # type: ignore[method-assign]
 
 
@@ -62,8 +64,16 @@ def create_receiver(settings: Settings | None = None) -> DispatcherMiddleware:
     backtest (demo.stack's `hooks`): `gunicorn 'connector.webhooks:create_receiver()'`."""
     settings = settings or Settings.from_env()
     sessions = make_session_factory(make_engine(settings.database_url))
-    receiver = WebhookReceiver(settings, Redis.from_url(settings.redis_url), sessions)
+    receiver = WebhookReceiver(settings, _redis(settings), sessions)
     return DispatcherMiddleware(NotFound(), {PREFIX: receiver})
+
+
+def _redis(settings: Settings) -> Redis:
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+    )
 
 
 class WebhookReceiver:

@@ -4,12 +4,15 @@ signature stores nothing anywhere; with Redis away, the request records the even
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.test import Client
 
 from connector import create_app
+from connector.webhooks import REDIS_TIMEOUT_SECONDS
 from connector.webhooks import create_receiver
 from core.db import session_scope
 from core.models import WebhookEvent
@@ -99,3 +102,28 @@ def test_the_receiver_runs_alone_and_serves_nothing_else(settings, database_url,
     assert redis.xlen(stream.STREAM) == 1
     assert client.get("/").status_code == 404
     assert client.get("/webhooks/quickbooks").status_code == 405
+
+
+def test_a_redis_that_does_not_answer_counts_as_away(settings, database_url, session_factory):
+    org = make_org(session_factory, "quickbooks", "111")
+    body = json.dumps([cloud_event("111", "5", "e-1")]).encode()
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        hung = settings.with_changes(
+            database_url=database_url, redis_url=f"redis://127.0.0.1:{port}/0"
+        )
+        app = create_app(hung)
+        started = time.monotonic()
+        try:
+            response = post(
+                app.test_client(), "quickbooks", body, sign(QBO_KEY, body), then_drain=False
+            )
+        finally:
+            app.extensions["dunwell"]["engine"].dispose()
+        waited = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert waited < REDIS_TIMEOUT_SECONDS * 3
+    assert stored(session_factory) == [(org, "invoice", "5", "update")]
