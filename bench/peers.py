@@ -29,13 +29,13 @@ import argparse
 import contextlib
 import importlib
 import json
-import math
 import os
 import resource
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +100,7 @@ class Run:
     seconds: float
     cost: Cost
     by_stream: dict[str, int] = field(default_factory=dict)
+    cut: bool = False  # stopped at its time budget before the end
 
     @property
     def per_second(self) -> float:
@@ -354,8 +355,11 @@ def tap_catalog(sandbox: str, provider: str, python: Path, config: Path, workdir
     return path
 
 
-def tap(sandbox: Sandbox, provider: str, company: str, workdir: Path) -> Run:
-    """The tap's sync to a pipe, read as it comes; RECORD messages counted by stream."""
+def tap(
+    sandbox: Sandbox, provider: str, company: str, workdir: Path, budget: float | None = None
+) -> Run:
+    """The tap's sync to a pipe, read as it comes; RECORD messages counted by stream. With
+    `budget`, the tap is killed after that many seconds (the run is then `cut`)."""
     tap_name = TAPS[provider]
     python = python_for(tap_name)
     config = tap_config(sandbox.url, provider, company, workdir)
@@ -374,16 +378,21 @@ def tap(sandbox: Sandbox, provider: str, company: str, workdir: Path) -> Run:
             stderr=errors,
         )
         assert process.stdout is not None
+        timer = threading.Timer(budget or 0, process.kill)
+        if budget:
+            timer.start()
         for line in process.stdout:
             stream = record_stream(line)
             if stream:
                 by_stream[stream] = by_stream.get(stream, 0) + 1
         process.wait()
         seconds = time.perf_counter() - started
-    if process.returncode != 0:
+        timer.cancel()
+    cut = bool(budget) and process.returncode == -signal.SIGKILL
+    if process.returncode != 0 and not cut:
         raise SystemExit(f"{tap_name} failed (exit {process.returncode}): see {errors.name}")
     cost = meter.stop(children_cpu() - cpu)
-    return Run(tap_name, provider, sum(by_stream.values()), seconds, cost, by_stream)
+    return Run(tap_name, provider, sum(by_stream.values()), seconds, cost, by_stream, cut)
 
 
 def children_cpu() -> float:
@@ -410,18 +419,24 @@ def record_stream(line: bytes) -> str | None:
 # ---------------------------------------------------------------- the runs
 
 
-def at_real_limits(sandbox: Sandbox, workdir: Path, providers: list[str]) -> list[Run]:
+def at_real_limits(
+    sandbox: Sandbox, workdir: Path, providers: list[str], tap_budget: float
+) -> list[Run]:
+    """Our backfill of each company, then the tap's (cut after `tap_budget` seconds)."""
     set_limits(sandbox.url, lifted=False)
     mirror = Mirror(sandbox.url, "sqlite", workdir / "real")
+    runs = []
     try:
-        runs = []
         for provider in providers:
             company = mirror.connect(provider)
             runs.append(ours(mirror, provider, Meter(sandbox, provider, company)))
             print(describe(runs[-1]), flush=True)
-        return runs
+            if tap_budget:
+                runs.append(tap(sandbox, provider, company, workdir / "real", tap_budget))
+                print(describe(runs[-1]), flush=True)
     finally:
         mirror.close()
+    return runs
 
 
 def side_by_side(
@@ -477,28 +492,26 @@ def lifted_table(runs: list[Run]) -> str:
 
 
 def real_table(runs: list[Run], lifted: list[Run]) -> str:
-    """Our backfills at the real limits, and what the taps' request counts (from the lifted
-    run) imply at the same limits: at least one minute per quota's worth after the first."""
+    """Readings at the real limits. A tap cut at its budget is extrapolated to the whole
+    backfill by its share of the requests the same tap made with the limits lifted."""
     lines = [
-        "| provider | reader | records | requests | quota/min | seconds "
-        "| requests/min | records/s (limit x page / 60) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| provider | reader | records | requests | quota/min | seconds | requests/min "
+        "| records/s (limit x page / 60) | whole backfill |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         real = REAL[run.provider]
         per_minute = run.cost.requests / run.seconds * 60 if run.seconds else 0.0
         ceiling = real["per_minute"] * real["page"] / 60
+        whole = f"{run.seconds:.0f} s"
+        if run.cut:
+            full = next(r for r in lifted if r.who == run.who)
+            estimate = run.seconds * full.cost.requests / max(run.cost.requests, 1)
+            whole = f"≈ {estimate:.0f} s (cut at {run.seconds:.0f} s, extrapolated)"
         lines.append(
             f"| {run.provider} | {run.who} | {run.records:,} | {run.cost.requests:,} "
             f"| {real['per_minute']} | {run.seconds:.1f} | {per_minute:,.0f} "
-            f"| {run.per_second:,.0f} ({ceiling:,.0f}) |"
-        )
-    for peer in (r for r in lifted if r.who in TAPS.values()):
-        quota = REAL[peer.provider]["per_minute"]
-        least = max(peer.seconds, 60 * (math.ceil(peer.cost.requests / quota) - 1))
-        lines.append(
-            f"| {peer.provider} | {peer.who} (extrapolated) | {peer.records:,} "
-            f"| {peer.cost.requests:,} | {quota} | ≥ {least:.0f} | | |"
+            f"| {run.per_second:,.0f} ({ceiling:,.0f}) | {whole} |"
         )
     return "\n".join(lines)
 
@@ -509,6 +522,12 @@ def main() -> None:
     parser.add_argument("--providers", default="quickbooks,xero")
     parser.add_argument("--size", default="large", choices=("small", "demo", "large"))
     parser.add_argument("--no-real-limits", action="store_true")
+    parser.add_argument(
+        "--tap-real-seconds",
+        type=float,
+        default=150.0,
+        help="at the real limits, stop a tap after this long and extrapolate (0: no taps)",
+    )
     args = parser.parse_args()
     providers = args.providers.split(",")
     databases = args.databases.split(",")
@@ -516,13 +535,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dunwell-peers-") as folder:
         workdir = Path(folder)
         with sandbox_process(workdir, args.size) as sandbox:
-            real = [] if args.no_real_limits else at_real_limits(sandbox, workdir, providers)
+            real = []
+            if not args.no_real_limits:
+                real = at_real_limits(sandbox, workdir, providers, args.tap_real_seconds)
             lifted = side_by_side(sandbox, workdir, providers, databases)
     print(f"load average after: {os.getloadavg()}")
     print("\nRate limits lifted (sandbox and ours):\n")
     print(lifted_table(lifted))
     if real:
-        print("\nAt the providers' real limits (our sync into SQLite; the taps extrapolated):\n")
+        print("\nAt the providers' real limits (our sync into SQLite):\n")
         print(real_table(real, lifted))
 
 
