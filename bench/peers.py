@@ -6,9 +6,10 @@ it over real HTTP on 127.0.0.1:
 
 1. real limits first (the sandbox's defaults: QuickBooks 500 requests/min and 10 in flight,
    Xero 60/min and 5 in flight per tenant, and our own limiter's same figures): a backfill of
-   each company through `sync.jobs.run_sync` into an empty mirror, reporting requests/min
-   against the limit and records/s against limit x page size. `--real-seconds` bounds it: a
-   backfill that would take longer is cut there and extrapolated (said in the table);
+   each company through `sync.jobs.run_sync` into an empty SQLite mirror, reporting
+   requests/min against the limit and records/s against limit x page size; then the tap,
+   stopped after `--tap-real-seconds` and extrapolated by its share of the requests it makes
+   in step 2 (said in the table);
 2. the sandbox's limits and ours lifted: for each provider, our backfill into SQLite and
    PostgreSQL (fresh, migrated databases, the organization connected through the consent
    page as tests/connect.py does) and the tap in its own virtualenv (tests/contract/venvs.py),
@@ -17,7 +18,7 @@ it over real HTTP on 127.0.0.1:
    `run_sync`) or of the tap's process to its end.
 
     DUNWELL_TEST_SLOT=6 .venv/bin/python bench/peers.py [--databases sqlite,postgresql]
-        [--providers quickbooks,xero] [--real-seconds 120] [--no-real-limits]
+        [--providers quickbooks,xero] [--tap-real-seconds 150] [--no-real-limits] [--profile]
 
 PostgreSQL is DUNWELL_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test, schema
 `dunwell_peers_<slot>`); Redis is 127.0.0.1, port 6379 + DUNWELL_TEST_SLOT, database 11.
@@ -27,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import importlib
 import json
 import os
+import pstats
 import resource
 import signal
 import subprocess
@@ -266,8 +269,15 @@ class Mirror:
         self.orgs: dict[str, tuple[int, str]] = {}
 
     def connect(self, provider: str) -> str:
-        """Connect the first company the consent page offers; its provider id."""
-        org_id = connect_org(self.settings, self.ctx.sessions, provider)
+        """Connect the first company the consent page offers; its provider id. The consent
+        pages are read with a 10-second timeout: on a loaded machine, tried up to 3 times."""
+        for attempt in range(3):
+            try:
+                org_id = connect_org(self.settings, self.ctx.sessions, provider)
+                break
+            except requests.Timeout:
+                if attempt == 2:
+                    raise
         with self.engine.connect() as conn:
             external = conn.exec_driver_sql(
                 f"SELECT external_id FROM organization WHERE id = {org_id}"
@@ -279,13 +289,19 @@ class Mirror:
         self.engine.dispose()
 
 
-def ours(mirror: Mirror, provider: str, meter: Meter) -> Run:
+def ours(
+    mirror: Mirror, provider: str, meter: Meter, profiler: cProfile.Profile | None = None
+) -> Run:
     """One backfill through `run_sync`, from the job's start to its end."""
     org_id, _ = mirror.orgs[provider]
     meter.start()
     cpu = time.process_time()
     started = time.perf_counter()
+    if profiler:
+        profiler.enable()
     report = run_sync(mirror.ctx, org_id)
+    if profiler:
+        profiler.disable()
     seconds = time.perf_counter() - started
     cost = meter.stop(time.process_time() - cpu)
     if "entities" not in report:
@@ -440,7 +456,11 @@ def at_real_limits(
 
 
 def side_by_side(
-    sandbox: Sandbox, workdir: Path, providers: list[str], databases: list[str]
+    sandbox: Sandbox,
+    workdir: Path,
+    providers: list[str],
+    databases: list[str],
+    profiler: cProfile.Profile | None,
 ) -> list[Run]:
     set_limits(sandbox.url, lifted=True)
     runs: list[Run] = []
@@ -450,7 +470,8 @@ def side_by_side(
             mirror = Mirror(sandbox.url, kind, workdir / f"{kind}-{provider}")
             try:
                 company = mirror.connect(provider)
-                runs.append(ours(mirror, provider, Meter(sandbox, provider, company)))
+                meter = Meter(sandbox, provider, company)
+                runs.append(ours(mirror, provider, meter, profiler))
             finally:
                 mirror.close()
             print(describe(runs[-1]), flush=True)
@@ -528,7 +549,13 @@ def main() -> None:
         default=150.0,
         help="at the real limits, stop a tap after this long and extrapolate (0: no taps)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile our syncs with the limits lifted (slows them: for where time goes only)",
+    )
     args = parser.parse_args()
+    profiler = cProfile.Profile() if args.profile else None
     providers = args.providers.split(",")
     databases = args.databases.split(",")
     print(f"load average before: {os.getloadavg()}", flush=True)
@@ -538,13 +565,16 @@ def main() -> None:
             real = []
             if not args.no_real_limits:
                 real = at_real_limits(sandbox, workdir, providers, args.tap_real_seconds)
-            lifted = side_by_side(sandbox, workdir, providers, databases)
+            lifted = side_by_side(sandbox, workdir, providers, databases, profiler)
     print(f"load average after: {os.getloadavg()}")
     print("\nRate limits lifted (sandbox and ours):\n")
     print(lifted_table(lifted))
     if real:
         print("\nAt the providers' real limits (our sync into SQLite):\n")
         print(real_table(real, lifted))
+    if profiler:
+        print("\nOur syncs with the limits lifted, by own time:\n")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":
