@@ -6,9 +6,10 @@ it over real HTTP on 127.0.0.1:
 
 1. real limits first (the sandbox's defaults: QuickBooks 500 requests/min and 10 in flight,
    Xero 60/min and 5 in flight per tenant, and our own limiter's same figures): a backfill of
-   each company through `sync.jobs.run_sync` into an empty mirror, reporting requests/min
-   against the limit and records/s against limit x page size. `--real-seconds` bounds it: a
-   backfill that would take longer is cut there and extrapolated (said in the table);
+   each company through `sync.jobs.run_sync` into an empty SQLite mirror, reporting
+   requests/min against the limit and records/s against limit x page size; then the tap,
+   stopped after `--tap-real-seconds` and extrapolated by its share of the requests it makes
+   in step 2 (said in the table);
 2. the sandbox's limits and ours lifted: for each provider, our backfill into SQLite and
    PostgreSQL (fresh, migrated databases, the organization connected through the consent
    page as tests/connect.py does) and the tap in its own virtualenv (tests/contract/venvs.py),
@@ -17,7 +18,7 @@ it over real HTTP on 127.0.0.1:
    `run_sync`) or of the tap's process to its end.
 
     DUNWELL_TEST_SLOT=6 .venv/bin/python bench/peers.py [--databases sqlite,postgresql]
-        [--providers quickbooks,xero] [--real-seconds 120] [--no-real-limits]
+        [--providers quickbooks,xero] [--tap-real-seconds 150] [--no-real-limits] [--profile]
 
 PostgreSQL is DUNWELL_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test, schema
 `dunwell_peers_<slot>`); Redis is 127.0.0.1, port 6379 + DUNWELL_TEST_SLOT, database 11.
@@ -27,15 +28,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import importlib
 import json
-import math
 import os
+import pstats
 import resource
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +103,7 @@ class Run:
     seconds: float
     cost: Cost
     by_stream: dict[str, int] = field(default_factory=dict)
+    cut: bool = False  # stopped at its time budget before the end
 
     @property
     def per_second(self) -> float:
@@ -265,8 +269,15 @@ class Mirror:
         self.orgs: dict[str, tuple[int, str]] = {}
 
     def connect(self, provider: str) -> str:
-        """Connect the first company the consent page offers; its provider id."""
-        org_id = connect_org(self.settings, self.ctx.sessions, provider)
+        """Connect the first company the consent page offers; its provider id. The consent
+        pages are read with a 10-second timeout: on a loaded machine, tried up to 3 times."""
+        for attempt in range(3):
+            try:
+                org_id = connect_org(self.settings, self.ctx.sessions, provider)
+                break
+            except requests.Timeout:
+                if attempt == 2:
+                    raise
         with self.engine.connect() as conn:
             external = conn.exec_driver_sql(
                 f"SELECT external_id FROM organization WHERE id = {org_id}"
@@ -278,13 +289,19 @@ class Mirror:
         self.engine.dispose()
 
 
-def ours(mirror: Mirror, provider: str, meter: Meter) -> Run:
+def ours(
+    mirror: Mirror, provider: str, meter: Meter, profiler: cProfile.Profile | None = None
+) -> Run:
     """One backfill through `run_sync`, from the job's start to its end."""
     org_id, _ = mirror.orgs[provider]
     meter.start()
     cpu = time.process_time()
     started = time.perf_counter()
+    if profiler:
+        profiler.enable()
     report = run_sync(mirror.ctx, org_id)
+    if profiler:
+        profiler.disable()
     seconds = time.perf_counter() - started
     cost = meter.stop(time.process_time() - cpu)
     if "entities" not in report:
@@ -354,8 +371,11 @@ def tap_catalog(sandbox: str, provider: str, python: Path, config: Path, workdir
     return path
 
 
-def tap(sandbox: Sandbox, provider: str, company: str, workdir: Path) -> Run:
-    """The tap's sync to a pipe, read as it comes; RECORD messages counted by stream."""
+def tap(
+    sandbox: Sandbox, provider: str, company: str, workdir: Path, budget: float | None = None
+) -> Run:
+    """The tap's sync to a pipe, read as it comes; RECORD messages counted by stream. With
+    `budget`, the tap is killed after that many seconds (the run is then `cut`)."""
     tap_name = TAPS[provider]
     python = python_for(tap_name)
     config = tap_config(sandbox.url, provider, company, workdir)
@@ -374,16 +394,21 @@ def tap(sandbox: Sandbox, provider: str, company: str, workdir: Path) -> Run:
             stderr=errors,
         )
         assert process.stdout is not None
+        timer = threading.Timer(budget or 0, process.kill)
+        if budget:
+            timer.start()
         for line in process.stdout:
             stream = record_stream(line)
             if stream:
                 by_stream[stream] = by_stream.get(stream, 0) + 1
         process.wait()
         seconds = time.perf_counter() - started
-    if process.returncode != 0:
+        timer.cancel()
+    cut = bool(budget) and process.returncode == -signal.SIGKILL
+    if process.returncode != 0 and not cut:
         raise SystemExit(f"{tap_name} failed (exit {process.returncode}): see {errors.name}")
     cost = meter.stop(children_cpu() - cpu)
-    return Run(tap_name, provider, sum(by_stream.values()), seconds, cost, by_stream)
+    return Run(tap_name, provider, sum(by_stream.values()), seconds, cost, by_stream, cut)
 
 
 def children_cpu() -> float:
@@ -410,22 +435,32 @@ def record_stream(line: bytes) -> str | None:
 # ---------------------------------------------------------------- the runs
 
 
-def at_real_limits(sandbox: Sandbox, workdir: Path, providers: list[str]) -> list[Run]:
+def at_real_limits(
+    sandbox: Sandbox, workdir: Path, providers: list[str], tap_budget: float
+) -> list[Run]:
+    """Our backfill of each company, then the tap's (cut after `tap_budget` seconds)."""
     set_limits(sandbox.url, lifted=False)
     mirror = Mirror(sandbox.url, "sqlite", workdir / "real")
+    runs = []
     try:
-        runs = []
         for provider in providers:
             company = mirror.connect(provider)
             runs.append(ours(mirror, provider, Meter(sandbox, provider, company)))
             print(describe(runs[-1]), flush=True)
-        return runs
+            if tap_budget:
+                runs.append(tap(sandbox, provider, company, workdir / "real", tap_budget))
+                print(describe(runs[-1]), flush=True)
     finally:
         mirror.close()
+    return runs
 
 
 def side_by_side(
-    sandbox: Sandbox, workdir: Path, providers: list[str], databases: list[str]
+    sandbox: Sandbox,
+    workdir: Path,
+    providers: list[str],
+    databases: list[str],
+    profiler: cProfile.Profile | None,
 ) -> list[Run]:
     set_limits(sandbox.url, lifted=True)
     runs: list[Run] = []
@@ -435,7 +470,8 @@ def side_by_side(
             mirror = Mirror(sandbox.url, kind, workdir / f"{kind}-{provider}")
             try:
                 company = mirror.connect(provider)
-                runs.append(ours(mirror, provider, Meter(sandbox, provider, company)))
+                meter = Meter(sandbox, provider, company)
+                runs.append(ours(mirror, provider, meter, profiler))
             finally:
                 mirror.close()
             print(describe(runs[-1]), flush=True)
@@ -477,28 +513,26 @@ def lifted_table(runs: list[Run]) -> str:
 
 
 def real_table(runs: list[Run], lifted: list[Run]) -> str:
-    """Our backfills at the real limits, and what the taps' request counts (from the lifted
-    run) imply at the same limits: at least one minute per quota's worth after the first."""
+    """Readings at the real limits. A tap cut at its budget is extrapolated to the whole
+    backfill by its share of the requests the same tap made with the limits lifted."""
     lines = [
-        "| provider | reader | records | requests | quota/min | seconds "
-        "| requests/min | records/s (limit x page / 60) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| provider | reader | records | requests | quota/min | seconds | requests/min "
+        "| records/s (limit x page / 60) | whole backfill |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         real = REAL[run.provider]
         per_minute = run.cost.requests / run.seconds * 60 if run.seconds else 0.0
         ceiling = real["per_minute"] * real["page"] / 60
+        whole = f"{run.seconds:.0f} s"
+        if run.cut:
+            full = next(r for r in lifted if r.who == run.who)
+            estimate = run.seconds * full.cost.requests / max(run.cost.requests, 1)
+            whole = f"≈ {estimate:.0f} s (cut at {run.seconds:.0f} s, extrapolated)"
         lines.append(
             f"| {run.provider} | {run.who} | {run.records:,} | {run.cost.requests:,} "
             f"| {real['per_minute']} | {run.seconds:.1f} | {per_minute:,.0f} "
-            f"| {run.per_second:,.0f} ({ceiling:,.0f}) |"
-        )
-    for peer in (r for r in lifted if r.who in TAPS.values()):
-        quota = REAL[peer.provider]["per_minute"]
-        least = max(peer.seconds, 60 * (math.ceil(peer.cost.requests / quota) - 1))
-        lines.append(
-            f"| {peer.provider} | {peer.who} (extrapolated) | {peer.records:,} "
-            f"| {peer.cost.requests:,} | {quota} | ≥ {least:.0f} | | |"
+            f"| {run.per_second:,.0f} ({ceiling:,.0f}) | {whole} |"
         )
     return "\n".join(lines)
 
@@ -509,21 +543,38 @@ def main() -> None:
     parser.add_argument("--providers", default="quickbooks,xero")
     parser.add_argument("--size", default="large", choices=("small", "demo", "large"))
     parser.add_argument("--no-real-limits", action="store_true")
+    parser.add_argument(
+        "--tap-real-seconds",
+        type=float,
+        default=150.0,
+        help="at the real limits, stop a tap after this long and extrapolate (0: no taps)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile our syncs with the limits lifted (slows them: for where time goes only)",
+    )
     args = parser.parse_args()
+    profiler = cProfile.Profile() if args.profile else None
     providers = args.providers.split(",")
     databases = args.databases.split(",")
     print(f"load average before: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="dunwell-peers-") as folder:
         workdir = Path(folder)
         with sandbox_process(workdir, args.size) as sandbox:
-            real = [] if args.no_real_limits else at_real_limits(sandbox, workdir, providers)
-            lifted = side_by_side(sandbox, workdir, providers, databases)
+            real = []
+            if not args.no_real_limits:
+                real = at_real_limits(sandbox, workdir, providers, args.tap_real_seconds)
+            lifted = side_by_side(sandbox, workdir, providers, databases, profiler)
     print(f"load average after: {os.getloadavg()}")
     print("\nRate limits lifted (sandbox and ours):\n")
     print(lifted_table(lifted))
     if real:
-        print("\nAt the providers' real limits (our sync into SQLite; the taps extrapolated):\n")
+        print("\nAt the providers' real limits (our sync into SQLite):\n")
         print(real_table(real, lifted))
+    if profiler:
+        print("\nOur syncs with the limits lifted, by own time:\n")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":
