@@ -25,7 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from redis import Redis
+from rq import Queue
 
+from core.queues import RULES
+from core.queues import SYNC
 from demo.browser import FormBrowser
 from demo.stack import ROOT
 from demo.stack import Stack
@@ -154,14 +158,18 @@ def _actions(browser: FormBrowser, org_id: int, status: str) -> list[dict]:
 
 def approve_a_sample(browser: FormBrowser, stack: Stack, org_id: int, timeout: float) -> dict:
     """Approve a few actions of each kind from the first run, as an admin trying it out would;
-    the rest stays waiting on the outbox page. Waits for the run to finish first (its actions
-    stop growing in number)."""
+    the rest stays waiting on the outbox page. Waits for the run to finish first: no sync or
+    evaluation waiting, running or scheduled to come back (a run that finds the mirror stale
+    syncs first), and the actions waiting no longer growing in number."""
 
     def settled() -> list[dict] | None:
+        if not _rules_idle(stack):
+            return None
         before = browser.api("GET", org_id, "approvals")["actions"]
         time.sleep(1.5)
         after = browser.api("GET", org_id, "approvals")["actions"]
-        return after if after and len(after) == len(before) else None
+        steady = after and len(after) == len(before) and _rules_idle(stack)
+        return after if steady else None
 
     held = _outbox_wait(stack, timeout, settled)
     chosen: list[int] = []
@@ -172,6 +180,21 @@ def approve_a_sample(browser: FormBrowser, stack: Stack, org_id: int, timeout: f
             chosen.append(action["id"])
     browser.api("POST", org_id, "approvals", {"approve": chosen})
     return {"waiting": len(held), "approved": counts}
+
+
+def _rules_idle(stack: Stack) -> bool:
+    """Nothing that could still add actions: no sync or rules job queued, running or
+    scheduled."""
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        for name in (SYNC, RULES):
+            queue = Queue(name, connection=redis)
+            registries = (queue.started_job_registry, queue.scheduled_job_registry)
+            if queue.count or any(registry.count for registry in registries):
+                return False
+        return True
+    finally:
+        redis.close()
 
 
 def _sandbox_mail(stack: Stack) -> set[str]:
