@@ -45,12 +45,13 @@ class Stream:
     path: str
     mapper: Mapper
     params: Mapping[str, str] = field(default_factory=dict)
+    typed: bool = False  # listing pages go through providers.xero.typed (Invoices)
 
 
 STREAMS: dict[Entity, tuple[Stream, ...]] = {
     Entity.CUSTOMER: (Stream("Contacts", mapping.customer, {"includeArchived": "true"}),),
     # Type is one of Xero's optimised filters; bills are also dropped by the mapper.
-    Entity.INVOICE: (Stream("Invoices", mapping.invoice, {"where": 'Type=="ACCREC"'}),),
+    Entity.INVOICE: (Stream("Invoices", mapping.invoice, {"where": 'Type=="ACCREC"'}, typed=True),),
     Entity.PAYMENT: (Stream("Payments", mapping.payment),),
     # Over- and prepayments are customer credit too (see mapping.py).
     Entity.CREDIT_NOTE: (
@@ -86,7 +87,7 @@ def _records(api: XeroApi, stream: Stream, headers: Mapping[str, str]) -> Iterat
             "order": "UpdatedDateUTC ASC",
         }
         answer = api.call("GET", stream.path, params=params, headers=headers)
-        page = _typed_page(answer.content) if stream.path == "Invoices" else None
+        page = _typed_page(answer.content) if stream.typed else None
         if page is None:
             page = _page(stream, decode(answer))
         yield from page.records
