@@ -14,6 +14,7 @@ from core.invalid import InputInvalid
 from rules.pauses.models import DisputeReason
 from rules.ruleset.fields import day
 from rules.ruleset.fields import external_id
+from rules.ruleset.fields import flag
 from rules.ruleset.fields import money
 from rules.ruleset.schema import problems
 
@@ -82,9 +83,9 @@ class ProfileIn(Schema):
         load_default=None,
         validate=validate.Length(max=50),
     )
-    do_not_contact = fields.Boolean(load_default=None)
+    do_not_contact = flag(load_default=None)
     do_not_contact_reason = fields.String(load_default=None, validate=validate.Length(max=500))
-    credit_hold = fields.Boolean(load_default=None)
+    credit_hold = flag(load_default=None)
     credit_hold_reason = fields.String(load_default=None, validate=validate.Length(max=500))
     owner = fields.String(load_default=None, validate=validate.Length(max=300))
 

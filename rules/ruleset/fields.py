@@ -83,3 +83,17 @@ def day(**kw: Any) -> fields.Date:
 def external_id(**kw: Any) -> fields.String:
     """A customer's or an invoice's id in the provider: 1-64 characters."""
     return fields.String(validate=ID, **kw)
+
+
+class Flag(fields.Boolean):
+    """JSON true or false, nothing else. marshmallow's Boolean also takes 1, 0, 0.0 and words
+    like "yes" (1 == True in Python's sets), which the API's description says it does not."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def flag(**kw: Any) -> Flag:
+    return Flag(error_messages={"invalid": "must be true or false"}, **kw)

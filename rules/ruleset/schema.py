@@ -28,6 +28,7 @@ from rules.engine.conditions import SEGMENT
 from rules.engine.decisions import ActionKind
 from rules.ruleset.checks import cross_check
 from rules.ruleset.fields import amount_problem
+from rules.ruleset.fields import flag
 from rules.ruleset.fields import money
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -207,9 +208,9 @@ class EarlyPaymentSchema(_Strict):
     days = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(1, 365)
     )
-    use_invoice_terms = fields.Boolean(load_default=True)
-    offer_in_reminders = fields.Boolean(load_default=True)
-    settle_short_payments = fields.Boolean(load_default=True)
+    use_invoice_terms = flag(load_default=True)
+    offer_in_reminders = flag(load_default=True)
+    settle_short_payments = flag(load_default=True)
 
 
 class OfferSchema(_Strict):
@@ -264,7 +265,7 @@ class UnappliedCreditSchema(_Strict):
     overdue invoices in that currency are not chased (and hold no credit hold): the credit is
     to be applied, not the customer reminded. Reminders always say how much credit there is."""
 
-    pause_when_covered = fields.Boolean(load_default=True)
+    pause_when_covered = flag(load_default=True)
 
 
 class InvoiceDeliverySchema(_Strict):
@@ -273,7 +274,7 @@ class InvoiceDeliverySchema(_Strict):
     invoice) is sent through the provider's own invoice email `after_days` days after its issue
     date, once, to the invoice's (else the customer's) email address."""
 
-    enabled = fields.Boolean(load_default=False)
+    enabled = flag(load_default=False)
     after_days = fields.Integer(
         load_default=0,
         strict=True,

@@ -184,6 +184,10 @@ def test_pauses_and_customer_state(client, session_factory, redis) -> None:
     )
     assert profile.json["tags"] == ["vip"] and profile.json["do_not_contact"] is True
     assert client.get(f"{base}/customers/C1/profile").json["do_not_contact"] is True
+    for not_a_flag in (0.0, 1, "yes", "true"):
+        refused = client.put(f"{base}/customers/C1/profile", json={"credit_hold": not_a_flag})
+        assert refused.status_code == 422, not_a_flag  # JSON true or false only
+        assert refused.json["errors"] == {"credit_hold": "must be true or false"}
     queued = Queue("rules", connection=redis).jobs
     assert {j.func_name for j in queued} == {"rules.jobs.evaluate_customers"}
     assert [j.args for j in queued] == [(org_id, ["C1"])]  # coalesced: one waiting job

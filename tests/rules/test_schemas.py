@@ -171,7 +171,7 @@ def test_a_round_trip_keeps_every_detail() -> None:
         (
             lambda d: d.update(unapplied_credit={"pause_when_covered": "sometimes"}),
             "unapplied_credit.pause_when_covered",
-            "Not a valid boolean",
+            "must be true or false",
         ),
         (
             lambda d: d.update(invoice_delivery={"enabled": True, "after_days": -1}),
@@ -186,7 +186,7 @@ def test_a_round_trip_keeps_every_detail() -> None:
         (
             lambda d: d.update(invoice_delivery={"enabled": "maybe"}),
             "invoice_delivery.enabled",
-            "Not a valid boolean",
+            "must be true or false",
         ),
         (
             lambda d: d.update(invoice_delivery={"enabled": True, "days": 2}),
