@@ -418,19 +418,20 @@ def children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-STREAM_KEY = b'"stream": "'
+RECORD_START = b'{"type": "RECORD", "stream": "'
 
 
 def record_stream(line: bytes) -> str | None:
     """The stream of a Singer RECORD message, None for any other message. singer-python writes
-    `"type"` then `"stream"` first (json.dumps' separators), read without parsing the line."""
-    if b'"RECORD"' not in line[:40]:
+    `"type"` then `"stream"` first with json.dumps' separators: read without parsing the line;
+    any other line that mentions RECORD is parsed."""
+    if line.startswith(RECORD_START):
+        start = len(RECORD_START)
+        return line[start : line.index(b'"', start)].decode()
+    if b'"RECORD"' not in line:
         return None
-    at = line.find(STREAM_KEY, 0, 80)
-    if at < 0:
-        return str(json.loads(line)["stream"])
-    start = at + len(STREAM_KEY)
-    return line[start : line.index(b'"', start)].decode()
+    message = json.loads(line)
+    return str(message["stream"]) if message.get("type") == "RECORD" else None
 
 
 # ---------------------------------------------------------------- the runs
