@@ -64,6 +64,7 @@ from demo.stack import _free_port
 from providers.base import Limit
 from providers.quickbooks import api as quickbooks_api
 from providers.xero import api as xero_api
+from providers.xero import reads as xero_reads
 from sandbox.app import SandboxConfig
 from sandbox.client_env import client_env
 from sync.jobs import run_sync
@@ -89,10 +90,10 @@ TAP_STREAMS = {
 # The providers' published limits (what the sandbox enforces by default) and page sizes.
 REAL = {
     "quickbooks": {"per_minute": 500, "in_flight": 10, "page": quickbooks_api.PAGE_SIZE},
-    "xero": {"per_minute": 60, "in_flight": 5, "page": 1000},
+    "xero": {"per_minute": 60, "in_flight": 5, "page": xero_reads.PAGE_SIZE},
 }
 LIFTED = 1_000_000
-TARGET_RATIO = 10
+TARGET_RATIO = 10  # ours / tap, records/s (issue 12)
 
 
 @dataclass
@@ -417,19 +418,20 @@ def children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-STREAM_KEY = b'"stream": "'
+RECORD_START = b'{"type": "RECORD", "stream": "'
 
 
 def record_stream(line: bytes) -> str | None:
     """The stream of a Singer RECORD message, None for any other message. singer-python writes
-    `"type"` then `"stream"` first (json.dumps' separators), read without parsing the line."""
-    if b'"RECORD"' not in line[:40]:
+    `"type"` then `"stream"` first with json.dumps' separators: read without parsing the line;
+    any other line that mentions RECORD is parsed."""
+    if line.startswith(RECORD_START):
+        start = len(RECORD_START)
+        return line[start : line.index(b'"', start)].decode()
+    if b'"RECORD"' not in line:
         return None
-    at = line.find(STREAM_KEY, 0, 80)
-    if at < 0:
-        return str(json.loads(line)["stream"])
-    start = at + len(STREAM_KEY)
-    return line[start : line.index(b'"', start)].decode()
+    message = json.loads(line)
+    return str(message["stream"]) if message.get("type") == "RECORD" else None
 
 
 # ---------------------------------------------------------------- the runs
@@ -512,6 +514,23 @@ def lifted_table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+def verdicts(runs: list[Run]) -> str:
+    """Each of our runs against the target ratio to its provider's tap."""
+    lines = []
+    for run in runs:
+        peer = next(r for r in runs if r.provider == run.provider and r.who == TAPS[run.provider])
+        if run is peer:
+            continue
+        ratio = run.per_second / peer.per_second
+        verdict = "met" if ratio >= TARGET_RATIO else f"MISSED by {TARGET_RATIO / ratio:.1f}x"
+        lines.append(
+            f"{run.provider} {run.who}: {ratio:.1f}x {peer.who}'s records/s "
+            f"(target {TARGET_RATIO}x: {verdict}); {peer.client_us / run.client_us:.1f}x less CPU"
+            " per record"
+        )
+    return "\n".join(lines)
+
+
 def real_table(runs: list[Run], lifted: list[Run]) -> str:
     """Readings at the real limits. A tap cut at its budget is extrapolated to the whole
     backfill by its share of the requests the same tap made with the limits lifted."""
@@ -569,6 +588,8 @@ def main() -> None:
     print(f"load average after: {os.getloadavg()}")
     print("\nRate limits lifted (sandbox and ours):\n")
     print(lifted_table(lifted))
+    print()
+    print(verdicts(lifted))
     if real:
         print("\nAt the providers' real limits (our sync into SQLite):\n")
         print(real_table(real, lifted))
