@@ -267,20 +267,7 @@ def live_mail(live, mail) -> JobContext:
 
 def owed(ctx: JobContext, org_id: int) -> dict[str, Any]:
     """A reminder line for the first open invoice (and so, a customer who owes something)."""
-    with session_scope(ctx.sessions) as db:
-        inv = db.scalars(
-            select(Invoice)
-            .where(Invoice.organization_id == org_id, Invoice.status == "open")
-            .order_by(Invoice.id)
-        ).first()
-        return {
-            "customer": inv.customer_external_id,
-            "external_id": inv.external_id,
-            "number": inv.number or inv.external_id,
-            "balance": str(inv.balance),
-            "currency": inv.currency,
-            "days_overdue": 1,
-        }
+    return owed_by_customers(ctx, org_id, 1)[0]
 
 
 @pytest.mark.e2e
