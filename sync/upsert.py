@@ -10,11 +10,13 @@ credit a payment applies from credit notes (QuickBooks), which lands in `credit_
 under that payment's name and waits for a credit note not mirrored yet. The caller owns the
 transaction.
 
-The write goes to the driver directly (values converted by the columns' own SQLAlchemy types):
-the generic statement machinery costs three times the database's own work at backfill volume
-(docs/benchmarks.md). On PostgreSQL a page of rows is COPYed into a temporary table and upserted
-from there in one statement (sync/copy_write.py), which takes about half the server's time of
-an executemany of the same rows.
+The write goes to the driver directly: the generic statement machinery costs three times the
+database's own work at backfill volume (docs/benchmarks.md). On SQLite live records become
+parameter tuples straight away (sync/sqlite_rows.py), in the form the column types store; on
+PostgreSQL, and for deletion stubs, rows are converted by the columns' own SQLAlchemy types, and
+a page of them is COPYed into a temporary table and upserted from there in one statement
+(sync/copy_write.py), which takes about half the server's time of an executemany of the same
+rows.
 """
 
 from __future__ import annotations
@@ -192,8 +194,8 @@ def _write_tuples(
     records: list[AnyRecord],
     now: datetime,
 ) -> None:
-    """SQLite: parameter tuples made straight from the records (sync/sqlite_rows.py), a third
-    of the Python work of rows converted by the columns' types."""
+    """SQLite: parameter tuples made straight from the records (sync/sqlite_rows.py), with
+    no row dicts and no type processors in between."""
     columns = sqlite_rows.columns(entity)
     update_columns = tuple(c for c in columns if c not in _KEY)
     sql = _insert_sql(session.get_bind().dialect, table, columns, update_columns)
