@@ -10,11 +10,13 @@ credit a payment applies from credit notes (QuickBooks), which lands in `credit_
 under that payment's name and waits for a credit note not mirrored yet. The caller owns the
 transaction.
 
-The write goes to the driver directly (values converted by the columns' own SQLAlchemy types):
-the generic statement machinery costs three times the database's own work at backfill volume
-(docs/benchmarks.md). On PostgreSQL a page of rows is COPYed into a temporary table and upserted
-from there in one statement (sync/copy_write.py), which takes about half the server's time of
-an executemany of the same rows.
+The write goes to the driver directly: the generic statement machinery costs three times the
+database's own work at backfill volume (docs/benchmarks.md). On SQLite live records become
+parameter tuples straight away (sync/sqlite_rows.py), in the form the column types store; on
+PostgreSQL, and for deletion stubs, rows are converted by the columns' own SQLAlchemy types, and
+a page of them is COPYed into a temporary table and upserted from there in one statement
+(sync/copy_write.py), which takes about half the server's time of an executemany of the same
+rows.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from providers.base import CustomerRecord
 from providers.base import Entity
 from providers.base import InvoiceRecord
 from providers.base import PaymentRecord
+from sync import sqlite_rows
 from sync.copy_write import COPY_FROM
 from sync.copy_write import copy_upsert
 
@@ -90,18 +93,17 @@ def upsert_page(
     allocations of payments and credit notes replaced whole."""
     if not records:
         return UpsertResult()
-    model, to_row = _ENTITIES[entity]
-    table: Table = model.__table__
+    table: Table = _ENTITIES[entity][0].__table__
     latest = _latest_per_id(records)
     held = _held_versions(session, table, org_id, [r.external_id for r in latest])
     fresh = [r for r in latest if _is_newer(r, held.get(r.external_id))]
     if not fresh:
         return UpsertResult()
     now = utcnow()
-    live = [to_row(r) | _head(org_id, r, now) for r in fresh if not r.deleted]
-    gone = [_head(org_id, r, now) | _deleted_defaults(entity) for r in fresh if r.deleted]
+    live = [r for r in fresh if not r.deleted]
     if live:
-        _write(session, table, live, [c for c in live[0] if c not in _KEY])
+        _write_live(session, table, entity, org_id, live, now)
+    gone = [_head(org_id, r, now) | _deleted_defaults(entity) for r in fresh if r.deleted]
     if gone:
         flagged = [*FLAGGED_COLUMNS, *(["status"] if entity in _WITH_STATUS else [])]
         _write(session, table, gone, flagged)
@@ -131,6 +133,11 @@ def _held_versions(
     session: Session, table: Table, org_id: int, external_ids: list[str]
 ) -> dict[str, _Held]:
     customer = _customer_column(table)
+    if session.get_bind().dialect.name == "sqlite":
+        held = sqlite_rows.held_versions(
+            session.connection(), table, customer.name, org_id, external_ids
+        )
+        return {ext: _Held(row_id, at, version, cust) for ext, row_id, at, version, cust in held}
     wanted = _among(session.get_bind().dialect, table.c.external_id, external_ids)
     rows = session.execute(
         select(
@@ -165,6 +172,51 @@ def _head(org_id: int, record: AnyRecord, now: Any) -> dict[str, Any]:
     }
 
 
+def _write_live(
+    session: Session,
+    table: Table,
+    entity: Entity,
+    org_id: int,
+    records: list[AnyRecord],
+    now: datetime,
+) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        _write_tuples(session, table, entity, org_id, records, now)
+    else:
+        _write_rows(session, table, entity, org_id, records, now)
+
+
+def _write_tuples(
+    session: Session,
+    table: Table,
+    entity: Entity,
+    org_id: int,
+    records: list[AnyRecord],
+    now: datetime,
+) -> None:
+    """SQLite: parameter tuples made straight from the records (sync/sqlite_rows.py), with
+    no row dicts and no type processors in between."""
+    columns = sqlite_rows.columns(entity)
+    update_columns = tuple(c for c in columns if c not in _KEY)
+    sql = _insert_sql(session.get_bind().dialect, table, columns, update_columns)
+    params = sqlite_rows.rows(entity, org_id, records, now)
+    sqlite_rows.execute_many(session.connection(), sql, params)
+
+
+def _write_rows(
+    session: Session,
+    table: Table,
+    entity: Entity,
+    org_id: int,
+    records: list[AnyRecord],
+    now: datetime,
+) -> None:
+    """Any database: a row per record, its values converted by the columns' types."""
+    to_row = _ENTITIES[entity][1]
+    rows = [to_row(r) | _head(org_id, r, now) for r in records]
+    _write(session, table, rows, [c for c in rows[0] if c not in _KEY])
+
+
 def _write(
     session: Session, table: Table, rows: list[dict[str, Any]], update_columns: list[str]
 ) -> None:
@@ -176,17 +228,25 @@ def _write(
         convert = _bind_processor(dialect, table, name)
         converted.append(values if convert is None else _converted(convert, values))
     params = list(zip(*converted, strict=True))
-    on_conflict = _on_conflict_sql(dialect, table, tuple(update_columns))
     if dialect.name == "postgresql" and len(params) >= COPY_FROM:
+        on_conflict = _on_conflict_sql(dialect, table, tuple(update_columns))
         copy_upsert(session.connection(), table, columns, params, on_conflict)
         return
+    sql = _insert_sql(dialect, table, columns, tuple(update_columns))
+    session.connection().exec_driver_sql(sql, params)
+
+
+@cache
+def _insert_sql(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], update_columns: tuple[str, ...]
+) -> str:
     quote = dialect.identifier_preparer.quote
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
+    return (
         f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
-        f"VALUES ({', '.join([marker] * len(columns))}) {on_conflict}"
+        f"VALUES ({', '.join([marker] * len(columns))}) "
+        f"{_on_conflict_sql(dialect, table, update_columns)}"
     )
-    session.connection().exec_driver_sql(sql, params)
 
 
 def _converted(convert: Callable[[Any], Any], values: list[Any]) -> list[Any]:
