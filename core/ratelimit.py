@@ -6,7 +6,9 @@ any object with `key`, `per_minute`, `per_day` and `in_flight` attributes (None 
 Per limit key, Redis holds:
 - `<prefix>:<key>:minute` and `:day`: sliding windows, sorted sets of call start times (ms);
 - `<prefix>:<key>:inflight`: running calls, a sorted set scored by lease expiry, so a worker that
-  dies inside a call frees its slot when the lease runs out;
+  dies inside a call frees its slot when the lease runs out; each member names its host and
+  process, so a caller kept waiting frees at once the slots of processes of its own host that
+  no longer exist (a worker killed mid-write, whose delivery lanes each held one);
 - `<prefix>:<key>:blocked`: "wait until" (ms) set by `observe` when the provider says so.
 One Lua script checks every limit and takes the slot in all of them at once, using Redis' clock,
 so processes on different machines agree. `slot()` sleeps until the script says yes; when the
@@ -16,6 +18,8 @@ wait would pass `max_wait` it raises LimitWaitExceeded (with `retry_after`) inst
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +31,7 @@ import redis as redis_lib
 
 log = logging.getLogger(__name__)
 
+HOST = socket.gethostname()
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 
@@ -127,7 +132,7 @@ class RedisLimiter:
     @contextmanager
     def slot(self, limits: tuple[Any, ...]) -> Iterator[None]:
         """Block until a call under every one of `limits` may start; free it on exit."""
-        token = uuid.uuid4().hex
+        token = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex}"
         self._wait_for_slot(limits, token)
         try:
             yield
@@ -154,10 +159,27 @@ class RedisLimiter:
             wait_ms = int(self._acquire(keys=keys, args=args))
             if wait_ms <= 0:
                 return
+            if self._free_slots_of_the_dead(limits):
+                continue
             wait = wait_ms / 1000
             if time.monotonic() + wait > deadline:
                 raise LimitWaitExceeded(_names(limits), retry_after=wait)
             self.sleep(wait)
+
+    def _free_slots_of_the_dead(self, limits: tuple[Any, ...]) -> int:
+        """Free the call slots held by processes of this host that have died; how many."""
+        freed = 0
+        for limit in limits:
+            if not _count(limit, "in_flight"):
+                continue
+            key = self._key(limit, "inflight")
+            members: list[bytes] = self.redis.zrange(key, 0, -1)  # type: ignore[assignment]  # redis-py types every reply loosely
+            dead = [m for m in members if _holder_is_dead(m)]
+            if dead:
+                freed += int(self.redis.zrem(key, *dead))
+        if freed:
+            log.warning("freed %d call slot(s) of %s held by dead processes", freed, _names(limits))
+        return freed
 
     def _script_input(self, limits: tuple[Any, ...], token: str) -> tuple[list[str], list[Any]]:
         keys: list[str] = []
@@ -178,6 +200,21 @@ class RedisLimiter:
 
     def _key(self, limit: Any, part: str) -> str:
         return f"{self.prefix}:{limit.key}:{part}"
+
+
+def _holder_is_dead(member: bytes | str) -> bool:
+    """Whether a slot's holder ("host:pid:token") was a process of this host that is gone."""
+    text = member.decode() if isinstance(member, bytes) else member
+    parts = text.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != HOST or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
 
 
 def _count(limit: Any, name: str) -> int:

@@ -4,6 +4,9 @@ fixture empties it between two steps of a test."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 import uuid
@@ -141,6 +144,38 @@ def test_crashed_worker_frees_its_slot_when_the_lease_expires(limiter_factory):
         waited = time.monotonic() - started
     assert 0.15 <= waited <= 1.0
     crashed.__exit__(None, None, None)  # a late release of an expired lease is harmless
+
+
+def test_slots_of_a_killed_process_of_this_host_are_freed_at_once(limiter_factory, prefix):
+    """A worker SIGKILLed mid-write held a slot in each of its delivery lanes; a caller kept
+    waiting frees them without waiting out their lease. A live holder's slot, and one of a
+    process on another host, keep theirs."""
+    limit = Limit("qbo:6", in_flight=2)
+    child = multiprocessing.get_context("fork").Process(
+        target=_hold_two_slots, args=(limit, prefix)
+    )
+    child.start()
+    child.join(10)
+    assert child.exitcode == -signal.SIGKILL
+    with limiter_factory(max_wait=0.5).slot((limit,)):
+        pass  # both of the dead process's slots were freed
+    live = limiter_factory(lease_seconds=60).slot((limit,))
+    live.__enter__()
+    elsewhere = f"another-host:{os.getpid()}:x"
+    limiter = limiter_factory(max_wait=0.2)
+    limiter.redis.zadd(f"{limiter.prefix}:qbo:6:inflight", {elsewhere: time.time() * 1000 + 60_000})
+    with pytest.raises(LimitWaitExceeded):
+        with limiter.slot((limit,)):
+            pass
+    live.__exit__(None, None, None)
+
+
+def _hold_two_slots(limit: Limit, prefix: str) -> None:
+    limiter = RedisLimiter(Redis.from_url(REDIS_URL), prefix=prefix, lease_seconds=60)
+    held = [limiter.slot((limit,)) for _ in range(2)]
+    for slot in held:
+        slot.__enter__()  # never left: the process dies inside both calls
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_observed_retry_after_delays_later_calls(limiter_factory):
