@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from core.db import session_scope
 from core.models import Invoice
-from core.models import Organization
 from core.models import SyncCursor
 from providers.base import Entity
 from providers.base import InvoiceRecord
@@ -29,6 +28,7 @@ from sync.prefetch import prefetched
 from sync.upsert import upsert_page
 from tests.fakes import Crash
 from tests.fakes import FakeProvider
+from tests.sync.conftest import mirror
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 PAGE = 250  # above sync.copy_write.COPY_FROM
@@ -47,21 +47,6 @@ def invoice(n: int, at: datetime, version: str = "0", **kw: object) -> InvoiceRe
     }
     fields.update(kw)
     return InvoiceRecord(external_id=str(n), version=version, updated_at=at, **fields)
-
-
-@pytest.fixture
-def org_id(session_factory) -> int:
-    with session_scope(session_factory) as session:
-        org = Organization(provider="fake", external_id="realm-1", name="Acme")
-        session.add(org)
-        session.flush()
-        return org.id
-
-
-def mirror(session_factory, org_id: int) -> dict[str, Invoice]:
-    with session_scope(session_factory) as session:
-        rows = session.scalars(select(Invoice).where(Invoice.organization_id == org_id))
-        return {r.external_id: r for r in rows}
 
 
 @pytest.mark.parametrize("prefetch", [None, 0, 2])

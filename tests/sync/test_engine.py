@@ -15,7 +15,6 @@ from sqlalchemy import select
 from core.db import session_scope
 from core.models import Customer
 from core.models import Invoice
-from core.models import Organization
 from core.models import Payment
 from core.models import PaymentAllocation
 from core.models import SyncCursor
@@ -29,6 +28,7 @@ from sync.engine import sync_entities
 from sync.engine import sync_entity
 from tests.fakes import Crash
 from tests.fakes import FakeProvider
+from tests.sync.conftest import mirror
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -45,21 +45,6 @@ def invoice(n: int, at: datetime, **kw: object) -> InvoiceRecord:
     }
     fields.update(kw)
     return InvoiceRecord(external_id=str(n), version="0", updated_at=at, **fields)
-
-
-@pytest.fixture
-def org_id(session_factory) -> int:
-    with session_scope(session_factory) as session:
-        org = Organization(provider="fake", external_id="realm-1", name="Acme")
-        session.add(org)
-        session.flush()
-        return org.id
-
-
-def mirror(session_factory, org_id: int) -> dict[str, Invoice]:
-    with session_scope(session_factory) as session:
-        rows = session.scalars(select(Invoice).where(Invoice.organization_id == org_id))
-        return {r.external_id: r for r in rows}
 
 
 def test_backfill_then_incremental_picks_up_only_changes(session_factory, org_id):

@@ -9,13 +9,11 @@ from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from core.db import session_scope
 from core.models import CreditAllocation
 from core.models import CreditNote
-from core.models import Organization
 from providers.base import Allocation
 from providers.base import CreditApplication
 from providers.base import CreditNoteRecord
@@ -25,15 +23,6 @@ from providers.base import PaymentRecord
 from sync.upsert import upsert_page
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def org_id(session_factory) -> int:
-    with session_scope(session_factory) as session:
-        org = Organization(provider="fake", external_id="realm-1", name="Acme")
-        session.add(org)
-        session.flush()
-        return org.id
 
 
 def credit_note(at: datetime, **kw: object) -> CreditNoteRecord:
