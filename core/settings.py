@@ -92,7 +92,9 @@ class Settings:
     delivery_lease_seconds: int = 120
     # How many actions of one organization's delivery run are written at once (each lane has
     # its own provider client and SMTP connection; one customer's actions stay in one lane).
-    delivery_lanes: int = 4
+    # One by default: with several, a worker killed mid-run is likelier to die between the mail
+    # server's acceptance of a reminder and its receipt, and that reminder is sent again.
+    delivery_lanes: int = 1
     work_time_limit_seconds: float = 20.0
     smtp: SmtpSettings | None = None  # the platform's mail server, for organizations without one
     mail_from: str = ""  # the platform's sender, "Name <address>" or an address
@@ -119,7 +121,7 @@ class Settings:
             ("SAFETY_SYNC_MINUTES", 60),
             ("WORK_TIME_LIMIT_SECONDS", 20),
             ("DELIVERY_LEASE_SECONDS", 120),
-            ("DELIVERY_LANES", 4),
+            ("DELIVERY_LANES", 1),
         ):
             try:
                 ints[name] = int(env.get(name, default))
