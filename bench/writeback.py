@@ -16,8 +16,9 @@ cron), on SQLite and PostgreSQL side by side:
     .venv/bin/python bench/writeback.py [--changes 200] [--interval 0.25] [--actions 400]
         [--databases sqlite,postgresql] [--profile]
 
-PostgreSQL is DATABASE_URL when it names one, else postgresql://postgres@127.0.0.1:5432/test
-(a schema of its own). Redis is REDIS_URL (default: 127.0.0.1, port 6379 + DUNWELL_TEST_SLOT).
+PostgreSQL is DUNWELL_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test), in a
+schema of its own (bench.stackrun.database_url). Redis is REDIS_URL (default: 127.0.0.1, port
+6379 + DUNWELL_TEST_SLOT).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ from redis import Redis  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from core.db import make_engine  # noqa: E402
+from bench.stackrun import database_url  # noqa: E402
+from bench.stackrun import percentile  # noqa: E402
 from core.db import session_scope  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from outbox.jobs import deliver_due  # noqa: E402
@@ -70,21 +72,6 @@ from tests.servers import free_port  # noqa: E402
 
 SLOT = int(os.environ.get("DUNWELL_TEST_SLOT", "0") or 0)
 REDIS_URL = os.environ.get("REDIS_URL", f"redis://127.0.0.1:{6379 + SLOT}/9")
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def database_url(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'writeback.sqlite3'}"
-    url = os.environ.get("DATABASE_URL", "")
-    url = url if url.startswith("postgresql") else PG_DEFAULT
-    schema = f"dunwell_bench_writeback_{SLOT}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    admin.dispose()
-    return f"{url}?options=-csearch_path%3D{schema}"
 
 
 def start(kind: str, workdir: Path) -> tuple[DeliveryStack, World]:
@@ -92,7 +79,7 @@ def start(kind: str, workdir: Path) -> tuple[DeliveryStack, World]:
     stack = DeliveryStack(
         web_port=free_port(),
         sandbox_port=free_port(),
-        database_url=database_url(kind, workdir),
+        database_url=database_url(kind, workdir, "bench_writeback"),
         redis_url=REDIS_URL,
         workdir=workdir / "stack",
         sandbox_size="demo",
@@ -175,7 +162,7 @@ def latency(world: World, changes: int, interval: float) -> dict[str, Any]:
         "not_reminded": missing,
         "why_not": _why_not(world, unsent),
         "p50_s": round(statistics.median(waits), 3) if waits else float("nan"),
-        "p95_s": round(_percentile(waits, 95), 3) if waits else float("nan"),
+        "p95_s": round(percentile(waits, 95), 3) if waits else float("nan"),
         "max_s": round(waits[-1], 3) if waits else float("nan"),
     }
 
@@ -242,12 +229,6 @@ def _numbers_in(text: str, made: dict[str, float]) -> list[str]:
 
 def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp).astimezone(UTC).timestamp()
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 # ---------------------------------------------------------------- throughput
