@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
@@ -117,7 +118,13 @@ def authlib_refresher(client_id: str, client_secret: str, token_url: str) -> Ref
 
 
 class GrantCredentials:
-    """`providers.base.Credentials` backed by an OAuthGrant row."""
+    """`providers.base.Credentials` backed by an OAuthGrant row.
+
+    The row read is reused for `reuse_seconds`: a client making many calls (a delivery run, a
+    sync) reads and decrypts it about once, not once a call. That is safe because a token
+    another process refreshed meanwhile leaves ours valid until it expires (both providers), a
+    token about to expire is refreshed first, and a rejected one is always re-read
+    (`refreshed`): a grant disconnected or declared dead elsewhere shows at the next 401."""
 
     def __init__(
         self,
@@ -127,6 +134,7 @@ class GrantCredentials:
         redis: Redis,
         refresher: Refresher,
         lock_timeout: int = 60,
+        reuse_seconds: float = 30.0,
     ):
         self.grant_id = grant_id
         self._sessions = sessions
@@ -134,18 +142,29 @@ class GrantCredentials:
         self._redis = redis
         self._refresher = refresher
         self._lock_timeout = lock_timeout
+        self._reuse_seconds = reuse_seconds
+        self._read: tuple[float, Token] | None = None
 
     def token(self) -> Token:
-        """The stored token; GrantDead once the grant is no longer active."""
+        """The stored token (as read less than `reuse_seconds` ago); GrantDead once the grant
+        is no longer active."""
+        if self._read is not None and time.monotonic() - self._read[0] < self._reuse_seconds:
+            return self._read[1]
+        return self._stored()
+
+    def _stored(self) -> Token:
         with session_scope(self._sessions) as session:
             grant = session.get(OAuthGrant, self.grant_id)
             if grant is None or grant.status != "active":
+                self._read = None
                 raise GrantDead("this connection needs to be reconnected")
-            return self._cipher.decrypt(grant.token_ciphertext)
+            token = self._cipher.decrypt(grant.token_ciphertext)
+        self._read = (time.monotonic(), token)
+        return token
 
     def refresh_token(self) -> str:
         """For revoking the grant at disconnect (Xero revokes refresh tokens only)."""
-        return str(self.token().get("refresh_token", ""))
+        return str(self._stored().get("refresh_token", ""))
 
     def access_token(self) -> str:
         """An access token good for a while yet: refreshed first when it expires within
@@ -165,7 +184,7 @@ class GrantCredentials:
             blocking_timeout=self._lock_timeout,
         )
         with lock:
-            current = self.token()
+            current = self._stored()
             if current["access_token"] != rejected and not _expiring(current):
                 return str(current["access_token"])
             return self._refresh_locked(current)
@@ -174,7 +193,7 @@ class GrantCredentials:
         try:
             fresh = self._refresher(current["refresh_token"])
         except InvalidGrant:
-            stored = self.token()
+            stored = self._stored()
             if stored.get("refresh_token") != current.get("refresh_token"):
                 return str(stored["access_token"])
             mark_grant_dead(self._sessions, self.grant_id, "The refresh token was refused.")
@@ -184,6 +203,8 @@ class GrantCredentials:
             grant = session.get(OAuthGrant, self.grant_id)
             assert grant is not None
             store_token(grant, fresh, self._cipher)
+            token = self._cipher.decrypt(grant.token_ciphertext)
+        self._read = (time.monotonic(), token)
         log.info("refreshed grant %s", self.grant_id)
         return str(fresh["access_token"])
 

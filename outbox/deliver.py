@@ -37,6 +37,7 @@ from core.tokens import GrantDead
 from core.tokens import mark_grant_dead
 from outbox import channels
 from outbox.commands import SendEmail
+from outbox.commands import command_json
 from outbox.email.errors import PermanentFailure
 from outbox.email.errors import TemporaryFailure
 from outbox.lifecycle import transition
@@ -47,6 +48,7 @@ from outbox.models import new_key
 from outbox.perform import Performed
 from outbox.perform import Taken
 from outbox.perform import take
+from providers.base import AddNote
 from providers.base import AnyRecord
 from providers.base import CreditNoteRecord
 from providers.base import CustomerRecord
@@ -60,6 +62,7 @@ from providers.base import Reauthorize
 from providers.base import Rejected
 from providers.base import SendReminder
 from providers.base import Unsupported
+from rules.engine.decisions import ActionKind
 from rules.engine.timing import local_date
 from sync.upsert import upsert_page
 
@@ -81,7 +84,7 @@ class Delivered(Performed):
 
     outage: bool = False
     rate_limited: bool = False
-    follow_up: int | None = None  # the ledger note recording a reminder that went out
+    follow_up: Taken | None = None  # the ledger note recording a reminder that went out
 
 
 def deliver(
@@ -94,9 +97,14 @@ def deliver(
     (one provider client and one SMTP connection for all its actions)."""
     now = now or utcnow()
     with session_scope(rt.sessions) as session:
-        taken = take(session, action_id, now, timedelta(seconds=rt.settings.delivery_lease_seconds))
+        taken = take(session, action_id, now, _lease(rt))
     if not isinstance(taken, Taken):
         return taken
+    return deliver_taken(rt, taken, run)
+
+
+def deliver_taken(rt: JobContext, taken: Taken, run: channels.Run | None = None) -> Delivered:
+    """Write an action already taken (leased, its command fixed) and record what happened."""
     try:
         written = channels.write(rt, taken, run)
     except (GrantDead, Reauthorize) as exc:
@@ -118,6 +126,10 @@ def deliver(
     return _sent(rt, taken, written)
 
 
+def _lease(rt: JobContext) -> timedelta:
+    return timedelta(seconds=rt.settings.delivery_lease_seconds)
+
+
 def _message(exc: Exception) -> str:
     return getattr(exc, "message", None) or str(exc)
 
@@ -129,7 +141,7 @@ def _sent(rt: JobContext, taken: Taken, written: channels.Written) -> Delivered:
         action.provider_reference = written.reference[:200]
         action.attempts += 1
         transition(action, S.SENT, f"sent: {written.reference}"[:2000], actor="worker")
-        follow_up = _ledger_note(session, action, taken)
+        follow_up = _ledger_note(session, action, taken, _lease(rt))
         return Delivered(S.SENT, action.reason, follow_up=follow_up)
 
 
@@ -181,9 +193,11 @@ def _upsert(session: Session, org_id: int, records: tuple[AnyRecord, ...]) -> No
         upsert_page(session, org_id, entity, found)
 
 
-def _ledger_note(session: Session, action: Action, taken: Taken) -> int | None:
+def _ledger_note(session: Session, action: Action, taken: Taken, lease: timedelta) -> Taken | None:
     """Record a reminder that went out as a note on the customer in the accounting system, so
-    sales and finance see it there. An action of its own: retried and kept like any other."""
+    sales and finance see it there. An action of its own, retried and kept like any other; it
+    is taken (leased, its command fixed) as it is made, since there is nothing to re-check: the
+    reminder's own checks just passed."""
     command = taken.command
     if not isinstance(command, (SendEmail, SendReminder)):
         return None
@@ -191,12 +205,13 @@ def _ledger_note(session: Session, action: Action, taken: Taken) -> int | None:
         str(line.get("number") or line.get("external_id"))
         for line in action.payload.get("invoices", []) + action.payload.get("offers", [])
     )
-    org = session.get(Organization, action.organization_id)
-    when = local_date(utcnow(), org.timezone if org is not None else None).isoformat()
+    now = utcnow()
+    when = local_date(now, taken.timezone).isoformat()
     text = f'Dunwell reminder emailed to {command.to} on {when}: "{command.subject}"'
     if numbers:
         text += f" (invoices {numbers})"
-    now = utcnow()
+    note = AddNote(Entity.CUSTOMER, action.customer_external_id, text[:1900])
+    key = new_key()
     row: dict[str, Any] = {
         "organization_id": action.organization_id,
         "rule": action.rule,
@@ -207,32 +222,43 @@ def _ledger_note(session: Session, action: Action, taken: Taken) -> int | None:
         "customer_external_id": action.customer_external_id,
         "rule_version_id": action.rule_version_id,
         "rule_version": action.rule_version,
-        "status": S.PLANNED,
-        "reason": "records the reminder in the ledger",
+        "status": S.PENDING,
+        "reason": "ready to write",
         "decided_on": action.decided_on,
         "scheduled_for": now,
+        "performed_at": now,
+        "lease_until": now + lease,
         "batch": action.batch,
-        "payload": {"on": "customer", "text": text[:1900], "record_of": action.id},
+        "payload": {"on": "customer", "text": note.text, "record_of": action.id},
         "explanation": {"summary": f"the record of reminder {action.id}"},
-        "key": new_key(),
+        "command": command_json(note),
+        "key": key,
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
     }
     ids = [r[0] for r in insert_ignore(session, Action.__table__, [row], (Action.id,))]
-    for note_id in ids:
+    if not ids:
+        return None
+    note_id = ids[0]
+    for was, status, reason in (
+        ("", S.PLANNED, f"records reminder {action.id} in the ledger"),
+        (S.PLANNED, S.PENDING, "ready to write"),
+    ):
         session.add(
             ActionEvent(
                 action_id=note_id,
                 organization_id=action.organization_id,
                 at=now,
-                from_status="",
-                to_status=S.PLANNED,
+                from_status=was,
+                to_status=status,
                 actor="worker",
-                reason=f"records reminder {action.id} in the ledger",
+                reason=reason,
             )
         )
-    return ids[0] if ids else None
+    return Taken(
+        note_id, action.organization_id, ActionKind.NOTE, key, note, timezone=taken.timezone
+    )
 
 
 def _mark_needs_reconnect(rt: JobContext, org_id: int, detail: str) -> None:

@@ -34,10 +34,12 @@ from core.models import OrgStatus
 from outbox.channels import Run
 from outbox.deliver import Delivered
 from outbox.deliver import deliver
+from outbox.deliver import deliver_taken
 from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionStatus as S
 from outbox.perform import Performed
+from outbox.perform import Taken
 
 SELF = "outbox.jobs"
 
@@ -137,14 +139,17 @@ def _lane(
                 queue = work.get_nowait()
             except Empty:
                 break
-            while queue and not stop.is_set():
-                action_id = queue.pop(0)
-                result = deliver(rt, action_id, max(now, utcnow()), run)
+            follow_up: Taken | None = None
+            while (queue or follow_up) and not stop.is_set():
+                if follow_up is not None:
+                    action_id, result = follow_up.action_id, deliver_taken(rt, follow_up, run)
+                else:
+                    action_id = queue.pop(0)
+                    result = deliver(rt, action_id, max(now, utcnow()), run)
                 done += 1
                 if not isinstance(result, Delivered):
                     continue
-                if result.follow_up is not None:
-                    queue.insert(0, result.follow_up)
+                follow_up = result.follow_up
                 if result.outage or result.rate_limited:
                     stop.set()
                     _hold_off(rt, org_id, action_id, result)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from jinja2 import TemplateError
 from sqlalchemy import select
@@ -52,10 +53,9 @@ from rules.engine.timing import local_date
 from rules.engine.timing import next_allowed
 from rules.held_back import hold_back
 from rules.load import load_facts
-from rules.models import RuleSetVersion
 from rules.ruleset.book import RuleBook
-from rules.ruleset.store import active_version
-from rules.ruleset.store import book_for
+from rules.ruleset.store import active_book
+from rules.ruleset.store import book_of_version
 from rules.ruleset.store import rules_since
 
 LEASE = timedelta(minutes=2)
@@ -79,6 +79,8 @@ class Taken:
     kind: str
     key: str
     command: Command
+    resumed: bool = False  # it had been handed over before: its write may have happened
+    timezone: str | None = None  # the organization's
 
 
 def take(
@@ -95,9 +97,8 @@ def take(
     if action.scheduled_for > now:
         return Performed(action.status, "not due yet", action.scheduled_for)
     org = session.get(Organization, action.organization_id)
-    book = _book(session, action)
-    if org is None or book is None:
-        transition(action, S.CANCELLED, "the organization or its rules are gone", now)
+    if org is None:
+        transition(action, S.CANCELLED, "the organization is gone", now)
         return Performed(S.CANCELLED, action.reason)
     if org.status != OrgStatus.CONNECTED:
         reason = f"waiting for {org.name or 'the organization'} to be connected again"
@@ -108,9 +109,13 @@ def take(
         # server. It is finished with the same command and key (replayed, or found in the
         # email receipts), not re-decided: a cancel now could leave a write done but unrecorded.
         command = command_from_json(action.command or {})
-        return _lease(action, command, now, lease, "resumed: its worker stopped mid-write")
+        return _lease(action, command, now, lease, "resumed: its worker stopped mid-write", org)
     if _unconditional_kind(action):
-        return _unconditional(session, action, now, lease)
+        return _unconditional(session, action, org, now, lease)
+    book = _book(session, action)
+    if book is None:
+        transition(action, S.CANCELLED, "the organization's rules are gone", now)
+        return Performed(S.CANCELLED, action.reason)
     as_of = local_date(now, org.timezone)
     facts = load_facts(
         session, org, as_of, now, book, [action.customer_external_id], rules_since(session, org)
@@ -123,7 +128,7 @@ def take(
         transition(action, S.CANCELLED, outcome.cancel, now)
         return Performed(S.CANCELLED, outcome.cancel)
     if action.status == S.PENDING and action.command is not None:
-        return _lease(action, command_from_json(action.command), now, lease, "resumed")
+        return _lease(action, command_from_json(action.command), now, lease, "resumed", org)
     if outcome.payload is not None:
         action.payload = outcome.payload
     assert customer is not None
@@ -134,7 +139,7 @@ def take(
     if action.kind == ActionKind.REMINDER:
         return _reminder(action, book, org, customer, as_of, now, lease, outcome.notes)
     command = command_for(action)
-    return _lease(action, command, now, lease, _notes("ready to write", outcome.notes))
+    return _lease(action, command, now, lease, _notes("ready to write", outcome.notes), org)
 
 
 def _cut_off(action: Action) -> bool:
@@ -151,7 +156,7 @@ def _unconditional_kind(action: Action) -> bool:
 
 
 def _unconditional(
-    session: Session, action: Action, now: datetime, lease: timedelta
+    session: Session, action: Action, org: Organization, now: datetime, lease: timedelta
 ) -> Taken | Performed:
     """The ledger's record of a message that went out, or a person's order (a hold, a note):
     nothing the rules decided to re-check, only that the customer is still there. Loading the
@@ -173,16 +178,18 @@ def _unconditional(
         transition(action, S.CANCELLED, problem, now)
         return Performed(S.CANCELLED, problem)
     if action.status == S.PENDING and action.command is not None:
-        return _lease(action, command_from_json(action.command), now, lease, "resumed")
-    return _lease(action, command_for(action), now, lease, "ready to write")
+        return _lease(action, command_from_json(action.command), now, lease, "resumed", org)
+    return _lease(action, command_for(action), now, lease, "ready to write", org)
 
 
 def _book(session: Session, action: Action) -> RuleBook | None:
-    version = None
+    """The book of the version that decided `action`, else the active one."""
     if action.rule_version_id is not None:
-        version = session.get(RuleSetVersion, action.rule_version_id)
-    version = version or active_version(session, action.organization_id)
-    return book_for(version) if version is not None else None
+        book = book_of_version(session, action.rule_version_id)
+        if book is not None:
+            return book
+    active = active_book(session, action.organization_id)
+    return active[0] if active is not None else None
 
 
 def _wait_for_limits(
@@ -230,13 +237,28 @@ def _reminder(
         return Performed(S.FAILED, reason)
     action.rendered_subject, action.rendered_body = subject, body
     lines = tuple(action.payload.get("invoices", [])) + tuple(action.payload.get("offers", []))
+    lines = _with_links(lines, customer)
     command: Command
     if action.payload.get("channel") == "provider":
         ids = tuple(dict.fromkeys(line["external_id"] for line in lines))
         command = SendReminder(customer.external_id, ids, to, subject, body)
     else:
         command = SendEmail(customer.external_id, to, subject, body, tuple(lines))
-    return _lease(action, command, now, lease, _notes("ready to send", notes))
+    return _lease(action, command, now, lease, _notes("ready to send", notes), org)
+
+
+def _with_links(
+    lines: tuple[dict[str, Any], ...], customer: CustomerFact
+) -> tuple[dict[str, Any], ...]:
+    """Each invoice line with the payment link the mirror knows for it (outbox.channels asks
+    the provider for the ones it does not)."""
+    links = {i.external_id: i.link for i in customer.invoices if i.link}
+    return tuple(
+        {**line, "link": links[line["external_id"]]}
+        if not line.get("link") and line.get("external_id") in links
+        else line
+        for line in lines
+    )
 
 
 def _sent(session: Session, action: Action, book: RuleBook, now: datetime) -> list[datetime]:
@@ -259,9 +281,19 @@ def _notes(reason: str, notes: list[str]) -> str:
     return f"{reason} ({'; '.join(notes)})" if notes else reason
 
 
-def _lease(action: Action, command: Command, now: datetime, lease: timedelta, reason: str) -> Taken:
+def _lease(
+    action: Action,
+    command: Command,
+    now: datetime,
+    lease: timedelta,
+    reason: str,
+    org: Organization,
+) -> Taken:
+    resumed = action.command is not None
     action.command = command_json(command)
     action.performed_at = action.performed_at or now
     action.lease_until = now + lease
     transition(action, S.PENDING, reason, now, actor="worker")
-    return Taken(action.id, action.organization_id, action.kind, action.key, command)
+    return Taken(
+        action.id, action.organization_id, action.kind, action.key, command, resumed, org.timezone
+    )

@@ -27,7 +27,11 @@ SERVER_NAME = "mail.sandbox.test"
 
 
 class Mailbox:
-    """Every message received, in order, and the refusals to answer with."""
+    """Every message received, in order, and the refusals to answer with.
+
+    As a real mail server queues a message before it looks inside, a message is only kept at
+    receipt (its envelope, time and bytes) and parsed when first read: the SMTP reply does not
+    wait for the parse."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -42,18 +46,28 @@ class Mailbox:
         client's reuse of one connection for several messages shows."""
         with self._lock:
             number = next(self._ids)
-            record = {**_record(number, envelope_from, recipients, content), "peer": peer}
+            record = {
+                "id": number,
+                "queue_id": f"SBX{number:06d}",
+                "received_at": datetime.now(UTC).isoformat(),
+                "envelope_from": envelope_from,
+                "to": [r.lower() for r in recipients],
+                "size": len(content),
+                "peer": peer,
+                _RAW: content,
+            }
             self._messages.append(record)
             return record
 
     def messages(self, recipient: str = "") -> list[dict[str, Any]]:
         wanted = recipient.strip().lower()
         with self._lock:
-            return [m for m in self._messages if not wanted or wanted in m["to"]]
+            return [_parsed(m) for m in self._messages if not wanted or wanted in m["to"]]
 
     def message(self, number: int) -> dict[str, Any] | None:
         with self._lock:
-            return next((m for m in self._messages if m["id"] == number), None)
+            found = next((m for m in self._messages if m["id"] == number), None)
+            return _parsed(found) if found is not None else None
 
     def by_recipient(self) -> dict[str, list[dict[str, Any]]]:
         grouped: dict[str, list[dict[str, Any]]] = {}
@@ -87,26 +101,29 @@ class Mailbox:
             self._refusals.clear()
 
 
-def _record(
-    number: int, envelope_from: str, recipients: list[str], content: bytes
-) -> dict[str, Any]:
+_RAW = "_raw"
+
+
+def _parsed(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with what its message says (from, subject, message-id, date, text, html and
+    headers), parsed once; the caller holds the mailbox's lock."""
+    content = record.pop(_RAW, None)
+    if content is None:
+        return record
     parsed = message_from_bytes(content, policy=policy.default)
     assert isinstance(parsed, EmailMessage)
-    return {
-        "id": number,
-        "queue_id": f"SBX{number:06d}",
-        "received_at": datetime.now(UTC).isoformat(),
-        "envelope_from": envelope_from,
-        "to": [r.lower() for r in recipients],
-        "from": str(parsed.get("From", "")),
-        "subject": str(parsed.get("Subject", "")),
-        "message_id": str(parsed.get("Message-ID", "")),
-        "date": str(parsed.get("Date", "")),
-        "text": _part(parsed, "plain"),
-        "html": _part(parsed, "html"),
-        "headers": [[name, str(value)] for name, value in parsed.items()],
-        "size": len(content),
-    }
+    record.update(
+        {
+            "from": str(parsed.get("From", "")),
+            "subject": str(parsed.get("Subject", "")),
+            "message_id": str(parsed.get("Message-ID", "")),
+            "date": str(parsed.get("Date", "")),
+            "text": _part(parsed, "plain"),
+            "html": _part(parsed, "html"),
+            "headers": [[name, str(value)] for name, value in parsed.items()],
+        }
+    )
+    return record
 
 
 def _part(message: EmailMessage, subtype: str) -> str:

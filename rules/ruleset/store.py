@@ -172,6 +172,23 @@ def active_book(session: Session, org_id: int) -> tuple[RuleBook, datetime | Non
     if row is None:
         return None
     version_id, number, created_at, first_activated = row
+    return _compiled_once(session, version_id, number, created_at), first_activated
+
+
+def book_of_version(session: Session, version_id: int) -> RuleBook | None:
+    """The compiled book of version `version_id` (None: no such version), read whole only the
+    first time this process sees it."""
+    row = session.execute(
+        select(RuleSetVersion.number, RuleSetVersion.created_at).where(
+            RuleSetVersion.id == version_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return _compiled_once(session, version_id, row.number, row.created_at)
+
+
+def _compiled_once(session: Session, version_id: int, number: int, created_at: Any) -> RuleBook:
     key = (version_id, number, created_at)
     book = _by_version.get(key)
     if book is None:
@@ -179,7 +196,7 @@ def active_book(session: Session, org_id: int) -> tuple[RuleBook, datetime | Non
         if len(_by_version) > 1024:
             _by_version.clear()
         _by_version[key] = book
-    return book, first_activated
+    return book
 
 
 # Compiled books of versions seen by this process, keyed by (id, number, created_at).

@@ -158,3 +158,40 @@ def test_refusal_after_a_sibling_rotated_uses_the_sibling_token(session_factory,
     assert credentials(grant_id, session_factory, redis).refreshed("access-0") == "access-sib"
     with session_scope(session_factory) as session:
         assert session.get(OAuthGrant, grant_id).status == "active"
+
+
+def _store(session_factory, grant_id, access: str) -> None:
+    with session_scope(session_factory) as session:
+        grant = session.get(OAuthGrant, grant_id)
+        token = {"access_token": access, "refresh_token": "refresh-0", "expires_in": 3600}
+        store_token(grant, token, TokenCipher((KEY,)))
+
+
+def test_a_client_reuses_the_row_it_read_for_a_while_and_rereads_it_when_rejected(
+    session_factory, redis, grant_id
+):
+    creds = credentials(grant_id, session_factory, redis)
+    assert creds.access_token() == "access-0"
+    _store(session_factory, grant_id, "access-by-another-worker")
+    assert creds.access_token() == "access-0"  # still good: not read again within 30 s
+    # the provider refused access-0: the row is read afresh, and holds another worker's refresh
+    assert creds.refreshed("access-0") == "access-by-another-worker"
+    assert creds.access_token() == "access-by-another-worker"
+
+
+def test_the_row_is_read_again_once_the_reuse_time_is_over(session_factory, redis, grant_id):
+    creds = GrantCredentials(
+        grant_id,
+        session_factory,
+        TokenCipher((KEY,)),
+        redis,
+        authlib_refresher("client", "secret", TOKEN_URL),
+        reuse_seconds=0.2,
+    )
+    assert creds.access_token() == "access-0"
+    with session_scope(session_factory) as session:
+        session.get(OAuthGrant, grant_id).status = "needs_reconnect"
+    assert creds.access_token() == "access-0"
+    time.sleep(0.25)
+    with pytest.raises(GrantDead):
+        creds.access_token()

@@ -375,6 +375,29 @@ def test_the_ledger_note_of_a_reminder_is_dated_in_the_organizations_time_zone(
     assert written["status"] == 200 and local in json.dumps(written["body"])
 
 
+@pytest.mark.e2e
+def test_the_ledger_note_is_taken_as_it_is_made_and_resumed_if_its_worker_dies(
+    live_mail, sandbox, mail
+) -> None:
+    """The note recording a reminder is made leased, its command fixed, in the transaction that
+    records the reminder as sent (nothing to re-check: the reminder's checks just passed). A
+    worker that dies before writing it leaves it to the run after its lease, same key, once."""
+    org_id, _ = connected(live_mail, "quickbooks")
+    action_id, _ = crashed_reminder(live_mail, org_id, owed(live_mail, org_id))
+    sent = deliver(live_mail, action_id)  # the worker dies after this, before the note
+    assert sent is not None and sent.status == S.SENT
+    note_id = sent.follow_up.action_id
+    note = action(live_mail, note_id)
+    assert note.status == S.PENDING and note.lease_until > utcnow()
+    assert note.command["type"] == "AddNote" and note.command["text"] == note.payload["text"]
+    assert history(live_mail, note_id) == [("", S.PLANNED), (S.PLANNED, S.PENDING)]
+    assert deliver_due(live_mail, org_id, utcnow()) == 0  # still leased to the dead worker
+    later = note.lease_until + timedelta(seconds=1)
+    assert deliver_due(live_mail, org_id, later) == 1
+    assert action(live_mail, note_id).status == S.SENT
+    assert [w["status"] for w in writes(sandbox, note.key)] == [200]
+
+
 @pytest.fixture
 def roomy_xero(sandbox):
     """The module's Xero sandbox without its 60-calls-a-minute limit, for a test about what is
