@@ -148,6 +148,17 @@ AnyRecord = CustomerRecord | InvoiceRecord | PaymentRecord | CreditNoteRecord
 
 
 @dataclass(frozen=True)
+class ChangedPage:
+    """A page of one entity's changes from a listing of several at once; `as_of` is the
+    provider's time of its answer: every change of `entity` before it has been listed once
+    the listing is read to its end."""
+
+    entity: Entity
+    records: list[AnyRecord]
+    as_of: datetime
+
+
+@dataclass(frozen=True)
 class Tenant:
     """One organization (QuickBooks company or Xero organisation) behind a grant."""
 

@@ -9,6 +9,11 @@ and nothing duplicated (the upsert is idempotent). Which listing to ask for:
 - incremental: changes since the cursor, minus a small overlap for clock skew;
 - reconcile: when the cursor is older than the provider can look back (QuickBooks' CDC keeps
   30 days), list everything again and flag what the provider no longer has as deleted.
+
+When every entity is incremental and the provider can list several at once (QuickBooks' CDC
+takes a list of entities), one call lists them all (`sync_together`): a webhook's sync costs one
+call, not one per entity. Each cursor then also moves to the answer's time, so an entity that
+has not changed for a while does not widen the next call's window.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from typing import Protocol
+from typing import runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy import update
@@ -32,6 +38,7 @@ from core.models import MIRROR_MODELS
 from core.models import Customer
 from core.models import SyncCursor
 from providers.base import AnyRecord
+from providers.base import ChangedPage
 from providers.base import Entity
 from providers.base import Provider
 from sync.prefetch import prefetched
@@ -55,6 +62,18 @@ class ChangeLister(Protocol):
     def change_window(self) -> timedelta | None: ...
 
     def list_changed(self, entity: Entity, since: datetime | None) -> Iterator[list[AnyRecord]]: ...
+
+
+@runtime_checkable
+class TogetherLister(Protocol):
+    """A provider that lists the changes of several entities in one call."""
+
+    @property
+    def change_window(self) -> timedelta | None: ...
+
+    def list_changed_many(
+        self, entities: Iterable[Entity], since: datetime
+    ) -> Iterator[ChangedPage]: ...
 
 
 @dataclass
@@ -81,6 +100,11 @@ def sync_entities(
     """Sync `entities` in order (customers first, so documents find their owner), reporting
     what changed and which customers' facts moved."""
     report = SyncReport()
+    entities = list(entities)
+    if isinstance(provider, TogetherLister) and sync_together(
+        sessions, org_id, provider, entities, report
+    ):
+        return report
     for entity in entities:
         entity_report, customers = sync_entity(sessions, org_id, provider, entity)
         report.entities[str(entity)] = entity_report
@@ -125,6 +149,50 @@ def sync_entity(
         cursor.last_run_at = utcnow()
     report.written = changed.written
     return report, changed.customers
+
+
+def sync_together(
+    sessions: sessionmaker[Session],
+    org_id: int,
+    provider: TogetherLister,
+    entities: list[Entity],
+    report: SyncReport,
+) -> bool:
+    """List the changes of `entities` in one call, when each is incremental (else do nothing
+    and return False). Each page commits with its entity's cursor, as in `sync_entity`; once the
+    listing is read to its end, each cursor moves to the provider's answer time."""
+    started = utcnow()
+    with session_scope(sessions) as session:
+        listings = [
+            choose_listing(_cursor(session, org_id, e), provider.change_window, started)
+            for e in entities
+        ]
+    if len(entities) < 2 or any(mode != "incremental" for mode, _ in listings):
+        return False
+    since = min(s for _, s in listings if s is not None)
+    reports = {e: EntityReport(mode="incremental") for e in entities}
+    changed = {e: UpsertResult() for e in entities}
+    listed_to: dict[Entity, datetime] = {}
+    for page in provider.list_changed_many(entities, since):
+        if page.records:
+            with session_scope(sessions) as session:
+                changed[page.entity].add(upsert_page(session, org_id, page.entity, page.records))
+                _advance(_cursor(session, org_id, page.entity), page.records)
+            reports[page.entity].pages += 1
+            reports[page.entity].records += len(page.records)
+        listed_to[page.entity] = page.as_of
+    with session_scope(sessions) as session:
+        for entity in entities:
+            cursor = _cursor(session, org_id, entity)
+            as_of = listed_to.get(entity)
+            if as_of is not None and (cursor.high_water is None or as_of > cursor.high_water):
+                cursor.high_water = as_of
+            cursor.last_run_at = utcnow()
+    for entity in entities:
+        reports[entity].written = changed[entity].written
+        report.entities[str(entity)] = reports[entity]
+        report.customers |= changed[entity].customers
+    return True
 
 
 def choose_listing(

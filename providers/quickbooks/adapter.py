@@ -28,6 +28,7 @@ from typing import ClassVar
 import requests
 
 from providers.base import AnyRecord
+from providers.base import ChangedPage
 from providers.base import ChangeNotice
 from providers.base import Credentials
 from providers.base import Entity
@@ -162,14 +163,14 @@ class QuickBooks:
         return self._changes(entity, since)
 
     def list_changed_many(
-        self, entities: Iterable[Entity], since: datetime | None
-    ) -> Iterator[tuple[Entity, list[AnyRecord]]]:
-        """(entity, page) pairs for several entities, with one CDC call when it suffices."""
-        wanted = list(dict.fromkeys(entities))
-        if since is None:
-            return ((e, page) for e in wanted for page in self._full_listing(e))
+        self, entities: Iterable[Entity], since: datetime
+    ) -> Iterator[ChangedPage]:
+        """Pages of several entities changed at or after `since`, with one CDC call when it
+        suffices (Intuit's advice for polling: CDC takes a list of entities). Each entity
+        gets at least one page, maybe empty, stamped with the answer's time: every change of
+        it before then has been listed."""
         self._check_window(since)
-        return self._many_changes(wanted, since)
+        return self._many_changes(list(dict.fromkeys(entities)), since)
 
     def get(self, entity: Entity, external_id: str) -> AnyRecord | None:
         try:
@@ -271,21 +272,20 @@ class QuickBooks:
         if deleted:
             yield deleted
 
-    def _many_changes(
-        self, entities: list[Entity], since: datetime
-    ) -> Iterator[tuple[Entity, list[AnyRecord]]]:
+    def _many_changes(self, entities: list[Entity], since: datetime) -> Iterator[ChangedPage]:
         answer = self.api.cdc([NAMES[e] for e in entities], since, includes(entities))
         found = cdc_objects(answer)
+        stamp = self.answer_time(answer)
         if sum(len(rows) for rows in found.values()) >= CDC_CAP:
             for entity in entities:
                 for page in self._changes(entity, since):
-                    yield entity, page
+                    yield ChangedPage(entity, page, stamp)
+                yield ChangedPage(entity, [], stamp)
             return
-        stamp = self.answer_time(answer)
         for entity in entities:
             rows = found.get(NAMES[entity], [])
-            if rows:
-                yield entity, mapping.sort_oldest_first(self.to_records(entity, rows, stamp))
+            records = self.to_records(entity, rows, stamp) if rows else []
+            yield ChangedPage(entity, mapping.sort_oldest_first(records), stamp)
 
     def answer_time(self, answer: Mapping[str, Any]) -> datetime:
         return mapping.parse_instant(answer.get("time")) or self.clock()

@@ -341,11 +341,13 @@ def test_several_entities_in_one_cdc_call(rsps, qb):
     )
     rsps.get(f"{URL}/preferences", body=fixture("preferences.json"))
     found = list(qb.list_changed_many([Entity.INVOICE, Entity.CUSTOMER], NOW - timedelta(days=1)))
-    assert [(entity, len(page)) for entity, page in found] == [
+    assert [(page.entity, len(page.records)) for page in found] == [
         (Entity.INVOICE, 2),
         (Entity.CUSTOMER, 1),
     ]
-    assert found[1][1][0].currency == "USD"
+    assert found[1].records[0].currency == "USD"
+    answered = datetime(2026, 5, 14, 17, 0, tzinfo=UTC)
+    assert [page.as_of for page in found] == [answered, answered]  # the answer's "time"
 
 
 # ---------------------------------------------------------------- reads

@@ -19,11 +19,13 @@ from core.models import Payment
 from core.models import PaymentAllocation
 from core.models import SyncCursor
 from providers.base import Allocation
+from providers.base import ChangedPage
 from providers.base import CustomerRecord
 from providers.base import Entity
 from providers.base import InvoiceRecord
 from providers.base import InvoiceStatus
 from providers.base import PaymentRecord
+from sync.engine import ENTITY_ORDER
 from sync.engine import sync_entities
 from sync.engine import sync_entity
 from tests.fakes import Crash
@@ -204,3 +206,74 @@ def test_merge_information_survives_later_reads(session_factory, org_id):
     with session_scope(session_factory) as session:
         old = session.scalar(select(Customer).where(Customer.external_id == "59"))
         assert old.merged_into == "58" and old.active is False
+
+
+class ListsTogether(FakeProvider):
+    """A provider that also lists several entities in one call, as QuickBooks' CDC does,
+    answering as of `now`."""
+
+    def __init__(self, now: datetime) -> None:
+        super().__init__()
+        self.now = now
+        self.together: list[tuple[list[Entity], datetime]] = []
+
+    def list_changed_many(self, entities, since):
+        self.together.append((list(entities), since))
+        for entity in entities:
+            rows = sorted(self.records[entity].values(), key=lambda r: r.updated_at)
+            yield ChangedPage(entity, [r for r in rows if r.updated_at >= since], self.now)
+
+
+def customer(n: int, at: datetime) -> CustomerRecord:
+    return CustomerRecord(external_id=f"C{n}", version="0", updated_at=at, name=f"Customer {n}")
+
+
+def cursors(session_factory, org_id) -> dict[str, datetime]:
+    with session_scope(session_factory) as db:
+        rows = db.execute(select(SyncCursor.entity, SyncCursor.high_water)).all()
+    return {entity: as_utc(high_water) for entity, high_water in rows}
+
+
+def as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def test_incremental_entities_are_listed_in_one_call_and_quiet_cursors_move(
+    session_factory, org_id
+):
+    provider = ListsTogether(now=T0 + timedelta(hours=1))
+    provider.put(customer(1, T0), invoice(1, T0 + timedelta(minutes=1)))
+    sync_entities(session_factory, org_id, provider)  # the first time: a backfill of each
+    assert provider.together == [] and len(provider.calls) == 4
+
+    provider.now = T0 + timedelta(days=3)
+    provider.touch(Entity.INVOICE, "1", T0 + timedelta(days=2), balance=Decimal("1.00"))
+    report = sync_entities(session_factory, org_id, provider)
+    assert len(provider.calls) == 4  # no call of its own for any entity
+    [(entities, since)] = provider.together
+    assert entities == list(ENTITY_ORDER)
+    assert since == T0 - timedelta(minutes=5)  # the oldest cursor, the customers'
+    assert report.entities["invoice"].written == 1 and report.customers == {"C1"}
+    assert mirror(session_factory, org_id)["1"].balance == Decimal("1.00")
+    # every cursor, the quiet ones too, moved to the answer's time: the next call's window
+    # starts there, not at the customers' last change days ago
+    assert set(cursors(session_factory, org_id).values()) == {provider.now}
+    sync_entities(session_factory, org_id, provider)
+    assert provider.together[-1][1] == provider.now - timedelta(minutes=5)
+
+
+def test_an_entity_that_needs_a_full_listing_sends_every_entity_its_own_way(
+    session_factory, org_id
+):
+    provider = ListsTogether(now=T0 + timedelta(hours=1))
+    provider.put(customer(1, T0), invoice(1, T0 + timedelta(minutes=1)))
+    sync_entity(session_factory, org_id, provider, Entity.CUSTOMER)
+    provider.calls.clear()
+    sync_entities(session_factory, org_id, provider)  # the invoices were never listed
+    assert provider.together == []
+    assert [(entity, since is None) for entity, since in provider.calls] == [
+        (Entity.CUSTOMER, False),
+        (Entity.INVOICE, True),
+        (Entity.CREDIT_NOTE, True),
+        (Entity.PAYMENT, True),
+    ]
