@@ -175,14 +175,16 @@ def _later(rt: JobContext, taken: Taken, seconds: float, message: str, counted: 
         return _reschedule(action, seconds, message, rate_limited=True)
 
 
-def _reschedule(action: Action, seconds: float, message: str, **flags: bool) -> Delivered:
+def _reschedule(
+    action: Action, seconds: float, message: str, outage: bool = False, rate_limited: bool = False
+) -> Delivered:
     now = utcnow()
     retry_at = now + timedelta(seconds=max(seconds, 0))
     action.scheduled_for = retry_at
     action.lease_until = None
     reason = f"{message}; retrying at {retry_at.isoformat(timespec='seconds')}"
     transition(action, S.PENDING, reason, now, actor="worker")
-    return Delivered(S.PENDING, reason, retry_at, **flags)
+    return Delivered(S.PENDING, reason, retry_at, outage=outage, rate_limited=rate_limited)
 
 
 def _upsert(session: Session, org_id: int, records: tuple[AnyRecord, ...]) -> None:

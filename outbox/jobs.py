@@ -141,8 +141,10 @@ def _lane(
                 break
             follow_up: Taken | None = None
             while (queue or follow_up) and not stop.is_set():
+                result: Performed | None
                 if follow_up is not None:
                     action_id, result = follow_up.action_id, deliver_taken(rt, follow_up, run)
+                    follow_up = None
                 else:
                     action_id = queue.pop(0)
                     result = deliver(rt, action_id, max(now, utcnow()), run)
