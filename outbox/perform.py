@@ -56,7 +56,7 @@ from rules.load import load_facts
 from rules.ruleset.book import RuleBook
 from rules.ruleset.store import active_book
 from rules.ruleset.store import book_of_version
-from rules.ruleset.store import rules_since
+from rules.ruleset.store import since_activation
 
 LEASE = timedelta(minutes=2)
 
@@ -112,14 +112,14 @@ def take(
         return _lease(action, command, now, lease, "resumed: its worker stopped mid-write", org)
     if _unconditional_kind(action):
         return _unconditional(session, action, org, now, lease)
-    book = _book(session, action)
-    if book is None:
+    found = _book(session, action)
+    if found is None:
         transition(action, S.CANCELLED, "the organization's rules are gone", now)
         return Performed(S.CANCELLED, action.reason)
+    book, first_activated = found
     as_of = local_date(now, org.timezone)
-    facts = load_facts(
-        session, org, as_of, now, book, [action.customer_external_id], rules_since(session, org)
-    )
+    since = since_activation(org, first_activated)
+    facts = load_facts(session, org, as_of, now, book, [action.customer_external_id], since)
     customer = facts.customers.get(action.customer_external_id)
     outcome = recheck(action, facts, customer, book, as_of, now)
     if outcome.cancel:
@@ -182,14 +182,14 @@ def _unconditional(
     return _lease(action, command_for(action), now, lease, "ready to write", org)
 
 
-def _book(session: Session, action: Action) -> RuleBook | None:
-    """The book of the version that decided `action`, else the active one."""
+def _book(session: Session, action: Action) -> tuple[RuleBook, datetime | None] | None:
+    """The book of the version that decided `action`, else the active one, and when the rules
+    were first activated."""
     if action.rule_version_id is not None:
-        book = book_of_version(session, action.rule_version_id)
-        if book is not None:
-            return book
-    active = active_book(session, action.organization_id)
-    return active[0] if active is not None else None
+        found = book_of_version(session, action.rule_version_id)
+        if found is not None:
+            return found
+    return active_book(session, action.organization_id)
 
 
 def _wait_for_limits(

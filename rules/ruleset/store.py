@@ -124,9 +124,14 @@ def rules_since(session: Session, org: Organization) -> date | None:
     """The organization's local date its rules were first switched on (None: never). Nothing
     before it is decided from history; every caller asks here."""
     owner = rule_set(session, org.id)
-    if owner is None or owner.first_activated_at is None:
+    return since_activation(org, owner.first_activated_at if owner is not None else None)
+
+
+def since_activation(org: Organization, first_activated_at: datetime | None) -> date | None:
+    """`rules_since` from the rule set's first activation instant, already read."""
+    if first_activated_at is None:
         return None
-    return local_date(owner.first_activated_at, org.timezone)
+    return local_date(first_activated_at, org.timezone)
 
 
 def get_version(session: Session, org_id: int, number: int) -> RuleSetVersion:
@@ -175,17 +180,18 @@ def active_book(session: Session, org_id: int) -> tuple[RuleBook, datetime | Non
     return _compiled_once(session, version_id, number, created_at), first_activated
 
 
-def book_of_version(session: Session, version_id: int) -> RuleBook | None:
-    """The compiled book of version `version_id` (None: no such version), read whole only the
-    first time this process sees it."""
+def book_of_version(session: Session, version_id: int) -> tuple[RuleBook, datetime | None] | None:
+    """The compiled book of version `version_id`, read whole only the first time this process
+    sees it, and the instant its rule set was first activated (None: no such version)."""
     row = session.execute(
-        select(RuleSetVersion.number, RuleSetVersion.created_at).where(
-            RuleSetVersion.id == version_id
-        )
+        select(RuleSetVersion.number, RuleSetVersion.created_at, RuleSet.first_activated_at)
+        .join(RuleSet, RuleSet.id == RuleSetVersion.rule_set_id)
+        .where(RuleSetVersion.id == version_id)
     ).first()
     if row is None:
         return None
-    return _compiled_once(session, version_id, row.number, row.created_at)
+    number, created_at, first_activated = row
+    return _compiled_once(session, version_id, number, created_at), first_activated
 
 
 def _compiled_once(session: Session, version_id: int, number: int, created_at: Any) -> RuleBook:

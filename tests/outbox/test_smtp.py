@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
@@ -183,3 +184,84 @@ def test_a_mailer_closes_its_connection_after_a_failure_and_recovers(mail):
         mail.mailbox.clear_refusals()
         mailer.send(reminder(key="dw-3-2"))
     assert [m["message_id"] for m in mail.mailbox.messages()] == ["<dw-3-2@mail.dunwell.test>"]
+
+
+class ScriptedServer:
+    """A bare SMTP server that keeps the commands it hears and, after `goodbye_after`
+    messages on a connection, says 421 and closes it, as a server limiting messages per
+    connection does."""
+
+    def __init__(self, goodbye_after: int | None = None) -> None:
+        self.goodbye_after = goodbye_after
+        self.heard: list[str] = []
+        self.messages = 0
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def settings(self) -> SmtpSettings:
+        return SmtpSettings("127.0.0.1", self.listener.getsockname()[1], "none", timeout=5)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with connection, connection.makefile("rb") as lines:
+                self._talk(connection, lines)
+
+    def _talk(self, connection: socket.socket, lines) -> None:
+        connection.sendall(b"220 scripted ESMTP\r\n")
+        sent_here = 0
+        for raw in lines:
+            command = raw.decode().strip()
+            self.heard.append(command.split(" ")[0].upper())
+            verb = self.heard[-1]
+            if verb == "EHLO":
+                connection.sendall(b"250-scripted\r\n250 8BITMIME\r\n")
+            elif verb == "DATA":
+                connection.sendall(b"354 go on\r\n")
+                for body in lines:
+                    if body == b".\r\n":
+                        break
+                self.messages += 1
+                sent_here += 1
+                connection.sendall(f"250 2.0.0 OK: queued as Q{self.messages}\r\n".encode())
+                if self.goodbye_after is not None and sent_here >= self.goodbye_after:
+                    connection.sendall(b"421 4.7.0 too many messages, closing\r\n")
+                    return
+            elif verb == "QUIT":
+                connection.sendall(b"221 bye\r\n")
+                return
+            else:
+                connection.sendall(b"250 OK\r\n")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_just_used_is_taken_as_it_is_without_a_round_trip():
+    server = ScriptedServer()
+    try:
+        with Mailer(server.settings) as mailer:
+            for n in range(3):
+                mailer.send(reminder(key=f"dw-4-{n}"))
+        assert server.messages == 3 and server.connections == 1
+        assert "RSET" not in server.heard
+    finally:
+        server.close()
+
+
+def test_a_server_that_said_goodbye_after_a_message_gets_the_next_on_a_new_connection():
+    server = ScriptedServer(goodbye_after=1)
+    try:
+        with Mailer(server.settings) as mailer:
+            assert mailer.send(reminder(key="dw-5-1")).endswith("Q1")
+            time.sleep(0.2)  # the 421 and the close arrive
+            assert mailer.send(reminder(key="dw-5-2")).endswith("Q2")
+        assert server.messages == 2 and server.connections == 2
+    finally:
+        server.close()
