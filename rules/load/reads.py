@@ -1,5 +1,6 @@
 """Run the loader's independent SELECTs together: on PostgreSQL in one psycopg pipeline (one
-round trip for all of them instead of one each), on SQLite one after the other.
+round trip for all of them instead of one each, and for the transaction's BEGIN when they are
+its first statements), on SQLite one after the other.
 
 Re-evaluating one customer after a webhook runs about ten small statements; over a network
 connection their round trips cost more than running them. Rows come back as plain tuples with
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
-from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from sqlalchemy import Dialect
 from sqlalchemy import Select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import ExpandedState
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Rows = list[tuple[Any, ...]]
@@ -40,7 +41,7 @@ class Reads:
 
     def run(self) -> list[Rows]:
         queued, self.queued = self.queued, []
-        if self.conn.dialect.name != "postgresql" or len(queued) < 2:
+        if self.conn.dialect.name != "postgresql":
             return [[tuple(r) for r in self.conn.execute(s, p)] for s, p in queued]
         return _pipelined(self.conn, queued)
 
@@ -74,18 +75,48 @@ def _compiled(stmt: Statement, dialect: Dialect) -> SQLCompiler:
 
 def _bound(compiled: SQLCompiler, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The statement with its expanding parameters rendered, and its processed parameters."""
-    state = compiled.construct_expanded_state(dict(params))
+    state = _expanded(compiled, params)
+    args = dict(state.parameters)
+    for name, value in params.items():
+        names = state.parameter_expansion.get(name)
+        if names is None:
+            args[name] = value
+        else:
+            args.update(zip(names, value, strict=True))
     processors = state.processors
-    args = {
-        name: processors[name](value) if name in processors else value
-        for name, value in state.parameters.items()
-    }
+    for name, value in args.items():
+        if name in processors:
+            args[name] = processors[name](value)
     return state.statement, args
+
+
+def _expanded(compiled: SQLCompiler, params: Mapping[str, Any]) -> ExpandedState:
+    """SQLAlchemy's rendering of `compiled` for `params`, which depends only on the length of
+    each list (the values are replaced by `_bound`); it costs more than running a small
+    statement, so it is kept for each shape."""
+    if compiled.literal_execute_params:  # values rendered into the text: nothing to reuse
+        return compiled.construct_expanded_state(dict(params))
+    shape = tuple((k, len(v) if isinstance(v, list) else -1) for k, v in params.items())
+    key = (compiled, shape)
+    state = _shapes.get(key)
+    if state is None:
+        if len(_shapes) > 4096:
+            _shapes.clear()
+        state = _shapes[key] = compiled.construct_expanded_state(dict(params))
+    return state
+
+
+_shapes: dict[tuple[SQLCompiler, tuple[tuple[str, int], ...]], ExpandedState] = {}
 
 
 def _rows(stmt: Statement, cursor: Any, dialect: Dialect) -> Rows:
     rows = cursor.fetchall()
-    processors = _result_processors(stmt, dialect, tuple(d.type_code for d in cursor.description))
+    processors = _processors.get((stmt, dialect))
+    if processors is None:
+        codes = [d.type_code for d in cursor.description]
+        if len(_processors) > 1024:
+            _processors.clear()
+        processors = _processors[stmt, dialect] = _result_processors(stmt, dialect, codes)
     if not any(processors):
         return rows  # type: ignore[no-any-return]
     return [
@@ -94,13 +125,16 @@ def _rows(stmt: Statement, cursor: Any, dialect: Dialect) -> Rows:
     ]
 
 
-@lru_cache(maxsize=256)
 def _result_processors(
-    stmt: Statement, dialect: Dialect, type_codes: tuple[int, ...]
-) -> Sequence[Processor]:
-    """What SQLAlchemy applies to each column of `stmt`'s rows (money, UTC instants...)."""
+    stmt: Statement, dialect: Dialect, type_codes: list[int]
+) -> tuple[Processor, ...]:
+    """What SQLAlchemy applies to each column of `stmt`'s rows (money, UTC instants...); the
+    column types of a statement's result never change, so this is worked out once."""
     columns = list(stmt.selected_columns)
     return tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, code)
         for column, code in zip(columns, type_codes, strict=True)
     )
+
+
+_processors: dict[tuple[Statement, Dialect], tuple[Processor, ...]] = {}

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.models import Organization
 from rules.engine.timing import local_date
+from rules.load.reads import Reads
 from rules.models import RuleSet
 from rules.models import RuleSetVersion
 from rules.ruleset.book import RuleBook
@@ -202,9 +203,12 @@ class OrgRun:
 
 def org_run(session: Session, org_id: int) -> OrgRun | None:
     """The organization `org_id` and its active version (None: no such organization)."""
-    row = session.execute(_org_run(), {"org": org_id}).first()
-    if row is None:
+    reads = Reads(session.connection())
+    reads.add(_org_run(), {"org": org_id})
+    (rows,) = reads.run()
+    if not rows:
         return None
+    row = rows[0]
     oid, name, tz, currency, status, synced, vid, number, created, first, *starts = row
     return OrgRun(
         id=oid,

@@ -142,3 +142,21 @@ def test_a_failing_read_is_a_sqlalchemy_error(db: Session) -> None:
     reads.add(select(literal_column("1")).select_from(table("no_such_table")), {})
     with pytest.raises(DBAPIError):
         reads.run()
+
+
+def test_each_run_binds_its_own_values(db: Session) -> None:
+    """The rendering of a statement is reused for lists of the same length, never the values."""
+    org_id = _seed(db)
+    found = []
+    for ids in (["C1"], ["C2"], ["C1", "C2"], ["C2", "C9"]):
+        reads = Reads(db.connection())
+        reads.add(q.open_invoices(True), q.params(org_id, ids))
+        reads.add(q.credit(True), q.params(org_id, ids))
+        invoices, _ = reads.run()
+        found.append(sorted(row[0] for row in invoices))
+    assert found == [
+        ["C1-I1", "C1-I2"],
+        ["C2-I1", "C2-I2"],
+        ["C1-I1", "C1-I2", "C2-I1", "C2-I2"],
+        ["C2-I1", "C2-I2"],
+    ]
