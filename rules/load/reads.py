@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from sqlalchemy import Dialect
 from sqlalchemy import Select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.compiler import ExpandedState
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -58,11 +59,24 @@ class Reads:
                 for (stmt, _), cursor in zip(queued, cursors, strict=True)
             ]
         except dialect.loaded_dbapi.Error as error:
-            sql, args = calls[0]
-            raise DBAPIError.instance(sql, args, error, dialect.loaded_dbapi.Error) from error
+            raise _wrapped(self.conn, error, calls[0]) from error
         finally:
             for cursor in cursors:
                 cursor.close()
+
+
+def _wrapped(conn: Connection, error: Any, call: tuple[str, Any]) -> StatementError:
+    """The error as SQLAlchemy raises it (OperationalError, IntegrityError...), the connection
+    invalidated if it was lost, as SQLAlchemy's own execution does."""
+    dialect = conn.dialect
+    lost = dialect.is_disconnect(error, conn.connection.dbapi_connection, None)
+    if lost:
+        conn.invalidate(error)
+    sql, args = call
+    wrapped: StatementError = DBAPIError.instance(
+        sql, args, error, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+    )
+    return wrapped
 
 
 def _execute(cursors: list[Any], calls: list[tuple[str, Any]]) -> None:

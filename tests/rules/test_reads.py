@@ -15,6 +15,7 @@ from sqlalchemy import literal_column
 from sqlalchemy import select
 from sqlalchemy import table
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.models import CreditNote
@@ -160,3 +161,17 @@ def test_each_run_binds_its_own_values(db: Session) -> None:
         ["C1-I1", "C1-I2", "C2-I1", "C2-I2"],
         ["C2-I1", "C2-I2"],
     ]
+
+
+def test_a_lost_connection_is_invalidated(db: Session, engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL connection is lost when its server process ends")
+    org_id = _seed(db)
+    pid = db.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with engine.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    reads = Reads(db.connection())
+    _queue(reads, org_id, ["C1"])
+    with pytest.raises(OperationalError) as raised:
+        reads.run()
+    assert raised.value.connection_invalidated
