@@ -42,9 +42,12 @@ from rules.engine.timing import zone
 from rules.load import OrgLike
 from rules.load import feature_dates
 from rules.load import load_facts
+from rules.load import statements
+from rules.load.reads import compile_ahead
 from rules.models import OrgEvaluation
 from rules.models import RuleSetVersion
 from rules.ruleset.store import org_run
+from rules.ruleset.store import org_run_statement
 from tasks.store import adopt_task_actions
 
 DAILY_AT = time(8, 0)
@@ -66,6 +69,15 @@ def evaluate_organization(org_id: int, attempt: int = 0) -> dict[str, Any]:
 
 def run_due_daily_evaluations() -> list[int]:
     return enqueue_due_daily(job_context(), utcnow())
+
+
+def prepare_worker(rt: JobContext) -> None:
+    """What every evaluation needs and no evaluation changes, made once in an RQ worker before
+    it forks a work-horse per job (core.worker): the loader's statements, compiled for the
+    database (each work-horse starts with empty caches, and compiling them took a tenth of a
+    second of a one-customer evaluation)."""
+    bind = rt.sessions.kw["bind"]
+    compile_ahead(bind.dialect, [*statements(), org_run_statement()])
 
 
 def request_run(redis: Redis, org_id: int) -> str:

@@ -31,8 +31,10 @@ from rules.engine.timing import local_date
 from rules.load import queries as q
 from rules.load.reads import Reads
 from rules.load.reads import Rows
+from rules.load.reads import Statement
 from rules.models import RuleSet
 from rules.pauses.load import add_pauses
+from rules.pauses.load import pause_statements
 from rules.pauses.load import queue_pauses
 from rules.ruleset.book import RuleBook
 from rules.ruleset.features import COLUMNS
@@ -120,6 +122,18 @@ def load_facts(
     if unsent is not None:
         _unsent(facts, rows[unsent[0]], rows[unsent[1]])
     return facts
+
+
+def statements() -> list[Statement]:
+    """Every statement the loader runs, in each of its shapes."""
+    out: list[Statement] = []
+    for scoped in (False, True):
+        for make in (q.customers, q.open_invoices, q.credit, q.last_paid, q.billed, q.lateness):
+            out.append(make(scoped))
+        for make in (q.firings, q.live_actions, q.unsent_invoices, q.delivery_firings):
+            out.append(make(scoped))
+        out += pause_statements(scoped)
+    return out
 
 
 def feature_since(session: Session, org: OrgLike, book: RuleBook, as_of: date) -> dict[str, date]:

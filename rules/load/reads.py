@@ -84,6 +84,14 @@ def _execute(cursors: list[Any], calls: list[tuple[str, Any]]) -> None:
         cursor.execute(sql, args)
 
 
+def compile_ahead(dialect: Dialect, statements: list[Statement]) -> None:
+    """Compile `statements` for `dialect` now: an RQ worker does it before it forks, so that
+    no work-horse compiles them again for its one job (SQLite and psycopg dialects compile the
+    same text before their first connection as after it)."""
+    for stmt in statements:
+        _compiled(stmt, dialect)
+
+
 @lru_cache(maxsize=256)
 def _compiled(stmt: Statement, dialect: Dialect) -> SQLCompiler:
     compiled = stmt.compile(dialect=dialect)

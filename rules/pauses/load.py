@@ -26,6 +26,7 @@ from rules.load.queries import in_scope
 from rules.load.queries import params
 from rules.load.reads import Reads
 from rules.load.reads import Rows
+from rules.load.reads import Statement
 from rules.pauses.models import Dispute
 from rules.pauses.models import PaymentPlan
 from rules.pauses.models import PlanInstalment
@@ -67,6 +68,13 @@ def add_pauses(
         facts.promises.setdefault(fact.customer_id, []).append(fact)
     if plans:
         _add_plans(session, facts, plans)
+
+
+def pause_statements(scoped: bool) -> list[Statement]:
+    """The statements of `queue_pauses` for a scoped run or not, dated or not."""
+    return [
+        make(scoped, dated) for make in (_disputes, _promises, _plans) for dated in (False, True)
+    ]
 
 
 def _live(

@@ -204,7 +204,7 @@ class OrgRun:
 def org_run(session: Session, org_id: int) -> OrgRun | None:
     """The organization `org_id` and its active version (None: no such organization)."""
     reads = Reads(session.connection())
-    reads.add(_org_run(), {"org": org_id})
+    reads.add(org_run_statement(), {"org": org_id})
     (rows,) = reads.run()
     if not rows:
         return None
@@ -224,7 +224,7 @@ def org_run(session: Session, org_id: int) -> OrgRun | None:
 
 
 @cache
-def _org_run() -> Select[*tuple[Any, ...]]:
+def org_run_statement() -> Select[*tuple[Any, ...]]:
     o = Organization
     active = and_(
         RuleSetVersion.rule_set_id == RuleSet.id, RuleSetVersion.number == RuleSet.active_number
