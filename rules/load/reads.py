@@ -32,7 +32,10 @@ Processor = Callable[[Any], Any] | None
 
 
 class Reads:
-    """SELECTs queued with `add`, all run by `run`, each one's rows by its index."""
+    """SELECTs queued with `add`, all run by `run`, each one's rows by its index.
+
+    `conn` is in a transaction already (a session's connection), which the reads join; they
+    run on its DBAPI cursor, so SQLAlchemy's statement events do not see them."""
 
     def __init__(self, conn: Connection):
         self.conn = conn
