@@ -113,6 +113,10 @@ class Evaluation:
     claims: list[FiringClaim] = field(default_factory=list)
     cancellations: list[tuple[int, str]] = field(default_factory=list)
 
+    def writes_nothing(self) -> bool:
+        """Whether storing it would write nothing: no decision, firing or cancellation."""
+        return not (self.decisions or self.claims or self.cancellations)
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for d in self.decisions:

@@ -246,3 +246,43 @@ def live_actions(scoped: bool) -> Select[*tuple[Any, ...]]:
         )
         .order_by(Action.id)
     )
+
+
+def _recent_invoices(scoped: bool) -> ColumnElement[bool]:
+    """Invoices issued in the year up to `as_of` (after `year_ago`), open or paid."""
+    return and_(
+        Invoice.organization_id == bindparam("org"),
+        Invoice.deleted.is_(False),
+        Invoice.status.in_(("open", "paid")),
+        Invoice.issue_date > bindparam("year_ago"),
+        Invoice.issue_date <= bindparam("as_of"),
+        in_scope(Invoice.customer_external_id, scoped),
+    )
+
+
+@cache
+def billed(scoped: bool) -> Select[*tuple[Any, ...]]:
+    """What each customer was billed in the last 12 months."""
+    return (
+        select(Invoice.customer_external_id, func.sum(Invoice.total))
+        .where(_recent_invoices(scoped))
+        .group_by(Invoice.customer_external_id)
+    )
+
+
+@cache
+def lateness(scoped: bool) -> Select[*tuple[Any, ...]]:
+    """The due date and the last payment date of each invoice paid in the last 12 months."""
+    return (
+        select(Invoice.customer_external_id, Invoice.due_date, func.max(Payment.paid_on))
+        .join(
+            PaymentAllocation,
+            and_(
+                PaymentAllocation.organization_id == Invoice.organization_id,
+                PaymentAllocation.invoice_external_id == Invoice.external_id,
+            ),
+        )
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(_recent_invoices(scoped), Invoice.status == "paid", Invoice.due_date.is_not(None))
+        .group_by(Invoice.id, Invoice.customer_external_id, Invoice.due_date)
+    )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from typing import Any
 
 from sqlalchemy import BindParameter
 from sqlalchemy import ColumnElement
-from sqlalchemy import Row
 from sqlalchemy import Select
 from sqlalchemy import SQLColumnExpression
 from sqlalchemy import and_
@@ -26,6 +24,9 @@ from rules.engine.facts import PlanFact
 from rules.engine.facts import PromiseFact
 from rules.load.queries import in_scope
 from rules.load.queries import params
+from rules.load.reads import Reads
+from rules.load.reads import Rows
+from rules.load.reads import Statement
 from rules.pauses.models import Dispute
 from rules.pauses.models import PaymentPlan
 from rules.pauses.models import PlanInstalment
@@ -37,17 +38,43 @@ def load_pauses(
     session: Session, facts: OrgFacts, as_of: date | None, customer_ids: list[str] | None
 ) -> None:
     """Pauses that may matter on `as_of` (every pause ever recorded when `as_of` is None)."""
-    conn = session.connection()
+    reads = Reads(session.connection())
+    queued = queue_pauses(reads, facts.organization_id, as_of, customer_ids)
+    add_pauses(session, facts, queued, reads.run())
+
+
+def queue_pauses(
+    reads: Reads, org_id: int, as_of: date | None, customer_ids: list[str] | None
+) -> tuple[int, int, int]:
+    """Queue the reads of `load_pauses` on `reads`; their indexes, for `add_pauses`."""
     shape = (customer_ids is not None, as_of is not None)
-    args = params(facts.organization_id, customer_ids, as_of=as_of)
-    for r in conn.execute(_disputes(*shape), args).all():
+    args = params(org_id, customer_ids, as_of=as_of)
+    return (
+        reads.add(_disputes(*shape), args),
+        reads.add(_promises(*shape), args),
+        reads.add(_plans(*shape), args),
+    )
+
+
+def add_pauses(
+    session: Session, facts: OrgFacts, queued: tuple[int, int, int], rows: list[Rows]
+) -> None:
+    """Add the pauses read by `queue_pauses` to `facts`."""
+    disputes, promises, plans = (rows[i] for i in queued)
+    for r in disputes:
         facts.disputes.setdefault(r[1], []).append(DisputeFact(*r))
-    for r in conn.execute(_promises(*shape), args).all():
+    for r in promises:
         fact = PromiseFact(r[0], r[1], frozenset(r[2] or ()), r[3], r[4], r[5], r[6], r[7])
         facts.promises.setdefault(fact.customer_id, []).append(fact)
-    plans = conn.execute(_plans(*shape), args).all()
     if plans:
         _add_plans(session, facts, plans)
+
+
+def pause_statements(scoped: bool) -> list[Statement]:
+    """The statements of `queue_pauses` for a scoped run or not, dated or not."""
+    return [
+        make(scoped, dated) for make in (_disputes, _promises, _plans) for dated in (False, True)
+    ]
 
 
 def _live(
@@ -107,7 +134,7 @@ def _plans(scoped: bool, dated: bool) -> Select[*tuple[Any, ...]]:
     )
 
 
-def _add_plans(session: Session, facts: OrgFacts, plans: Sequence[Row[*tuple[Any, ...]]]) -> None:
+def _add_plans(session: Session, facts: OrgFacts, plans: Rows) -> None:
     conn = session.connection()
     plan_ids = [p[0] for p in plans]
     invoices: dict[int, set[str]] = {}

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from functools import cache
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Select
+from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +27,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from core.models import Organization
 from rules.engine.timing import local_date
+from rules.load.reads import Reads
 from rules.models import RuleSet
 from rules.models import RuleSetVersion
 from rules.ruleset.book import RuleBook
@@ -178,6 +184,74 @@ def active_book(session: Session, org_id: int) -> tuple[RuleBook, datetime | Non
         return None
     version_id, number, created_at, first_activated = row
     return _compiled_once(session, version_id, number, created_at), first_activated
+
+
+@dataclass(frozen=True, slots=True)
+class OrgRun:
+    """What an evaluation reads first: the organization's columns the loader needs
+    (rules.load.OrgLike), its status, and its active version, from one query."""
+
+    id: int
+    name: str
+    timezone: str
+    currency: str | None
+    status: str
+    last_synced_at: datetime | None
+    version: tuple[int, int, datetime] | None  # id, number, created_at: None if no active one
+    first_activated_at: datetime | None
+    feature_starts: dict[str, datetime | None]  # RuleSet.<feature>_since, by feature
+
+    def book(self, session: Session) -> RuleBook | None:
+        """The active version's compiled book (its document read only the first time)."""
+        return None if self.version is None else _compiled_once(session, *self.version)
+
+
+def org_run(session: Session, org_id: int) -> OrgRun | None:
+    """The organization `org_id` and its active version (None: no such organization)."""
+    reads = Reads(session.connection())
+    reads.add(org_run_statement(), {"org": org_id})
+    (rows,) = reads.run()
+    if not rows:
+        return None
+    row = rows[0]
+    oid, name, tz, currency, status, synced, vid, number, created, first, *starts = row
+    return OrgRun(
+        id=oid,
+        name=name,
+        timezone=tz,
+        currency=currency,
+        status=status,
+        last_synced_at=synced,
+        version=None if vid is None else (vid, number, created),
+        first_activated_at=first,
+        feature_starts=dict(zip(COLUMNS, starts, strict=True)),
+    )
+
+
+@cache
+def org_run_statement() -> Select[*tuple[Any, ...]]:
+    o = Organization
+    active = and_(
+        RuleSetVersion.rule_set_id == RuleSet.id, RuleSetVersion.number == RuleSet.active_number
+    )
+    return (
+        select(
+            o.id,
+            o.name,
+            o.timezone,
+            o.currency,
+            o.status,
+            o.last_synced_at,
+            RuleSetVersion.id,
+            RuleSetVersion.number,
+            RuleSetVersion.created_at,
+            RuleSet.first_activated_at,
+            *(getattr(RuleSet, column) for column in COLUMNS.values()),
+        )
+        .outerjoin(RuleSet, RuleSet.organization_id == o.id)
+        .outerjoin(RuleSetVersion, active)
+        .where(o.id == bindparam("org"))
+    )
 
 
 def book_of_version(session: Session, version_id: int) -> tuple[RuleBook, datetime | None] | None:

@@ -21,6 +21,7 @@ from outbox.models import Action
 from rules.analysis.preview import preview
 from rules.held_back import hold_back
 from rules.jobs import run_evaluation
+from rules.models import StepFiring
 from rules.pauses import store as pauses_store
 from rules.pauses.schemas import PauseInvalid
 from rules.ruleset import store
@@ -376,3 +377,23 @@ def test_an_invoice_sent_counts_toward_the_message_cap(ctx, session_factory) -> 
     with session_scope(session_factory) as db:
         rows = db.execute(select(Action.kind, Action.scheduled_for).order_by(Action.id)).all()
     assert [tuple(r) for r in rows] == [("send_invoice", NOW), ("reminder", NOW + 3 * DAY)]
+
+
+def test_a_step_reached_without_an_action_is_still_recorded(ctx, session_factory) -> None:
+    """A do-not-contact customer's step fires with no decision to store: its firing alone
+    is written (the evaluation is stored though it decided nothing), and the held-back
+    reminder goes once contact is allowed."""
+    org_id = seed(session_factory, simple_rules(), [("I1", TODAY, 100, {})])
+    edit_profile(session_factory, org_id, do_not_contact=True)
+    result = run_evaluation(ctx, org_id, ["C1"], now=NOW)
+    assert result["created"] == 0
+    assert actions(session_factory) == []
+    with session_scope(session_factory) as db:
+        fired = db.execute(select(StepFiring.rule, StepFiring.step, StepFiring.target)).all()
+    assert sorted(tuple(f) for f in fired) == [
+        ("policy:std", "s0", "I1"),
+        ("policy:std", "s0:held", "I1"),
+    ]
+    edit_profile(session_factory, org_id, do_not_contact=False)
+    run(ctx, session_factory, org_id, NOW + DAY)
+    assert actions(session_factory) == [("reminder", "s0", (TODAY + DAY).isoformat())]
