@@ -27,7 +27,9 @@ print(job_context.cache_info().hits, sorted(set(sys.modules) - before))
 """
 
 
-def test_the_worker_builds_the_job_context_its_work_horses_inherit() -> None:
+def run_fresh(script: str) -> tuple[str, str]:
+    """The first line `script` prints, run in a fresh interpreter as a worker process starts,
+    and all it printed (for the assertion's message)."""
     env = {
         **os.environ,
         "DATABASE_URL": PG_URL,
@@ -36,7 +38,7 @@ def test_the_worker_builds_the_job_context_its_work_horses_inherit() -> None:
         "TOKEN_ENCRYPTION_KEY": "unused",
     }
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, REDIS_URL],
+        [sys.executable, "-c", script, REDIS_URL],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -44,7 +46,12 @@ def test_the_worker_builds_the_job_context_its_work_horses_inherit() -> None:
         timeout=120,
         check=True,
     )
-    assert done.stdout.split("\n")[0] == "1 []", done.stdout + done.stderr
+    return done.stdout.split("\n")[0], done.stdout + done.stderr
+
+
+def test_the_worker_builds_the_job_context_its_work_horses_inherit() -> None:
+    first, output = run_fresh(SCRIPT)
+    assert first == "1 []", output
 
 
 PREPARED = """
@@ -69,20 +76,5 @@ print(Organization.__mapper__.configured, _compiled.cache_info().hits - before)
 def test_the_worker_prepares_what_every_evaluation_needs() -> None:
     """Mappers configured and the loader's statements compiled before any work-horse forks
     (each one started with neither, and spent a tenth of a second making them)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": PG_URL,
-        "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": "test-secret-key-0123456789",
-        "TOKEN_ENCRYPTION_KEY": "unused",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", PREPARED, REDIS_URL],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert done.stdout.split("\n")[0] == "True 3", done.stdout + done.stderr
+    first, output = run_fresh(PREPARED)
+    assert first == "True 3", output
