@@ -121,10 +121,12 @@ class GrantCredentials:
     """`providers.base.Credentials` backed by an OAuthGrant row.
 
     The row read is reused for `reuse_seconds`: a client making many calls (a delivery run, a
-    sync) reads and decrypts it about once, not once a call. That is safe because a token
-    another process refreshed meanwhile leaves ours valid until it expires (both providers), a
-    token about to expire is refreshed first, and a rejected one is always re-read
-    (`refreshed`): a grant disconnected or declared dead elsewhere shows at the next 401."""
+    sync) reads and decrypts it about once, not once a call. A token another process refreshed
+    meanwhile leaves ours valid until it expires (both providers), a token about to expire is
+    refreshed first, and a rejected one is always read again (`refreshed`). What the reuse
+    delays is noticing a grant disconnected or declared dead elsewhere while its access token
+    still works (Xero revokes only the refresh token): a client goes on for `reuse_seconds` at
+    most. Delivery checks the organization's connection before every action anyway."""
 
     def __init__(
         self,
@@ -197,14 +199,14 @@ class GrantCredentials:
             if stored.get("refresh_token") != current.get("refresh_token"):
                 return str(stored["access_token"])
             mark_grant_dead(self._sessions, self.grant_id, "The refresh token was refused.")
+            self._read = None
             raise GrantDead("the provider refused the refresh token; reconnect") from None
         fresh.setdefault("refresh_token", current["refresh_token"])
         with session_scope(self._sessions) as session:
             grant = session.get(OAuthGrant, self.grant_id)
             assert grant is not None
             store_token(grant, fresh, self._cipher)
-            token = self._cipher.decrypt(grant.token_ciphertext)
-        self._read = (time.monotonic(), token)
+        self._read = (time.monotonic(), fresh)
         log.info("refreshed grant %s", self.grant_id)
         return str(fresh["access_token"])
 

@@ -53,13 +53,13 @@ def _build_job_context() -> None:
     """
     try:
         context = job_context()
-    except Exception:  # noqa: BLE001 - the job that needs the context raises it again
+        configure_mappers()
+        for name in JOB_MODULES:
+            prepare = getattr(importlib.import_module(name), "prepare_worker", None)
+            if prepare is not None:
+                prepare(context)
+    except Exception:  # noqa: BLE001 - the job that needs it meets the error again and reports it
         return
-    configure_mappers()
-    for name in JOB_MODULES:
-        prepare = getattr(importlib.import_module(name), "prepare_worker", None)
-        if prepare is not None:
-            prepare(context)
 
 
 class Worker(RQWorker):

@@ -97,17 +97,12 @@ def write(rt: JobContext, taken: Taken, run: Run | None = None) -> Written:
         with Run(rt, taken.organization_id) as own:
             return write(rt, taken, own)
     if isinstance(taken.command, SendEmail):
-        return by_email(rt, taken.organization_id, taken.key, taken.command, run, taken.resumed)
+        return by_email(rt, taken.organization_id, taken.key, taken.command, run)
     return to_provider(rt, taken.organization_id, taken.command, taken.key, run)
 
 
 def by_email(
-    rt: JobContext,
-    org_id: int,
-    key: str,
-    command: SendEmail,
-    run: Run | None = None,
-    resumed: bool = True,
+    rt: JobContext, org_id: int, key: str, command: SendEmail, run: Run | None = None
 ) -> Written:
     """Send the reminder once.
 
@@ -116,13 +111,13 @@ def by_email(
     server's answer is written to Redis the instant it arrives (a receipt, one fast SET), and a
     resumed send that finds a receipt records it instead of sending again. What remains is the
     instant between the server's reply and that SET. The Message-ID stays the same on every
-    attempt, so a receiving server can recognise a repeat even then. Only an action handed over
-    before (`resumed`) can have a receipt already."""
+    attempt, so a receiving server can recognise a repeat even then. The receipt is looked up
+    before every send: a person's retry of an action cut off after its send starts afresh."""
     if run is None:
         with Run(rt, org_id) as own:
-            return by_email(rt, org_id, key, command, own, resumed)
+            return by_email(rt, org_id, key, command, own)
     receipt_key = f"dunwell:email-receipt:{key}"
-    receipt = rt.redis.get(receipt_key) if rt.redis is not None and resumed else None
+    receipt = rt.redis.get(receipt_key) if rt.redis is not None else None
     if receipt is not None:
         return Written(receipt.decode() if isinstance(receipt, bytes) else str(receipt))
     setup, mailer = run.email()

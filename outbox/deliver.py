@@ -25,6 +25,7 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.context import JobContext
@@ -124,6 +125,17 @@ def deliver_taken(rt: JobContext, taken: Taken, run: channels.Run | None = None)
         log.exception("writing action %s failed", taken.action_id)
         return _outage(rt, taken, f"unexpected error: {type(exc).__name__}")
     return _sent(rt, taken, written)
+
+
+def release(rt: JobContext, taken: Taken) -> None:
+    """Hand back an action taken but not written (its lease lifted, its command kept): the next
+    run writes it at once instead of waiting for the lease to run out."""
+    with session_scope(rt.sessions) as session:
+        session.execute(
+            update(Action)
+            .where(Action.id == taken.action_id, Action.status == S.PENDING)
+            .values(lease_until=None)
+        )
 
 
 def _lease(rt: JobContext) -> timedelta:

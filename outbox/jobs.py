@@ -35,6 +35,7 @@ from outbox.channels import Run
 from outbox.deliver import Delivered
 from outbox.deliver import deliver
 from outbox.deliver import deliver_taken
+from outbox.deliver import release
 from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionStatus as S
@@ -56,7 +57,10 @@ def deliver_due_for_organization(org_id: int) -> int:
 
 
 def deliver_action(action_id: int) -> str | None:
-    result = deliver(job_context(), action_id)
+    rt = job_context()
+    result = deliver(rt, action_id)
+    if isinstance(result, Delivered) and result.follow_up is not None:
+        deliver_taken(rt, result.follow_up)
     if isinstance(result, Delivered) and result.outage and result.status == S.PENDING:
         raise StillUnavailable(result.reason)
     return result.status if result else None
@@ -155,6 +159,8 @@ def _lane(
                 if result.outage or result.rate_limited:
                     stop.set()
                     _hold_off(rt, org_id, action_id, result)
+            if follow_up is not None:  # another lane stopped the run before it was written
+                release(rt, follow_up)
     return done
 
 

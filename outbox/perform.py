@@ -79,7 +79,6 @@ class Taken:
     kind: str
     key: str
     command: Command
-    resumed: bool = False  # it had been handed over before: its write may have happened
     timezone: str | None = None  # the organization's
 
 
@@ -118,7 +117,7 @@ def take(
         return Performed(S.CANCELLED, action.reason)
     book, first_activated = found
     as_of = local_date(now, org.timezone)
-    since = since_activation(org, first_activated)
+    since = since_activation(org.timezone, first_activated)
     facts = load_facts(session, org, as_of, now, book, [action.customer_external_id], since)
     customer = facts.customers.get(action.customer_external_id)
     outcome = recheck(action, facts, customer, book, as_of, now)
@@ -289,11 +288,8 @@ def _lease(
     reason: str,
     org: Organization,
 ) -> Taken:
-    resumed = action.command is not None
     action.command = command_json(command)
     action.performed_at = action.performed_at or now
     action.lease_until = now + lease
     transition(action, S.PENDING, reason, now, actor="worker")
-    return Taken(
-        action.id, action.organization_id, action.kind, action.key, command, resumed, org.timezone
-    )
+    return Taken(action.id, action.organization_id, action.kind, action.key, command, org.timezone)

@@ -151,11 +151,11 @@ AnyRecord = CustomerRecord | InvoiceRecord | PaymentRecord | CreditNoteRecord
 class ChangedPage:
     """A page of one entity's changes from a listing of several at once; `as_of` is the
     provider's time of its answer: every change of `entity` before it has been listed once
-    the listing is read to its end."""
+    the listing is read to its end (None: the provider did not say)."""
 
     entity: Entity
     records: list[AnyRecord]
-    as_of: datetime
+    as_of: datetime | None
 
 
 @dataclass(frozen=True)

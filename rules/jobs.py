@@ -48,6 +48,7 @@ from rules.models import OrgEvaluation
 from rules.models import RuleSetVersion
 from rules.ruleset.store import org_run
 from rules.ruleset.store import org_run_statement
+from rules.ruleset.store import since_activation
 from tasks.store import adopt_task_actions
 
 DAILY_AT = time(8, 0)
@@ -134,8 +135,7 @@ def _evaluate(
         if book is None:
             return {"skipped": "no active rule set"}
         as_of = local_date(now, org.timezone)
-        first_activated = org.first_activated_at
-        since = local_date(first_activated, org.timezone) if first_activated else None
+        since = since_activation(org.timezone, org.first_activated_at)
         starts = feature_dates(book, org.feature_starts, True, org.timezone, as_of)
         facts = load_facts(session, org, as_of, now, book, customer_ids, since, starts)
         # Read and write in two short transactions, so that no lock is held while evaluating

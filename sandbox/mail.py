@@ -35,6 +35,7 @@ class Mailbox:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._parsing = threading.Lock()  # readers parse under it, so receipt never waits
         self._messages: list[dict[str, Any]] = []
         self._refusals: dict[str, tuple[int, str]] = {}
         self._ids = itertools.count(1)
@@ -57,17 +58,22 @@ class Mailbox:
                 _RAW: content,
             }
             self._messages.append(record)
-            return record
+            return {k: v for k, v in record.items() if k != _RAW}
 
     def messages(self, recipient: str = "") -> list[dict[str, Any]]:
         wanted = recipient.strip().lower()
         with self._lock:
-            return [_parsed(m) for m in self._messages if not wanted or wanted in m["to"]]
+            found = [m for m in self._messages if not wanted or wanted in m["to"]]
+        with self._parsing:
+            return [_parsed(m) for m in found]
 
     def message(self, number: int) -> dict[str, Any] | None:
         with self._lock:
             found = next((m for m in self._messages if m["id"] == number), None)
-            return _parsed(found) if found is not None else None
+        if found is None:
+            return None
+        with self._parsing:
+            return _parsed(found)
 
     def by_recipient(self) -> dict[str, list[dict[str, Any]]]:
         grouped: dict[str, list[dict[str, Any]]] = {}
@@ -106,8 +112,8 @@ _RAW = "_raw"
 
 def _parsed(record: dict[str, Any]) -> dict[str, Any]:
     """`record` with what its message says (from, subject, message-id, date, text, html and
-    headers), parsed once; the caller holds the mailbox's lock."""
-    content = record.pop(_RAW, None)
+    headers), parsed once; the caller holds the mailbox's parsing lock."""
+    content = record.get(_RAW)
     if content is None:
         return record
     parsed = message_from_bytes(content, policy=policy.default)
@@ -123,6 +129,7 @@ def _parsed(record: dict[str, Any]) -> dict[str, Any]:
             "headers": [[name, str(value)] for name, value in parsed.items()],
         }
     )
+    del record[_RAW]  # last: a reader that finds no bytes finds every field
     return record
 
 

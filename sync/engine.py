@@ -180,7 +180,8 @@ def sync_together(
                 _advance(_cursor(session, org_id, page.entity), page.records)
             reports[page.entity].pages += 1
             reports[page.entity].records += len(page.records)
-        listed_to[page.entity] = page.as_of
+        if page.as_of is not None:
+            listed_to[page.entity] = page.as_of
     with session_scope(sessions) as session:
         for entity in entities:
             cursor = _cursor(session, org_id, entity)

@@ -13,11 +13,9 @@ from __future__ import annotations
 import copy
 import io
 import logging
-import select
 import smtplib
 import socket
 import ssl
-import time
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -31,8 +29,6 @@ from outbox.email.errors import TemporaryFailure
 __all__ = ["FAILURES", "Mailer", "PermanentFailure", "SmtpSettings", "TemporaryFailure", "send"]
 
 FAILURES = (PermanentFailure, TemporaryFailure)  # for `except FAILURES`
-# A connection used this recently is taken as it is, if the server has said nothing since.
-RECENT_SECONDS = 5.0
 Failure = PermanentFailure | TemporaryFailure
 
 log = logging.getLogger(__name__)
@@ -50,16 +46,11 @@ class Mailer:
     """One SMTP connection kept open across the messages of a delivery run (a connection, TLS
     handshake and login per message cost more than the message). A connection the server
     closed while idle is opened again before MAIL, never after DATA (which could send twice);
-    any failure closes it, so the next message starts on a clean one. A connection that just
-    carried a message is not asked first (RSET) whether it is still there: servers keep an idle
-    one for minutes (RFC 5321 asks for 5), and a round trip per message is a tenth of it. It is
-    only checked, without a round trip, that the server has said nothing since: a server speaks
-    unasked only to say goodbye (a 421, or the connection closed)."""
+    any failure closes it, so the next message starts on a clean one."""
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
-        self._used_at = 0.0
 
     def __enter__(self) -> Mailer:
         return self
@@ -75,7 +66,6 @@ class Mailer:
         settings = self.settings
         try:
             reply = _transmit(self._ready(), sender, recipients, message)
-            self._used_at = time.monotonic()
         except FAILURES:
             self.close()
             raise
@@ -104,9 +94,6 @@ class Mailer:
             smtp.close()
 
     def _ready(self) -> smtplib.SMTP:
-        recent = time.monotonic() - self._used_at < RECENT_SECONDS
-        if self._smtp is not None and recent and _says_nothing(self._smtp):
-            return self._smtp
         if self._smtp is not None:
             try:
                 if self._smtp.rset()[0] == 250:
@@ -123,16 +110,6 @@ class Mailer:
             raise
         self._smtp = smtp
         return smtp
-
-
-def _says_nothing(smtp: smtplib.SMTP) -> bool:
-    sock = smtp.sock
-    if sock is None or sock.fileno() < 0:
-        return False
-    if isinstance(sock, ssl.SSLSocket) and sock.pending():
-        return False
-    readable, _, _ = select.select([sock], [], [], 0)
-    return not readable
 
 
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:

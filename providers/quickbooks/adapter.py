@@ -275,17 +275,18 @@ class QuickBooks:
     def _many_changes(self, entities: list[Entity], since: datetime) -> Iterator[ChangedPage]:
         answer = self.api.cdc([NAMES[e] for e in entities], since, includes(entities))
         found = cdc_objects(answer)
-        stamp = self.answer_time(answer)
+        answered = mapping.parse_instant(answer.get("time"))  # None: no cursor moves by it
         if sum(len(rows) for rows in found.values()) >= CDC_CAP:
             for entity in entities:
                 for page in self._changes(entity, since):
-                    yield ChangedPage(entity, page, stamp)
-                yield ChangedPage(entity, [], stamp)
+                    yield ChangedPage(entity, page, answered)
+                yield ChangedPage(entity, [], answered)
             return
+        stamp = answered or self.clock()
         for entity in entities:
             rows = found.get(NAMES[entity], [])
             records = self.to_records(entity, rows, stamp) if rows else []
-            yield ChangedPage(entity, mapping.sort_oldest_first(records), stamp)
+            yield ChangedPage(entity, mapping.sort_oldest_first(records), answered)
 
     def answer_time(self, answer: Mapping[str, Any]) -> datetime:
         return mapping.parse_instant(answer.get("time")) or self.clock()

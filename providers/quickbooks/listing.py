@@ -20,11 +20,13 @@ from typing import Any
 from typing import TypeVar
 
 from providers.base import Entity
+from providers.base import Unavailable
 from providers.quickbooks import typed
 from providers.quickbooks.api import PAGE_SIZE
 from providers.quickbooks.api import QuickBooksApi
 from providers.quickbooks.api import decode_answer
 from providers.quickbooks.api import qbo_timestamp
+from providers.quickbooks.faults import json_fault
 
 CDC_CAP = 1000
 NAMES = {
@@ -105,9 +107,14 @@ def term_statement() -> str:
 
 
 def cdc_objects(answer: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """{QuickBooks entity name: [objects]} from a CDC answer."""
+    """{QuickBooks entity name: [objects]} from a CDC answer. A Fault inside it (an answer in
+    part) is an outage: a sync that took the rest would move its cursors past what is missing."""
     found: dict[str, list[dict[str, Any]]] = {}
     for block in objects_in(answer.get("CDCResponse")):
+        for response in [block, *objects_in(block.get("QueryResponse"))]:
+            fault = json_fault(response)
+            if fault is not None:
+                raise Unavailable(f"QuickBooks' change feed answered in part: {fault.describe()}")
         for response in objects_in(block.get("QueryResponse")):
             for name, value in response.items():
                 if name in NAMES.values():

@@ -113,10 +113,13 @@ def _bound(compiled: SQLCompiler, params: Mapping[str, Any]) -> tuple[str, Any]:
             args[name] = value
         else:
             args.update(zip(names, value, strict=True))
-    processors = state.processors
+    # The statement's own bind processors (a UTC instant, Money in 1/10,000 units on SQLite),
+    # with those of the expanded list parameters over them, as SQLAlchemy's execution merges them.
+    processors = {**compiled._bind_processors, **state.processors}
     for name, value in args.items():
-        if name in processors:
-            args[name] = processors[name](value)
+        processor = processors.get(name)
+        if callable(processor):  # (a tuple type's are a sequence, one per member: none here)
+            args[name] = processor(value)
     if state.positiontup is not None:
         return state.statement, tuple(args[name] for name in state.positiontup)
     return state.statement, args

@@ -130,14 +130,14 @@ def rules_since(session: Session, org: Organization) -> date | None:
     """The organization's local date its rules were first switched on (None: never). Nothing
     before it is decided from history; every caller asks here."""
     owner = rule_set(session, org.id)
-    return since_activation(org, owner.first_activated_at if owner is not None else None)
+    return since_activation(org.timezone, owner.first_activated_at if owner is not None else None)
 
 
-def since_activation(org: Organization, first_activated_at: datetime | None) -> date | None:
+def since_activation(timezone: str | None, first_activated_at: datetime | None) -> date | None:
     """`rules_since` from the rule set's first activation instant, already read."""
     if first_activated_at is None:
         return None
-    return local_date(first_activated_at, org.timezone)
+    return local_date(first_activated_at, timezone)
 
 
 def get_version(session: Session, org_id: int, number: int) -> RuleSetVersion:

@@ -27,6 +27,7 @@ from outbox.channels import write
 from outbox.commands import SendEmail
 from outbox.commands import command_json
 from outbox.deliver import deliver
+from outbox.deliver import release
 from outbox.jobs import deliver_due
 from outbox.models import Action
 from outbox.models import ActionEvent
@@ -395,6 +396,23 @@ def test_the_ledger_note_is_taken_as_it_is_made_and_resumed_if_its_worker_dies(
     later = note.lease_until + timedelta(seconds=1)
     assert deliver_due(live_mail, org_id, later) == 1
     assert action(live_mail, note_id).status == S.SENT
+    assert [w["status"] for w in writes(sandbox, note.key)] == [200]
+
+
+@pytest.mark.e2e
+def test_a_note_handed_back_unwritten_goes_with_the_next_run_at_once(
+    live_mail, sandbox, mail
+) -> None:
+    """A run stopped (another lane met an outage) between a reminder and its note hands the
+    note back: no lease left to wait out, written by the next run with its key."""
+    org_id, _ = connected(live_mail, "quickbooks")
+    action_id, _ = crashed_reminder(live_mail, org_id, owed(live_mail, org_id))
+    sent = deliver(live_mail, action_id)
+    release(live_mail, sent.follow_up)
+    note = action(live_mail, sent.follow_up.action_id)
+    assert note.status == S.PENDING and note.lease_until is None and note.command is not None
+    assert deliver_due(live_mail, org_id, utcnow()) == 1
+    assert action(live_mail, note.id).status == S.SENT
     assert [w["status"] for w in writes(sandbox, note.key)] == [200]
 
 

@@ -19,6 +19,7 @@ from providers.base import Entity
 from providers.base import InvoiceStatus
 from providers.base import Rejected
 from providers.base import Tenant
+from providers.base import Unavailable
 from providers.config import ProviderSettings
 from providers.quickbooks import QuickBooks
 from providers.quickbooks.company import guess_timezone
@@ -348,6 +349,28 @@ def test_several_entities_in_one_cdc_call(rsps, qb):
     assert found[1].records[0].currency == "USD"
     answered = datetime(2026, 5, 14, 17, 0, tzinfo=UTC)
     assert [page.as_of for page in found] == [answered, answered]  # the answer's "time"
+
+
+def test_a_change_feed_answered_in_part_is_an_outage_not_an_empty_entity(rsps, qb):
+    """A Fault inside the CDC answer: taking the rest would move the missing entity's cursor
+    past changes it never got."""
+    fault = {"Fault": {"Error": [{"Message": "Service busy", "code": "10000"}], "type": "Service"}}
+    answer = {
+        "CDCResponse": [{"QueryResponse": [{"Invoice": invoices(1, NOW)}, fault]}],
+        "time": "2026-05-14T10:00:00-07:00",
+    }
+    rsps.get(f"{URL}/cdc", json=answer)
+    with pytest.raises(Unavailable, match="answered in part: Service busy"):
+        list(qb.list_changed_many([Entity.INVOICE, Entity.PAYMENT], NOW - timedelta(days=1)))
+
+
+def test_an_answer_without_its_time_moves_no_cursor(rsps, qb):
+    rsps.get(f"{URL}/cdc", json={"CDCResponse": [{"QueryResponse": [{}]}]})
+    found = list(qb.list_changed_many([Entity.INVOICE, Entity.PAYMENT], NOW - timedelta(days=1)))
+    assert [(page.entity, page.records, page.as_of) for page in found] == [
+        (Entity.INVOICE, [], None),
+        (Entity.PAYMENT, [], None),
+    ]
 
 
 # ---------------------------------------------------------------- reads

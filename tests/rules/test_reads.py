@@ -175,3 +175,37 @@ def test_a_lost_connection_is_invalidated(db: Session, engine) -> None:
     with pytest.raises(OperationalError) as raised:
         reads.run()
     assert raised.value.connection_invalidated
+
+
+def test_plain_values_are_bound_as_their_column_types_bind_them(db: Session) -> None:
+    """A single value (not only a list) goes through its type's bind processing: an aware
+    instant and Money compare as SQLAlchemy's own execution compares them (on SQLite, Money is
+    stored in 1/10,000 units and instants as naive UTC text)."""
+    org_id = _seed(db)
+    changed = db.scalar(select(CreditNote.updated_at).where(CreditNote.external_id == "CN1"))
+    stmts = [
+        (
+            select(CreditNote.external_id).where(
+                CreditNote.organization_id == org_id, CreditNote.updated_at >= changed
+            ),
+            {},
+        ),
+        (
+            select(CreditNote.external_id).where(
+                CreditNote.organization_id == org_id, CreditNote.remaining > D("12.30")
+            ),
+            {},
+        ),
+        (
+            select(CreditNote.external_id).where(
+                CreditNote.organization_id == org_id, CreditNote.remaining > D("12.35")
+            ),
+            {},
+        ),
+    ]
+    reads = Reads(db.connection())
+    for stmt, params in stmts:
+        reads.add(stmt, params)
+    together = reads.run()
+    one_by_one = [[tuple(r) for r in db.connection().execute(s, p)] for s, p in stmts]
+    assert together == one_by_one == [[("CN1",)], [("CN1",)], []]
