@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
+from typing import Any
 from typing import Protocol
 
 from flask import Blueprint
@@ -22,6 +23,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from connector import confirm
 from connector import pages
 from connector import team
 from connector import web
@@ -196,7 +198,17 @@ def retry(org_id: int, action_id: int) -> Response:
 
 
 @bp.post("/<int:action_id>/cancel")
-def cancel(org_id: int, action_id: int) -> Response:
+def cancel(org_id: int, action_id: int) -> Any:
+    if not confirm.confirmed():
+        org = web.current_org(org_id, need="collector")
+        action = _action(org, action_id)
+        who = names(org_id, [action]).get(action.customer_external_id)
+        return confirm.ask(
+            f"Cancel this {pages.words(action.kind)} for "
+            f"{who or action.customer_external_id}? It will not be written.",
+            "Yes, cancel it",
+            url_for("activity.detail", org_id=org_id, action_id=action_id),
+        )
     return change(org_id, action_id, "cancel")
 
 
@@ -225,10 +237,17 @@ def change(org_id: int, action_id: int, change: str) -> Response:
 
 
 @bp.post("/approve-all")
-def approve_all(org_id: int) -> Response:
+def approve_all(org_id: int) -> Any:
     org = web.current_org(org_id, need="collector")
     db, actor = web.db(), team.actor()
-    result = approval.decide(db, org_id, approval.all_waiting(db, org_id), None, actor)
+    waiting = approval.all_waiting(db, org_id)
+    if not confirm.confirmed():
+        return confirm.ask(
+            f"Approve all {len(waiting)} actions waiting for approval? They go out now.",
+            f"Yes, approve all {len(waiting)}",
+            url_for("activity.listing", org_id=org_id),
+        )
+    result = approval.decide(db, org_id, waiting, None, actor)
     db.commit()
     if result["approved"]:
         outbox_jobs.request_delivery(web.job_context(), org_id)

@@ -36,6 +36,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from connector import confirm
 from connector import oidc
 from connector import signin
 from connector import web
@@ -270,8 +271,15 @@ def _connect_org(db: Any, provider: str, grant: OAuthGrant, tenant: Tenant) -> O
 
 
 @bp.post("/orgs/<int:org_id>/disconnect")
-def disconnect(org_id: int) -> Response:
+def disconnect(org_id: int) -> Any:
     org = web.current_org(org_id, need=roles.ADMIN)
+    if not confirm.confirmed():
+        return confirm.ask(
+            f"Disconnect {org.name}? Dunwell stops syncing and acting for it; "
+            "its data stays until you purge it.",
+            "Yes, disconnect",
+            url_for("admin.home", _anchor=f"org-{org.id}"),
+        )
     db = web.db()
     grant_id = org.grant_id
     shared = grant_id is not None and _grant_shared(db, org)
@@ -321,10 +329,16 @@ def _revoke_at_provider(org: Organization, *, revoke_grant: bool) -> None:
 
 
 @bp.post("/orgs/<int:org_id>/purge")
-def purge(org_id: int) -> Response:
+def purge(org_id: int) -> Any:
     org = web.current_org(org_id, need=roles.ADMIN)
     if org.status != OrgStatus.DISCONNECTED:
         abort(409, "Disconnect the organization before purging its data.")
+    if not confirm.confirmed():
+        return confirm.ask(
+            f"Delete every record Dunwell holds for {org.name}? This cannot be undone.",
+            "Yes, purge its data",
+            url_for("admin.home", _anchor=f"org-{org.id}"),
+        )
     name = org.name
     db = web.db()
     revoke_org(db, org_id)

@@ -23,6 +23,7 @@ from flask import url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from connector import confirm
 from connector import pages
 from connector import web
 from core.models import Organization
@@ -193,6 +194,13 @@ def delete_policy(org_id: int, number: int, key: str) -> Any:
     version = draft_or_404(org_id, number)
     doc = copy.deepcopy(version.document)
     i, policy = find_policy(doc, key)
+    if not confirm.confirmed():
+        name = policy["name"] or key
+        return confirm.ask(
+            f"Remove policy {name} and its steps?",
+            f"Yes, remove policy {name}",
+            url_for("policy_page.editor", org_id=org_id, number=number),
+        )
     del doc["policies"][i]
     if doc["default_policy"] == key:
         doc["default_policy"] = doc["policies"][0]["key"] if doc["policies"] else None
@@ -313,6 +321,14 @@ def delete_step(org_id: int, number: int, policy_key: str, step_key: str) -> Any
     if len(policy["steps"]) == 1:
         flash("A policy keeps at least one step: remove the policy instead.", "warning")
         return _back(org_id, number, f"policy-{policy_key}")
+    if not confirm.confirmed():
+        names = {s["key"]: s.get("name") for s in policy["steps"]}
+        name = names.get(step_key) or step_key
+        return confirm.ask(
+            f"Remove step {name}?",
+            f"Yes, remove step {name}",
+            url_for("policy_page.editor", org_id=org_id, number=number),
+        )
     policy["steps"] = [s for s in policy["steps"] if s["key"] != step_key]
     return simple_save(org_id, number, doc, "Step removed.", f"policy-{policy_key}")
 

@@ -16,6 +16,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from connector import confirm
 from connector import pages
 from connector import web
 from connector.policy_page import draft_or_404
@@ -126,6 +127,12 @@ def preview(org_id: int, number: int) -> Any:
 def delete(org_id: int, number: int, key: str) -> Any:
     web.current_org(org_id, need="admin")
     version = draft_or_404(org_id, number)
+    if not confirm.confirmed():
+        return confirm.ask(
+            f"Remove template {key}?",
+            f"Yes, remove template {key}",
+            url_for("policy_page.editor", org_id=org_id, number=number),
+        )
     doc = copy.deepcopy(version.document)
     doc["templates"].pop(key, None)
     return simple_save(org_id, number, doc, f"Template “{key}” removed.", "templates")

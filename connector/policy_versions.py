@@ -15,6 +15,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from connector import confirm
 from connector import pages
 from connector import web
 from policy import drafts
@@ -65,7 +66,14 @@ def listing(org_id: int) -> str:
 @bp.post("/versions/<int:number>/activate")
 def activate(org_id: int, number: int) -> Any:
     web.current_org(org_id, need="admin")
-    _version(org_id, number)
+    version = _version(org_id, number)
+    if not confirm.confirmed():
+        draft = "draft " if version.rule_set.active_number != number else ""
+        return confirm.ask(
+            f"Activate {draft}version {number}? The next run uses it.",
+            f"Yes, activate version {number}",
+            url_for("policy_versions.listing", org_id=org_id),
+        )
     store.activate_version(web.db(), org_id, number)
     web.db().commit()
     flash(f"Version {number} is active: the next run uses it.", "success")

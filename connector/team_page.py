@@ -24,6 +24,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from connector import confirm
 from connector import web
 from connector.signin import org_home
 from core.accounts import Invitation
@@ -119,6 +120,12 @@ def change_role(org_id: int, user_id: int) -> Any:
 def remove(org_id: int, user_id: int) -> Any:
     org = web.current_org(org_id, need=ADMIN)
     email = _email(user_id)
+    if not confirm.confirmed():
+        return confirm.ask(
+            f"Remove {email} from {org.name}? They are signed out everywhere at once.",
+            f"Yes, remove {email}",
+            url_for("team.page", org_id=org_id),
+        )
     try:
         members.remove(web.db(), org_id, user_id, utcnow())
     except members.MembershipError as exc:

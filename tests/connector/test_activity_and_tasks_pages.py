@@ -79,8 +79,9 @@ def test_approve_retry_and_cancel(client):
     url = f"/orgs/{org_id}/activity/{ids['failed']}"
     assert client.post(f"{url}/retry", data={"csrf_token": token(client, url)}).status_code == 303
     url = f"/orgs/{org_id}/activity/{ids['task']}"
-    assert client.post(f"{url}/cancel", data={"csrf_token": token(client, url)}).status_code == 303
-    again = client.post(f"{url}/cancel", data={"csrf_token": token(client, url)})
+    sure = {"csrf_token": token(client, url), "confirmed": "yes"}
+    assert client.post(f"{url}/cancel", data=sure).status_code == 303
+    again = client.post(f"{url}/cancel", data=sure)
     assert again.status_code == 409 and "cannot be cancelled" in again.text
     with session_scope(sessions(client)) as db:
         status = dict(db.execute(select(Action.id, Action.status)).all())

@@ -47,6 +47,11 @@ def csrf(client) -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
 
 
+def yes(client) -> dict[str, str]:
+    """A destructive form as sent once its question was accepted (connector/confirm.py)."""
+    return {"csrf_token": csrf(client), "confirmed": "yes"}
+
+
 def start(client, provider: str) -> str:
     response = client.post(f"/connect/{provider}", data={"csrf_token": csrf(client)})
     assert response.status_code == 302
@@ -137,7 +142,7 @@ def test_disconnecting_one_of_two_xero_organisations_keeps_the_other(
     chosen = [("tenant", tenants["Kiwi Kitchens Ltd"]), ("tenant", tenants["Thistle & Thorn Ltd"])]
     connect(client, "xero", chosen)
     kiwi, thistle = sorted(orgs(session_factory), key=lambda o: o.name)
-    response = client.post(f"/orgs/{kiwi.id}/disconnect", data={"csrf_token": csrf(client)})
+    response = client.post(f"/orgs/{kiwi.id}/disconnect", data=yes(client))
     assert response.status_code == 302
     kiwi, thistle = sorted(orgs(session_factory), key=lambda o: o.name)
     assert (kiwi.status, kiwi.grant_id) == ("disconnected", None)
@@ -157,7 +162,7 @@ def test_disconnecting_quickbooks_revokes_the_grant_and_keeps_the_data(
 ):
     connect(client, "quickbooks")
     [org] = orgs(session_factory)
-    client.post(f"/orgs/{org.id}/disconnect", data={"csrf_token": csrf(client)})
+    client.post(f"/orgs/{org.id}/disconnect", data=yes(client))
     [org] = orgs(session_factory)
     assert org.status == "disconnected"
     with session_scope(session_factory) as session:

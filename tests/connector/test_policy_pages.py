@@ -24,6 +24,8 @@ from rules.ruleset.defaults import starter
 from tests.connector.conftest import make_org
 from tests.connector.conftest import sign_in
 
+SURE = {"confirmed": "yes"}  # the destructive form's question was accepted
+
 
 def token(client, path: str) -> str:
     page = client.get(path).get_data(as_text=True)
@@ -80,7 +82,7 @@ def build_policy_through_forms(client, org_id: int) -> str:
             "reminder": "on", "reminder.template": "friendly",
         })  # fmt: skip
         assert response.status_code == 302, response.get_data(as_text=True)
-    post(client, f"{steps}/due/delete", {}, base)
+    post(client, f"{steps}/due/delete", SURE, base)
     settings = {
         "discounts.early_payment.enabled": "on",
         "discounts.early_payment.percent": "2",
@@ -203,7 +205,7 @@ def test_versions_diff_in_words_activate_and_the_written_policy_pdf(
     assert "2% off if paid within 10 days" in listing
     assert "Added template “friendly”" not in listing  # the starter has one of that name already
     assert (
-        post(client, f"{rules}/versions/{number}/activate", {}, f"{rules}/versions").status_code
+        post(client, f"{rules}/versions/{number}/activate", SURE, f"{rules}/versions").status_code
         == 302
     )
     with session_scope(session_factory) as db:
@@ -301,8 +303,10 @@ def test_a_version_saved_inactive_stays_as_an_editable_draft_and_any_version_rol
     assert "Version 1 is active." in page
     assert f'href="{rules}/drafts/2">Draft version 2</a> — softer' in page
     assert client.get(f"{rules}/drafts/2").status_code == 200
-    assert post(client, f"{rules}/versions/2/activate", {}, f"{rules}/versions").status_code == 302
-    assert post(client, f"{rules}/versions/1/activate", {}, f"{rules}/versions").status_code == 302
+    activate = post(client, f"{rules}/versions/2/activate", SURE, f"{rules}/versions")
+    assert activate.status_code == 302
+    activate = post(client, f"{rules}/versions/1/activate", SURE, f"{rules}/versions")
+    assert activate.status_code == 302
     listing = client.get(f"{rules}/versions").get_data(as_text=True)
     assert re.search(r'data-version="2">.*?was active', listing, re.S)
     with session_scope(session_factory) as db:

@@ -19,6 +19,7 @@ from tests.connector.test_oauth import connect
 from tests.connector.test_oauth import csrf
 from tests.connector.test_oauth import orgs
 from tests.connector.test_oauth import xero_tenants
+from tests.connector.test_oauth import yes
 from tests.servers import provider_urls
 from tests.servers import sandbox_server
 
@@ -57,8 +58,9 @@ def test_a_cookie_saved_before_a_purge_never_opens_the_next_organization(app, sa
     [purged] = orgs(app.extensions["dunwell"]["sessions"])
     cookie = saved_cookie(first)
     token = csrf(first)
-    first.post(f"/orgs/{purged.id}/disconnect", data={"csrf_token": token})
-    assert first.post(f"/orgs/{purged.id}/purge", data={"csrf_token": token}).status_code == 302
+    sure = {"csrf_token": token, "confirmed": "yes"}
+    first.post(f"/orgs/{purged.id}/disconnect", data=sure)
+    assert first.post(f"/orgs/{purged.id}/purge", data=sure).status_code == 302
 
     second = app.test_client()
     tenants = xero_tenants(sandbox)
@@ -91,7 +93,7 @@ def test_disconnect_takes_the_organization_from_every_other_browser(app):
     colleague = app.test_client()
     sign_in(colleague, org.id)
     assert colleague.get(f"/api/orgs/{org.id}/summary").status_code == 200
-    admin.post(f"/orgs/{org.id}/disconnect", data={"csrf_token": csrf(admin)})
+    admin.post(f"/orgs/{org.id}/disconnect", data=yes(admin))
     assert colleague.get(f"/api/orgs/{org.id}/summary").status_code == 404
     assert admin.get(f"/api/orgs/{org.id}/summary").status_code == 200  # to purge or reconnect
 

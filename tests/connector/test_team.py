@@ -222,7 +222,7 @@ def test_removing_a_member_ends_all_their_sessions_at_once(app, admin, org_id, s
     for browser in (laptop, phone):
         assert browser.get(f"/api/orgs/{org_id}/summary").status_code == 200
     member_id = _user_id(sessions, "mo@example.com")
-    removed = post(admin, f"/orgs/{org_id}/team/members/{member_id}/remove")
+    removed = post(admin, f"/orgs/{org_id}/team/members/{member_id}/remove", confirmed="yes")
     assert removed.status_code == 302
     for browser in (laptop, phone):
         assert browser.get(f"/api/orgs/{org_id}/summary").status_code == 404
@@ -234,7 +234,8 @@ def test_the_last_admin_stays(app, admin, org_id, sessions):
     me = _user_id(sessions, "ada@example.com")
     demoted = post(admin, f"/orgs/{org_id}/team/members/{me}/role", role="viewer")
     assert demoted.status_code == 409 and "only admin" in demoted.get_data(as_text=True)
-    assert post(admin, f"/orgs/{org_id}/team/members/{me}/remove").status_code == 409
+    removed = post(admin, f"/orgs/{org_id}/team/members/{me}/remove", confirmed="yes")
+    assert removed.status_code == 409
     assert roles(sessions, org_id) == {"ada@example.com": "admin"}
 
 

@@ -62,3 +62,10 @@ def meets_the_bar(page, name: str) -> None:
     assert serious_violations(page) == [], f"{name} at 390px"
     page.screenshot(path=str(SHOTS / f"{name}-390.png"), full_page=True)
     page.set_viewport_size(WIDE)
+
+
+def once_confirm_js_ran(page) -> None:
+    """Wait until the page's deferred scripts have run (they do before DOMContentLoaded), so
+    a click on a data-confirm form gets the dialog. A click before that gets the confirmation
+    page instead (connector/confirm.py), as a person's would."""
+    page.wait_for_load_state("domcontentloaded")

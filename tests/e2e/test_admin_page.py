@@ -15,6 +15,8 @@ from sqlalchemy import update
 
 from core.db import make_engine
 from core.models import Organization
+from tests.e2e.pages import meets_the_bar
+from tests.e2e.pages import once_confirm_js_ran
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -88,9 +90,11 @@ def test_connect_watch_a_payment_arrive_disconnect_and_purge(stack, browser, tmp
     expect(page.locator(".flash")).to_contain_text("Version 1 saved and active")
     page.get_by_role("link", name="← Connections").click()
 
+    once_confirm_js_ran(page)
     card.get_by_role("button", name="Disconnect").click()
     expect(page.locator(".flash")).to_contain_text(f"Disconnected {NASTY}")
     expect(card.locator('[data-field="status"]')).to_have_text("disconnected")
+    once_confirm_js_ran(page)
     card.get_by_role("button", name="Purge data").click()
     expect(page.locator(".flash")).to_contain_text(f"Purged every record of {NASTY}")
     expect(page.locator("section.org")).to_have_count(0)
@@ -104,16 +108,61 @@ def test_connect_watch_a_payment_arrive_disconnect_and_purge(stack, browser, tmp
     assert violations == [] and not [line for line in console if line.startswith("pageerror")]
 
 
-def test_a_declined_confirmation_sends_nothing(stack, browser):
-    page = browser.new_page()
+def connect(page, stack):
+    """Larkspur Landscaping connected through the sandbox's consent page; its card."""
     page.goto(stack.web_url + "/")
     page.get_by_role("button", name="Connect to QuickBooks Online").click()
     page.get_by_role("button", name="Connect").click()
     card = page.locator("section.org").first
     expect(card.locator("h2")).to_contain_text("Larkspur Landscaping")
+    return card
+
+
+def test_a_declined_confirmation_sends_nothing(stack, browser):
+    """However early the click comes: declined in the dialog, or (before confirm.js ran) asked
+    on the confirmation page and answered "No", the organization stays connected."""
+    page = browser.new_page()
+    card = connect(page, stack)
     page.on("dialog", lambda dialog: dialog.dismiss())
-    card.get_by_role("button", name="Disconnect").click()
-    page.wait_for_timeout(500)
-    page.reload()
+    card.get_by_role("button", name="Disconnect").click()  # maybe before confirm.js ran
+    page.goto(stack.web_url + "/")
     expect(card.get_by_role("button", name="Disconnect")).to_be_visible()
     expect(card.locator('[data-field="status"]')).not_to_have_text("disconnected")
+
+    page.route("**/static/confirm.js", lambda route: route.abort())  # the earliest click
+    page.goto(stack.web_url + "/")
+    card.get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_role("heading", name="Are you sure?")).to_be_visible()
+    expect(page.locator(".question")).to_have_text(
+        "Disconnect Larkspur Landscaping? Dunwell stops syncing and acting for it; "
+        "its data stays until you purge it."
+    )
+    meets_the_bar(page, "confirm")
+    page.get_by_role("link", name="No, go back").click()
+    expect(card.get_by_role("button", name="Disconnect")).to_be_visible()
+    expect(card.locator('[data-field="status"]')).not_to_have_text("disconnected")
+
+
+def test_with_scripts_off_only_yes_on_the_confirmation_page_disconnects(stack, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    card = connect(page, stack)
+    status = card.locator('[data-field="status"]')
+
+    card.get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_role("heading", name="Are you sure?")).to_be_visible()
+    page.get_by_role("link", name="No, go back").click()
+    expect(status).not_to_have_text("disconnected")
+
+    card.get_by_role("button", name="Disconnect").click()
+    expect(page.locator(".question")).to_contain_text("Disconnect Larkspur Landscaping?")
+    page.get_by_role("button", name="Yes, disconnect").click()
+    expect(page.locator(".flash")).to_contain_text("Disconnected Larkspur Landscaping")
+    expect(status).to_have_text("disconnected")
+
+    card.get_by_role("button", name="Purge data").click()
+    expect(page.locator(".question")).to_contain_text("Delete every record Dunwell holds")
+    page.get_by_role("button", name="Yes, purge its data").click()
+    expect(page.locator(".flash")).to_contain_text("Purged every record of Larkspur Landscaping")
+    expect(page.locator("section.org")).to_have_count(0)
+    context.close()

@@ -35,6 +35,7 @@ from tests.connector.conftest import signed_in_token
 from tests.e2e.pages import WIDE
 from tests.e2e.pages import Watch
 from tests.e2e.pages import meets_the_bar
+from tests.e2e.pages import once_confirm_js_ran
 from tests.insights.seed import action
 from tests.insights.seed import seed
 from tests.servers import serve
@@ -254,6 +255,7 @@ def test_activity_filters_opens_the_exact_message_and_approves_retries_cancels(p
     page.goto(org_url(site, f"activity/{ids['waiting']}"))
     page.get_by_role("button", name="Approve").click()
     expect(page.locator(".flash")).to_contain_text("approved")
+    once_confirm_js_ran(page)
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator(".flash")).to_contain_text("cancelled")
     with session_scope(site["sessions"]) as db:

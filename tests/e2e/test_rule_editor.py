@@ -29,6 +29,7 @@ from tests.connector.conftest import signed_in_token
 from tests.e2e.pages import WIDE
 from tests.e2e.pages import Watch
 from tests.e2e.pages import meets_the_bar
+from tests.e2e.pages import once_confirm_js_ran
 from tests.insights.seed import seed
 from tests.servers import serve
 
@@ -197,6 +198,7 @@ def test_a_policy_built_from_nothing_through_the_forms(page, site):
     meets_the_bar(page, "rules-versions")
 
     # Activated; the written policy names the version, as a page and as a PDF.
+    once_confirm_js_ran(page)
     page.get_by_role("button", name="Activate version 2").click()
     saved(page, "Version 2 is active")
     expect(page.locator("tr[data-version='2']")).to_contain_text("active")
