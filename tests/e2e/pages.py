@@ -53,13 +53,15 @@ def meets_the_bar(page, name: str) -> None:
     """axe-core at 1280 px and at 390 px, no sideways scrolling on the phone, screenshots."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(WIDE)
-    assert serious_violations(page) == [], name
+    found = serious_violations(page)
+    assert found == [], f"{name}: {found}"
     page.screenshot(path=str(SHOTS / f"{name}-1280.png"), full_page=True)
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(100)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"{name} is {overflow}px wider than a 390px screen"
-    assert serious_violations(page) == [], f"{name} at 390px"
+    found = serious_violations(page)
+    assert found == [], f"{name} at 390px: {found}"
     page.screenshot(path=str(SHOTS / f"{name}-390.png"), full_page=True)
     page.set_viewport_size(WIDE)
 
