@@ -277,8 +277,10 @@ def _worker_init(url: str) -> None:
     the first job (core.worker), with a pooled engine, as a worker that runs many jobs has."""
     global _CTX
     import rules.jobs  # noqa: F401
+    from core.worker import freeze_heap
 
     _CTX = JobContext(_settings(url), make_session_factory(make_engine(url)), None)
+    freeze_heap()
 
 
 def _started(_: int) -> None:

@@ -3,8 +3,10 @@
 A first run writes hundreds of thousands of actions and step firings. On PostgreSQL the rows go
 through COPY into a temporary table of this connection, then one `INSERT … SELECT … ON CONFLICT
 DO NOTHING RETURNING` moves them into the real table, so idempotency stays with the unique
-constraints exactly as a plain INSERT would have it; COPY's text encoding is done by psycopg's C
-code, where binding arrays or a multi-row VALUES list makes Python adapt every value.
+constraints exactly as a plain INSERT would have it; COPY's encoding is done by psycopg's C
+code, where binding arrays or a multi-row VALUES list makes Python adapt every value. COPY goes
+in binary with the columns' types given: JSON documents go as msgspec's UTF-8 bytes, never
+decoded to text and escaped for COPY's text format (the largest part of an action row).
 
 The moved rows are inserted in the order of the table's unique key, so two evaluations racing on
 one organization take their row locks in the same order (no deadlock; the loser wins none).
@@ -13,10 +15,11 @@ one organization take their row locks in the same order (no deadlock; the loser 
 from __future__ import annotations
 
 import hashlib
+from operator import itemgetter
 from typing import Any
 
 import msgspec
-from sqlalchemy import JSON
+from psycopg.types.json import set_json_dumps
 from sqlalchemy import FromClause
 from sqlalchemy import Table
 from sqlalchemy import UniqueConstraint
@@ -90,14 +93,36 @@ def _stage(session: Session, table: Table, names: list[str], rows: list[dict[str
 def _copy(
     session: Session, into: str, table: Table, names: list[str], rows: list[dict[str, Any]]
 ) -> None:
-    documents = {n for n in names if isinstance(table.c[n].type, JSON)}
-    with _cursor(session).copy(f"COPY {into} ({', '.join(names)}) FROM STDIN") as copy:
+    cursor = _cursor(session)
+    types = _types(cursor, table, names)
+    set_json_dumps(_JSON.encode, cursor)
+    values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    with cursor.copy(f"COPY {into} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
         for row in rows:
-            copy.write_row([_document(row[n]) if n in documents else row[n] for n in names])
+            copy.write_row(values(row))
 
 
-def _document(value: Any) -> str | None:
-    return None if value is None else _JSON.encode(value).decode()
+_TYPES: dict[tuple[str, ...], list[int]] = {}
+_FIRST_USER_OID = 16384  # PostgreSQL's own types have lower OIDs, the same in every database
+
+
+def _types(cursor: Any, table: Table, names: list[str]) -> list[int]:
+    """The PostgreSQL type OIDs of `names` in `table` (binary COPY needs them), read from the
+    catalog once per process."""
+    key = (table.name, *names)
+    if key not in _TYPES:
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            (table.name,),
+        )
+        oids = dict(cursor.fetchall())
+        types = [int(oids[n]) for n in names]
+        if max(types) >= _FIRST_USER_OID:
+            return types
+        _TYPES[key] = types
+    return _TYPES[key]
 
 
 def _unique_key(table: Table) -> list[str]:

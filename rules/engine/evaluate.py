@@ -28,6 +28,7 @@ from rules.engine.holds import credit_holds
 from rules.engine.instalments import plan_instalments
 from rules.engine.invoices import invoice_steps
 from rules.engine.invoices import never_chased
+from rules.engine.messages import NoteTexts
 from rules.engine.reminder import consolidated_reminder
 from rules.engine.run import CustomerRun
 from rules.ruleset.book import RuleBook
@@ -43,10 +44,11 @@ def evaluate(
     """Decisions for `as_of` (a date in the organization's time zone), scheduled from `now`."""
     evaluation = Evaluation(as_of, book.version)
     ids = sorted(facts.customers) if customer_ids is None else sorted(set(customer_ids))
+    texts = NoteTexts(facts.name, as_of)
     for cid in ids:
         customer = facts.customers.get(cid)
         if customer is not None:
-            _evaluate_customer(CustomerRun(book, facts, customer, as_of, now, evaluation))
+            _evaluate_customer(CustomerRun(book, facts, customer, as_of, now, evaluation, texts))
     return evaluation
 
 

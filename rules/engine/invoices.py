@@ -30,7 +30,6 @@ from rules.engine.messages import OFFER
 from rules.engine.messages import STEP
 from rules.engine.messages import MessageItem
 from rules.engine.messages import invoice_line
-from rules.engine.messages import render_text
 from rules.engine.run import CustomerRun
 from rules.pauses.checks import invoice_pause
 from rules.ruleset.book import Policy
@@ -179,12 +178,12 @@ def _note(
     explanation: dict[str, Any],
 ) -> None:
     line = invoice_line(inv, days, step_key, None)
-    ctx = run.note_context(line)
+    name = f"the {action.type} text of step {step_key}"
     payload: dict[str, Any] = {
         "on": action.on if action.type == ActionKind.NOTE else "customer",
         "invoice": inv.external_id,
         "customer": run.customer.external_id,
-        "text": render_text(action.text or "", ctx, f"the {action.type} text of step {step_key}"),
+        "text": run.note_text(action.text or "", line, name),
     }
     if action.type == ActionKind.TASK:
         payload["assignee"] = action.assignee

@@ -6,6 +6,7 @@ refreshed balances, when the action is performed.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,7 +19,9 @@ from rules.engine.decisions import FiringClaim
 from rules.engine.facts import CustomerFact
 from rules.engine.facts import InvoiceFact
 from rules.ruleset.book import RuleBook
+from rules.templates.render import TemplateTimeout
 from rules.templates.render import iso
+from rules.templates.render import reads
 from rules.templates.render import render
 
 _MONEY_KEYS = ("total", "balance", "amount", "pay_amount", "percent")
@@ -129,6 +132,88 @@ def render_text(source: str, ctx: dict[str, Any], name: str = "the text") -> str
         return render(source, ctx, name).strip()
     except TemplateError as exc:
         return f"[template error: {exc}]"
+
+
+# What each variable of `context` is made from: the payload's keys, or "org_name", "as_of" and
+# "step" for the arguments of the same names.
+_MADE_FROM = {
+    "organization": ("org_name",),
+    "customer": ("customer",),
+    "as_of": ("as_of",),
+    "invoices": ("invoices",),
+    "offers": ("offers",),
+    "instalments": ("instalments",),
+    "totals": ("invoices",),
+    "credit": ("invoices", "credit"),
+    "step": ("step",),
+}
+
+
+class NoteTexts:
+    """The note and task texts of one evaluation, each template rendered once per distinct set
+    of the inputs of the variables it reads.
+
+    A first run writes a note for every invoice at a step with one, and a note's template
+    typically reads little (the starter's reads `as_of` only), so most notes repeat a render
+    already done. Every distinct render still runs in the sandbox under its own time budget;
+    one that ran out of time is not kept (it depends on the machine's load), so the next text
+    with the same inputs tries again, as before. Templates whose output may differ between
+    renders of the same values (rules.templates.render.reads) are rendered every time.
+    """
+
+    def __init__(self, org_name: str, as_of: date) -> None:
+        self.org_name, self.as_of = org_name, as_of
+        self._done: dict[Hashable, str] = {}
+
+    def render(
+        self, source: str, payload: dict[str, Any], step: dict[str, Any] | None, name: str
+    ) -> str:
+        """render_text of `source` in `context(payload, ...)`."""
+        key = self._key(source, payload, step, name)
+        if key is not None and key in self._done:
+            return self._done[key]
+        try:
+            text = render(source, context(payload, self.org_name, self.as_of, step), name).strip()
+        except TemplateTimeout as exc:
+            return f"[template error: {exc}]"
+        except TemplateError as exc:
+            text = f"[template error: {exc}]"
+        if key is not None:
+            self._done[key] = text
+        return text
+
+    def _key(
+        self, source: str, payload: dict[str, Any], step: dict[str, Any] | None, name: str
+    ) -> Hashable | None:
+        names = reads(source)
+        if names is None:
+            return None
+        inputs = {**payload, "org_name": self.org_name, "as_of": self.as_of, "step": step}
+        made_from = sorted({i for n in names if n in _MADE_FROM for i in _MADE_FROM[n]})
+        try:
+            values = tuple((i, i in inputs, _frozen(inputs.get(i))) for i in made_from)
+        except _Unfrozen:
+            return None
+        return (source, name, values)
+
+
+class _Unfrozen(Exception):
+    """A value of a type `_frozen` does not know."""
+
+
+def _frozen(value: Any) -> Hashable:
+    """A hashable stand-in for a JSON-like value, equal only for values that render alike
+    (Decimal("1.0") and Decimal("1.00") are equal numbers but print differently; 1 and True)."""
+    kind = type(value)
+    if kind is dict:
+        return (dict, tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
+    if kind is list or kind is tuple:
+        return (kind, tuple(_frozen(v) for v in value))
+    if value is None or kind in (str, int, bool, date):
+        return (kind, value)
+    if kind is Decimal or kind is float:
+        return (kind, repr(value))
+    raise _Unfrozen(kind.__name__)
 
 
 def _strings(values: dict[str, Any]) -> dict[str, Any]:

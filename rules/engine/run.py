@@ -18,7 +18,7 @@ from rules.engine.decisions import Suppression
 from rules.engine.facts import CustomerFact
 from rules.engine.facts import OrgFacts
 from rules.engine.messages import MessageItem
-from rules.engine.messages import context
+from rules.engine.messages import NoteTexts
 from rules.engine.messages import customer_part
 from rules.pauses.checks import customer_checks
 from rules.ruleset.book import Policy
@@ -51,8 +51,10 @@ class CustomerRun:
         as_of: date,
         now: datetime,
         evaluation: Evaluation,
+        texts: NoteTexts | None = None,
     ):
         self.book, self.facts, self.customer = book, facts, customer
+        self.texts = texts or NoteTexts(facts.name, as_of)
         self.as_of, self.now, self.evaluation = as_of, now, evaluation
         self.evaluation_claims: list[FiringClaim] = evaluation.claims
         self.items: list[MessageItem] = []
@@ -106,10 +108,10 @@ class CustomerRun:
         self.evaluation.decisions.append(decision)
         return decision
 
-    def note_context(self, line: dict[str, Any]) -> dict[str, Any]:
-        """The template context of a note or task about one invoice line."""
+    def note_text(self, source: str, line: dict[str, Any], name: str) -> str:
+        """`source` (a note's or task's text) rendered about one invoice line."""
         payload = {"customer": customer_part(self.customer), "invoices": [line]}
-        return context(payload, self.facts.name, self.as_of, {"key": line["step"], "name": ""})
+        return self.texts.render(source, payload, {"key": line["step"], "name": ""}, name)
 
     def has_customer_state(self) -> bool:
         """Whether the customer needs a run without open invoices: a hold to release, a hold

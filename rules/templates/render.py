@@ -25,6 +25,8 @@ from jinja2 import Template
 from jinja2 import TemplateError
 from jinja2 import TemplateRuntimeError
 from jinja2 import TemplateSyntaxError
+from jinja2 import meta
+from jinja2 import nodes
 
 from rules.templates.budget import Overtime
 from rules.templates.budget import deadline
@@ -91,6 +93,26 @@ def environment() -> BoundedEnvironment:
 def compiled(source: str) -> Template:
     """`source` parsed in a fresh bounded environment."""
     return environment().from_string(source)
+
+
+# Filters whose output can differ between two renders of the same values.
+_VARYING_FILTERS = frozenset({"random"})
+
+
+@lru_cache(maxsize=512)
+def reads(source: str) -> frozenset[str] | None:
+    """The names `source` reads from its context, or None when two renders of the same values
+    may differ (it uses a filter such as `random`) or it does not parse.
+
+    A render's output depends only on the values of these names (the sandbox is immutable and
+    offers no clock), so callers may reuse the output of an earlier render with equal values."""
+    try:
+        ast = environment().parse(source)
+    except TemplateSyntaxError:
+        return None
+    if any(node.name in _VARYING_FILTERS for node in ast.find_all(nodes.Filter)):
+        return None
+    return frozenset(meta.find_undeclared_variables(ast))
 
 
 def render(source: str, context: dict[str, Any], name: str = "the template") -> str:

@@ -4,6 +4,9 @@ already there is not written again and not returned), on both databases."""
 from __future__ import annotations
 
 from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from decimal import Decimal
 
 import pytest
@@ -92,6 +95,31 @@ def test_actions_keep_their_documents_and_their_history_is_appended(db: Session)
     assert stored.payload == rows[0]["payload"]
     assert stored.explanation == rows[0]["explanation"]
     assert db.scalar(select(func.count()).select_from(ActionEvent)) == 2
+
+
+def test_every_value_is_stored_as_given(db: Session) -> None:
+    """Each column's value round-trips: texts with quotes, backslashes and newlines, documents
+    with nested non-ASCII text, money, dates, instants given in another zone, and NULLs."""
+    org = org_row(db)
+    row = _action(org.id, "I1")
+    row["scheduled_for"] = datetime(2025, 6, 2, 9, 30, 15, 123456, timezone(timedelta(hours=-5)))
+    row["reason"] = 'line one\nline "two" \\ back\\slash'
+    row["payload"] = {"text": "Reached on {{ as_of }} \\ é 日本", "nested": [{"a": None}, 1.5]}
+    row["command"] = None
+    row["rule_version"] = 7
+    [(action_id,)] = bulk.insert_ignore(db, Action.__table__, [row], ("id",))
+    firing = _firing(org.id, "I1") | {"amount": None}
+    bulk.insert_ignore(db, StepFiring.__table__, [firing], ("id",))
+    at = datetime(2025, 6, 2, 23, 59, 59, 999999, timezone(timedelta(hours=13)))
+    event = {"action_id": action_id, "organization_id": org.id, "at": at, "from_status": "",
+             "to_status": "planned", "actor": "rules v7", "reason": "quote ' and \\"}  # fmt: skip
+    bulk.append(db, ActionEvent.__table__, [event])
+    stored = db.get_one(Action, action_id)
+    for name, value in row.items():
+        assert getattr(stored, name) == value, name
+    assert db.scalars(select(StepFiring.amount)).one() is None
+    history = db.scalars(select(ActionEvent)).one()
+    assert (history.at, history.reason) == (at, event["reason"])
 
 
 def test_the_staging_table_is_empty_after_each_commit(db: Session) -> None:
