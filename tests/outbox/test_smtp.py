@@ -186,13 +186,11 @@ def test_a_mailer_closes_its_connection_after_a_failure_and_recovers(mail):
 
 
 class ScriptedServer:
-    """A bare SMTP server that keeps the commands it hears and, after `goodbye_after`
-    messages on a connection, says 421 and closes it, as a server limiting messages per
-    connection does."""
+    """A bare SMTP server that, after `goodbye_after` messages on a connection, says 421 and
+    closes it, as a server limiting messages per connection does."""
 
     def __init__(self, goodbye_after: int | None = None) -> None:
         self.goodbye_after = goodbye_after
-        self.heard: list[str] = []
         self.messages = 0
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -217,8 +215,7 @@ class ScriptedServer:
         sent_here = 0
         for raw in lines:
             command = raw.decode().strip()
-            self.heard.append(command.split(" ")[0].upper())
-            verb = self.heard[-1]
+            verb = command.split(" ")[0].upper()
             if verb == "EHLO":
                 connection.sendall(b"250-scripted\r\n250 8BITMIME\r\n")
             elif verb == "DATA":
