@@ -18,6 +18,8 @@ from flask import url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from connector import confirm
+from connector import pages
 from connector import web
 from connector.api_input import ROW_ID
 from core.models import Customer
@@ -78,9 +80,7 @@ def page(org_id: int) -> str:
 def detail(org_id: int, action_id: int) -> str:
     org = web.current_org(org_id, need="viewer")
     db = web.db()
-    action = db.get(Action, action_id)
-    if action is None or action.organization_id != org_id:
-        abort(404, f"There is no action {action_id} in {org.name}.")
+    action = _action(org, action_id)
     events = db.scalars(
         select(ActionEvent).where(ActionEvent.action_id == action_id).order_by(ActionEvent.id)
     )
@@ -133,8 +133,25 @@ def retry(org_id: int, action_id: int) -> Response:
 
 
 @bp.post(f"/orgs/<int:org_id>/outbox/<{ROW_ID}:action_id>/cancel")
-def cancel(org_id: int, action_id: int) -> Response:
+def cancel(org_id: int, action_id: int) -> Any:
+    if not confirm.confirmed():
+        org = web.current_org(org_id, need="collector")
+        action = _action(org, action_id)
+        who = _names(org_id, [action]).get(action.customer_external_id)
+        return confirm.ask(
+            f"Cancel this {pages.words(action.kind)} for "
+            f"{who or action.customer_external_id}? It will not be written.",
+            "Yes, cancel it",
+            url_for("outbox_page.detail", org_id=org_id, action_id=action_id),
+        )
     return _change(org_id, action_id, "cancel")
+
+
+def _action(org: Organization, action_id: int) -> Action:
+    action = web.db().get(Action, action_id)
+    if action is None or action.organization_id != org.id:
+        abort(404, f"There is no action {action_id} in {org.name}.")
+    return action
 
 
 def _change(org_id: int, action_id: int, change: str) -> Response:

@@ -434,8 +434,19 @@ def delete_segment(org_id: int, number: int, key: str) -> Any:
     web.current_org(org_id, need="admin")
     version = draft_or_404(org_id, number)
     doc = copy.deepcopy(version.document)
+    segment = next((s for s in doc["segments"] if s["key"] == key), None)
+    if segment is None:
+        abort(404, f"This draft has no segment “{key}”.")
+    name = segment["name"] or key
+    if not confirm.confirmed():
+        return confirm.ask(
+            f"Remove segment {name}? Its customers move to the next segment that matches them, "
+            "or to the default policy.",
+            f"Yes, remove segment {name}",
+            url_for("policy_page.editor", org_id=org_id, number=number, _anchor="segments"),
+        )
     doc["segments"] = [s for s in doc["segments"] if s["key"] != key]
-    return simple_save(org_id, number, doc, "Segment removed.", "segments")
+    return simple_save(org_id, number, doc, f"Segment “{name}” removed.", "segments")
 
 
 # ---------------------------------------------------------------- discounts, holds, limits

@@ -222,3 +222,44 @@ def test_activating_or_removing_rules_without_the_confirmation_changes_nothing(
     assert activate.status_code == 302
     with session_scope(session_factory) as db:
         assert store.rule_set(db, org_id).active_number == number
+
+
+def test_an_outbox_cancel_without_the_confirmation_asks_and_keeps_the_action(client):
+    org_id, ids = with_actions(client)
+    cancel = f"/orgs/{org_id}/outbox/{ids['task']}/cancel"
+    page = asks(
+        client.post(cancel, data=unsure(client)),
+        "Cancel this task for Cedar & Sons? It will not be written.",
+        "Yes, cancel it",
+    )
+    assert f'href="/orgs/{org_id}/outbox/{ids["task"]}">No, go back</a>' in page
+    assert statuses(client, ids)["task"] == S.PLANNED
+    assert client.post(cancel, data=hidden_fields(page)).status_code == 302
+    assert statuses(client, ids)["task"] == S.CANCELLED
+
+
+def test_removing_a_segment_without_the_confirmation_keeps_it(client, session_factory, draft):
+    org_id, number = draft
+    base = f"/orgs/{org_id}/rules/drafts/{number}"
+    added = client.post(
+        f"{base}/segments/new",
+        data={**unsure(client), "name": "Key accounts", "policy": "standard",
+              "match.tags_any": "vip"},
+    )  # fmt: skip
+    assert added.status_code == 302
+    remove = f"{base}/segments/key-accounts/delete"
+    page = asks(
+        client.post(remove, data=unsure(client)),
+        "Remove segment Key accounts? Its customers move to the next segment that matches them, "
+        "or to the default policy.",
+        "Yes, remove segment Key accounts",
+    )
+    assert [s["key"] for s in segments(session_factory, org_id, number)] == ["key-accounts"]
+    assert client.post(remove, data=hidden_fields(page)).status_code == 302
+    assert segments(session_factory, org_id, number) == []
+    assert client.post(remove, data=hidden_fields(page)).status_code == 404
+
+
+def segments(session_factory, org_id: int, number: int) -> list[dict]:
+    with session_scope(session_factory) as db:
+        return store.get_version(db, org_id, number).document["segments"]
