@@ -16,7 +16,8 @@ parameter tuples straight away (sync/sqlite_rows.py), in the form the column typ
 PostgreSQL, and for deletion stubs, rows are converted by the columns' own SQLAlchemy types, and
 a page of them is COPYed into a temporary table and upserted from there in one statement
 (sync/copy_write.py), which takes about half the server's time of an executemany of the same
-rows.
+rows; a page of records none of which we hold (a first backfill) is COPYed straight into the
+table, falling back to the staged upsert if another writer inserted one of them meanwhile.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def upsert_page(
     now = utcnow()
     live = [r for r in fresh if not r.deleted]
     if live:
-        _write_live(session, table, entity, org_id, live, now)
+        _write_live(session, table, entity, org_id, live, now, none_held=not held)
     gone = [_head(org_id, r, now) | _deleted_defaults(entity) for r in fresh if r.deleted]
     if gone:
         flagged = [*FLAGGED_COLUMNS, *(["status"] if entity in _WITH_STATUS else [])]
@@ -179,11 +180,12 @@ def _write_live(
     org_id: int,
     records: list[AnyRecord],
     now: datetime,
+    none_held: bool,
 ) -> None:
     if session.get_bind().dialect.name == "sqlite":
         _write_tuples(session, table, entity, org_id, records, now)
     else:
-        _write_rows(session, table, entity, org_id, records, now)
+        _write_rows(session, table, entity, org_id, records, now, none_held)
 
 
 def _write_tuples(
@@ -210,16 +212,22 @@ def _write_rows(
     org_id: int,
     records: list[AnyRecord],
     now: datetime,
+    none_held: bool = False,
 ) -> None:
     """Any database: a row per record, its values converted by the columns' types."""
     to_row = _ENTITIES[entity][1]
     rows = [to_row(r) | _head(org_id, r, now) for r in records]
-    _write(session, table, rows, [c for c in rows[0] if c not in _KEY])
+    _write(session, table, rows, [c for c in rows[0] if c not in _KEY], none_held)
 
 
 def _write(
-    session: Session, table: Table, rows: list[dict[str, Any]], update_columns: list[str]
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    update_columns: list[str],
+    none_held: bool = False,
 ) -> None:
+    """Upsert `rows`; `none_held`: the table held none of their keys when the page looked."""
     dialect = session.get_bind().dialect
     columns = tuple(rows[0])
     converted = []
@@ -230,7 +238,7 @@ def _write(
     params = list(zip(*converted, strict=True))
     if dialect.name == "postgresql" and len(params) >= COPY_FROM:
         on_conflict = _on_conflict_sql(dialect, table, tuple(update_columns))
-        copy_upsert(session.connection(), table, columns, params, on_conflict)
+        copy_upsert(session.connection(), table, columns, params, on_conflict, none_held)
         return
     sql = _insert_sql(dialect, table, columns, tuple(update_columns))
     session.connection().exec_driver_sql(sql, params)
