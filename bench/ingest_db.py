@@ -126,18 +126,18 @@ class ServerCpu:
                 cursor.execute("SELECT pg_backend_pid()")
                 record.info["backend_pid"] = int(cursor.fetchone()[0])
         self._start.setdefault(
-            record.info["backend_pid"], _process_cpu(record.info["backend_pid"]) or 0.0
+            record.info["backend_pid"], process_cpu(record.info["backend_pid"]) or 0.0
         )
 
     def mark(self) -> None:
-        self._start = {pid: _process_cpu(pid) or 0.0 for pid in self._start}
+        self._start = {pid: process_cpu(pid) or 0.0 for pid in self._start}
 
     def seconds(self) -> float | None:
         if not self._postgresql or not self._start:
             return None
         total = 0.0
         for pid, start in self._start.items():
-            used = _process_cpu(pid)
+            used = process_cpu(pid)
             if used is None:
                 return None
             total += used - start
@@ -147,7 +147,7 @@ class ServerCpu:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _process_cpu(pid: int) -> float | None:
+def process_cpu(pid: int) -> float | None:
     """User + system CPU seconds of process `pid`, or None if it is not on this machine."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
