@@ -5,7 +5,7 @@ them, but the server still plans and executes each one). COPY streams the page i
 the upsert then runs once over all of it, with the same conflict clause and version guard.
 
 When the caller holds none of the page's keys (every page of a first backfill), the page is
-COPYed straight into the table: no staging table, no second pass over the rows (about a quarter
+COPYed straight into the table: no staging table, no second pass over the rows (about a fifth
 less of the server's time). A concurrent writer (a webhook sync of the same organization) may
 insert one of those keys between the caller's check and the COPY; then the COPY fails on the
 unique key, is rolled back to a savepoint taken just before it, and the page goes the staged

@@ -112,11 +112,13 @@ def test_a_copy_that_meets_an_uncommitted_key_waits_for_it_then_upserts(
 
     writer = threading.Thread(target=backfill)
     writer.start()
-    time.sleep(0.5)
-    assert writer.is_alive(), "the COPY did not wait on the uncommitted key"
-    other.commit()
-    other.close()
-    writer.join(timeout=30)
+    try:
+        time.sleep(0.5)
+        assert writer.is_alive(), "the COPY did not wait on the uncommitted key"
+        other.commit()
+    finally:
+        other.close()  # ends the other transaction however the test went, freeing the writer
+        writer.join(timeout=30)
     assert not writer.is_alive() and errors == []
     rows = mirror(session_factory, org_id)
     assert len(rows) == PAGE
