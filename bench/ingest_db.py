@@ -15,8 +15,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy import event
 
 from core.db import Base
 from core.db import make_engine
@@ -105,3 +107,50 @@ def postgres_version() -> str:
             return str(conn.exec_driver_sql("SHOW server_version").scalar())
     finally:
         engine.dispose()
+
+
+class ServerCpu:
+    """CPU seconds of the PostgreSQL server processes serving `engine`'s connections since
+    `mark()` (read from /proc: the server must run on this machine; None otherwise, and on
+    SQLite). Steadier than wall time on a shared machine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._start: dict[int, float] = {}
+        self._postgresql = engine.dialect.name == "postgresql"
+        if self._postgresql:
+            event.listen(engine, "checkout", self._checked_out)
+
+    def _checked_out(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if "backend_pid" not in record.info:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                record.info["backend_pid"] = int(cursor.fetchone()[0])
+        self._start.setdefault(
+            record.info["backend_pid"], process_cpu(record.info["backend_pid"]) or 0.0
+        )
+
+    def mark(self) -> None:
+        self._start = {pid: process_cpu(pid) or 0.0 for pid in self._start}
+
+    def seconds(self) -> float | None:
+        if not self._postgresql or not self._start:
+            return None
+        total = 0.0
+        for pid, start in self._start.items():
+            used = process_cpu(pid)
+            if used is None:
+                return None
+            total += used - start
+        return total
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of process `pid`, or None if it is not on this machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS

@@ -13,10 +13,12 @@ transaction.
 The write goes to the driver directly: the generic statement machinery costs three times the
 database's own work at backfill volume (docs/benchmarks.md). On SQLite live records become
 parameter tuples straight away (sync/sqlite_rows.py), in the form the column types store; on
-PostgreSQL, and for deletion stubs, rows are converted by the columns' own SQLAlchemy types, and
-a page of them is COPYed into a temporary table and upserted from there in one statement
+PostgreSQL too (sync/postgres_rows.py), as the types hand them to psycopg; deletion stubs are
+converted by the columns' own SQLAlchemy types. On PostgreSQL a page of rows is COPYed into a
+temporary table and upserted from there in one statement
 (sync/copy_write.py), which takes about half the server's time of an executemany of the same
-rows.
+rows; a page of records none of which we hold (a first backfill) is COPYed straight into the
+table, falling back to the staged upsert if another writer inserted one of them meanwhile.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from providers.base import CustomerRecord
 from providers.base import Entity
 from providers.base import InvoiceRecord
 from providers.base import PaymentRecord
+from sync import postgres_rows
 from sync import sqlite_rows
 from sync.copy_write import COPY_FROM
 from sync.copy_write import copy_upsert
@@ -102,7 +105,7 @@ def upsert_page(
     now = utcnow()
     live = [r for r in fresh if not r.deleted]
     if live:
-        _write_live(session, table, entity, org_id, live, now)
+        _write_live(session, table, entity, org_id, live, now, none_held=not held)
     gone = [_head(org_id, r, now) | _deleted_defaults(entity) for r in fresh if r.deleted]
     if gone:
         flagged = [*FLAGGED_COLUMNS, *(["status"] if entity in _WITH_STATUS else [])]
@@ -179,11 +182,14 @@ def _write_live(
     org_id: int,
     records: list[AnyRecord],
     now: datetime,
+    none_held: bool,
 ) -> None:
     if session.get_bind().dialect.name == "sqlite":
         _write_tuples(session, table, entity, org_id, records, now)
+    elif session.get_bind().dialect.name == "postgresql":
+        _write_postgres_tuples(session, table, entity, org_id, records, now, none_held)
     else:
-        _write_rows(session, table, entity, org_id, records, now)
+        _write_rows(session, table, entity, org_id, records, now, none_held)
 
 
 def _write_tuples(
@@ -203,6 +209,29 @@ def _write_tuples(
     sqlite_rows.execute_many(session.connection(), sql, params)
 
 
+def _write_postgres_tuples(
+    session: Session,
+    table: Table,
+    entity: Entity,
+    org_id: int,
+    records: list[AnyRecord],
+    now: datetime,
+    none_held: bool,
+) -> None:
+    """PostgreSQL: rows made straight from the records (sync/postgres_rows.py), COPYed (or,
+    for a few, one executemany)."""
+    columns = sqlite_rows.columns(entity)
+    update_columns = tuple(c for c in columns if c not in _KEY)
+    params = postgres_rows.rows(entity, org_id, records, now)
+    dialect = session.get_bind().dialect
+    if len(params) >= COPY_FROM:
+        on_conflict = _on_conflict_sql(dialect, table, update_columns)
+        copy_upsert(session.connection(), table, columns, params, on_conflict, none_held)
+        return
+    sql = _insert_sql(dialect, table, columns, update_columns)
+    session.connection().exec_driver_sql(sql, params)
+
+
 def _write_rows(
     session: Session,
     table: Table,
@@ -210,16 +239,22 @@ def _write_rows(
     org_id: int,
     records: list[AnyRecord],
     now: datetime,
+    none_held: bool = False,
 ) -> None:
     """Any database: a row per record, its values converted by the columns' types."""
     to_row = _ENTITIES[entity][1]
     rows = [to_row(r) | _head(org_id, r, now) for r in records]
-    _write(session, table, rows, [c for c in rows[0] if c not in _KEY])
+    _write(session, table, rows, [c for c in rows[0] if c not in _KEY], none_held)
 
 
 def _write(
-    session: Session, table: Table, rows: list[dict[str, Any]], update_columns: list[str]
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    update_columns: list[str],
+    none_held: bool = False,
 ) -> None:
+    """Upsert `rows`; `none_held`: the table held none of their keys when the page looked."""
     dialect = session.get_bind().dialect
     columns = tuple(rows[0])
     converted = []
@@ -230,7 +265,7 @@ def _write(
     params = list(zip(*converted, strict=True))
     if dialect.name == "postgresql" and len(params) >= COPY_FROM:
         on_conflict = _on_conflict_sql(dialect, table, tuple(update_columns))
-        copy_upsert(session.connection(), table, columns, params, on_conflict)
+        copy_upsert(session.connection(), table, columns, params, on_conflict, none_held)
         return
     sql = _insert_sql(dialect, table, columns, tuple(update_columns))
     session.connection().exec_driver_sql(sql, params)

@@ -21,6 +21,8 @@ from email.utils import format_datetime
 from typing import Any
 
 _MS_DATE = re.compile(r"^/Date\((-?\d+)(?:([+-])(\d{2})(\d{2}))?\)/$")
+# The same, for an offset `timezone` takes (under 24 hours): the instant needs only the number.
+_MS_INSTANT = re.compile(r"/Date\((-?\d+)(?:[+-](?:(?:[01]\d|2[0-2])\d\d|23[0-5]\d))?\)/")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # .NET's DateTime.MinValue, which Xero also uses for "no date".
 _MIN_VALUE_MS = -62135596800000
@@ -49,7 +51,8 @@ def instant(value: Any) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"not a Xero timestamp: {value!r}")
-    parts = _ms_parts(value)
+    well_formed = _MS_INSTANT.fullmatch(value.strip())
+    parts = (int(well_formed[1]), UTC) if well_formed is not None else _ms_parts(value)
     try:
         if parts is not None:
             ms, _offset = parts

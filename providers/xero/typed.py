@@ -12,6 +12,7 @@ from raw objects instead. `invoice` gives the same record as `mapping.invoice`
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 import msgspec
 
@@ -103,8 +104,21 @@ def invoice(raw: XeroInvoice) -> InvoiceRecord | None:
         status=status,
         email=_text(contact.EmailAddress) if contact is not None else None,
         sent_to_customer=sent_to_contact(raw.Status, raw.SentToContact),
-        home_rate=home_rate(raw.CurrencyRate),
+        home_rate=_home_rate(raw.CurrencyRate),
     )
+
+
+def _home_rate(rate: Decimal | None) -> Decimal | None:
+    """`home_rate`, worked out once per rate: a ledger's invoices share a few rates, and the
+    division and rounding cost a microsecond. (Equal rates give one result: it is normalized.)"""
+    if rate is None or not rate.is_finite():
+        return home_rate(rate)
+    return _known_home_rate(rate)
+
+
+@lru_cache(maxsize=512)
+def _known_home_rate(rate: Decimal) -> Decimal | None:
+    return home_rate(rate)
 
 
 def _text(value: str | None) -> str | None:

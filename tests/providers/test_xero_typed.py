@@ -5,6 +5,7 @@ the generic path, and a broken page is still a clear error."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,21 @@ def test_a_listing_gives_the_records_of_the_generic_path(odd):
 def test_a_page_that_is_not_json_is_a_clear_error():
     with pytest.raises(Unavailable, match="not JSON"):
         listed(b'{"Invoices":[{"InvoiceID":"1",')
+
+
+@pytest.mark.parametrize(
+    "rates",
+    [
+        ["1", "1.0", "1.000000", "1E+0"],
+        ["0.6123456789012345678", "0.61234567890123456780"],
+        ["1.6", "-1.6", "0", "0.0"],
+    ],
+)
+def test_a_rate_met_again_gives_what_mapping_gives(rates):
+    """The rates are remembered by value: each spelling of one value must give the same
+    record as the generic path, whichever came first."""
+    for rate in [*rates, *reversed(rates)]:
+        body = page(edited({"CurrencyRate": "@"}).replace('"@"', rate))
+        assert_same(body)
+        (record,) = typed_records(body)
+        assert str(record.home_rate) == str(mapping.home_rate(Decimal(rate)))
