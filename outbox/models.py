@@ -114,9 +114,9 @@ class Action(Base):
 
     events: Mapped[list[ActionEvent]] = relationship(
         back_populates="action",
+        primaryjoin="Action.id == foreign(ActionEvent.action_id)",
         cascade="all, delete-orphan",
         order_by="ActionEvent.id",
-        passive_deletes=True,
     )
 
     # The idempotency key handed to the provider (QBO requestid, Xero Idempotency-Key) and the
@@ -126,18 +126,29 @@ class Action(Base):
 
 
 class ActionEvent(Base):
-    """One status change of an action: who or what moved it, when, and why."""
+    """One status change of an action: who or what moved it, when, and why.
+
+    `action_id` and `organization_id` are not foreign keys: their two checks were three quarters
+    of the server's work to insert a history row, and a first run writes one per action. Every
+    event is written in the transaction that inserts or locks its action (outbox.intake,
+    outbox.lifecycle, outbox.deliver, connector.manual_actions), with that action's
+    organization; nothing deletes an action but an organization's purge
+    (connector.oauth.purge), which deletes its events explicitly, as from every table with an
+    `organization_id`; the ORM deletes an action's loaded or unloaded events with it.
+    """
 
     __tablename__ = "action_event"
     __table_args__ = (Index("ix_action_event_action", "action_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"))
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    action_id: Mapped[int] = mapped_column(Integer)
+    organization_id: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     from_status: Mapped[str] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(200), default="system")
     reason: Mapped[str] = mapped_column(Text, default="")
 
-    action: Mapped[Action] = relationship(back_populates="events")
+    action: Mapped[Action] = relationship(
+        back_populates="events", primaryjoin="Action.id == foreign(ActionEvent.action_id)"
+    )

@@ -97,3 +97,42 @@ def test_sqlite_never_reuses_an_id_after_the_migration_and_keeps_every_row(tmp_p
         ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM organization ORDER BY id")]
     engine.dispose()
     assert ids == [1, 3]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_action_history_loses_its_foreign_keys_and_a_downgrade_restores_them(kind, tmp_path):
+    """0012 drops action_event's two foreign keys; going back to 0010 restores them (deleting
+    history rows the keys' cascades would have deleted), and the upgrade runs again."""
+    url = _fresh_database(kind, tmp_path)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = url
+
+    def foreign_keys() -> list[tuple[str, str]]:
+        engine = make_engine(url)
+        keys = sa.inspect(engine).get_foreign_keys("action_event")
+        engine.dispose()
+        return sorted((k["constrained_columns"][0], k["referred_table"]) for k in keys)
+
+    migrate(url)
+    assert foreign_keys() == []
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO action_event (action_id, organization_id, at, from_status, to_status,"
+            " actor, reason) VALUES (999, 999, '2026-01-01 00:00:00', '', 'planned', 'rules', '')"
+        )
+    engine.dispose()
+    command.downgrade(config, "0010")
+    assert foreign_keys() == [("action_id", "action"), ("organization_id", "organization")]
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM action_event").scalar() == 0
+        if kind == "sqlite":
+            sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'action_event'"
+            ).scalar()
+            assert "AUTOINCREMENT" in sql
+    engine.dispose()
+    command.upgrade(config, "head")
+    assert foreign_keys() == []
