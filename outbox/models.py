@@ -90,9 +90,10 @@ class Action(Base):
     period: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(20))
     customer_external_id: Mapped[str] = mapped_column(String(64))
-    rule_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("rule_set_version.id", ondelete="SET NULL")
-    )
+    # Not a foreign key (a check per inserted action): versions are deleted only with their
+    # organization, whose purge deletes its actions too, and every reader falls back to the
+    # active version when this one is not found.
+    rule_version_id: Mapped[int | None] = mapped_column(Integer)
     rule_version: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=ActionStatus.PLANNED)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -130,11 +131,11 @@ class ActionEvent(Base):
 
     `action_id` and `organization_id` are not foreign keys: their two checks were three quarters
     of the server's work to insert a history row, and a first run writes one per action. Every
-    event is written in the transaction that inserts or locks its action (outbox.intake,
+    event is written in the transaction that inserts or holds its action (outbox.intake,
     outbox.lifecycle, outbox.deliver, connector.manual_actions), with that action's
     organization; nothing deletes an action but an organization's purge
-    (connector.oauth.purge), which deletes its events explicitly, as from every table with an
-    `organization_id`; the ORM deletes an action's loaded or unloaded events with it.
+    (connector.oauth.purge), which deletes the events explicitly, as it does every table's rows
+    with the organization's id; the ORM deletes an action's events with it.
     """
 
     __tablename__ = "action_event"
