@@ -109,8 +109,10 @@ def _insert_direct(
         cursor.execute("ROLLBACK TO SAVEPOINT bulk_direct")
         return None
     cursor.execute("RELEASE SAVEPOINT bulk_direct")
-    position = [names.index(name) for name in returning]
-    return [tuple(v[i] for i in position) for v in values]
+    picked = itemgetter(*(names.index(name) for name in returning))
+    if len(returning) == 1:
+        return [(picked(v),) for v in values]
+    return list(map(picked, values))
 
 
 def _next_ids(cursor: Any, table: Table, count: int) -> list[int]:

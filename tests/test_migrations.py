@@ -14,6 +14,7 @@ from connector.cli import migrate
 from core.db import Base
 from core.db import make_engine
 from tests.conftest import PG_URL
+from tests.conftest import _load_all_models
 from tests.conftest import _worker
 
 
@@ -171,3 +172,40 @@ def test_0012_drops_four_foreign_keys_and_a_downgrade_restores_them(kind, tmp_pa
     engine.dispose()
     command.upgrade(config, "head")
     assert dropped_keys_there() == []
+
+
+def _compression(url: str) -> list[tuple[str, str]]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'action'::regclass"
+            " AND attname IN ('payload', 'explanation') ORDER BY attname"
+        ).all()
+    engine.dispose()
+    return [(name, str(method)) for name, method in rows]
+
+
+def test_0013_compresses_the_action_documents_with_lz4_on_postgresql(tmp_path):
+    """As the models' own DDL does for a schema made by create_all (the tests', the benches')."""
+    url = _fresh_database("postgresql", tmp_path)
+    migrate(url)
+    lz4 = [("explanation", "l"), ("payload", "l")]
+    assert _compression(url) == lz4
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = url
+    command.downgrade(config, "0012")
+    assert _compression(url) == [("explanation", ""), ("payload", "")]
+    command.upgrade(config, "head")
+    assert _compression(url) == lz4
+    engine = make_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS dunwell_lz4_{_worker()} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA dunwell_lz4_{_worker()}")
+    engine.dispose()
+    created = f"{PG_URL}?options=-csearch_path%3Ddunwell_lz4_{_worker()}"
+    engine = make_engine(created)
+    _load_all_models()
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    assert _compression(created) == lz4
