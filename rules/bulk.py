@@ -14,10 +14,10 @@ one organization take their row locks in the same order (no deadlock; the loser 
 A large batch first goes by COPY straight into the table, under a savepoint: when none of its
 keys is there yet (every first run: the evaluation claims only what it has not found stored),
 that saves the server the staging table's writes, the sort, and ON CONFLICT's probe of every
-unique index before each row goes in. A unique violation (a concurrent evaluation of the same organization
-won some of the keys) rolls back to the savepoint and the batch takes the staged path, whose
-ON CONFLICT decides as before. Ids the caller needs back are drawn from the table's sequence
-first, in the key order the staged path would have used.
+unique index before each row goes in. A unique violation (a concurrent evaluation of the same
+organization won some of the keys) rolls back to the savepoint and the batch takes the staged
+path, whose ON CONFLICT decides as before. Ids the caller needs back are drawn from the
+table's sequence first, in the key order the staged path would have used.
 """
 
 from __future__ import annotations
