@@ -33,6 +33,7 @@ from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Decision
 from rules.engine.decisions import Evaluation
 from rules.models import StepFiring
+from rules.models import hold_organization
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def store(
     batch: str | None = None,
 ) -> Stored:
     """Write `evaluation` into the outbox; the caller commits."""
+    hold_organization(session, org_id)
     result = Stored()
     won = _claim(session, org_id, evaluation, result)
     rows: list[dict[str, Any]] = []

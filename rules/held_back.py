@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from rules.engine.dunning import HELD
 from rules.engine.dunning import RESUMED
 from rules.models import StepFiring
+from rules.models import hold_organization
 
 
 class Reminder(Protocol):
@@ -64,6 +65,7 @@ def _mark(session: Session, action: Reminder, claim: tuple[str, str, str, str]) 
     if session.scalar(select(StepFiring.id).where(*_where(action.organization_id, claim))):
         return
     rule, step, target, period = claim
+    hold_organization(session, action.organization_id)
     marker = StepFiring(
         organization_id=action.organization_id,
         rule=rule,

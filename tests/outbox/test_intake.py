@@ -19,6 +19,7 @@ from outbox.lifecycle import InvalidTransition
 from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionStatus as S
+from rules import bulk
 from rules.jobs import run_evaluation
 from rules.models import StepFiring
 from tests.rules.factories import activate
@@ -113,6 +114,39 @@ def test_concurrent_evaluations_of_one_organization_add_no_duplicate(
     assert len(rows) == 2
     with session_scope(session_factory) as db:
         assert db.scalar(select(func.count()).select_from(StepFiring)) == 3
+
+
+def test_concurrent_evaluations_of_many_invoices_claim_each_firing_once(
+    ctx, session_factory
+) -> None:
+    """Enough firings to go by COPY straight into step_firing (rules.bulk): the evaluations
+    that lose the race fail on the unique key, fall back to ON CONFLICT and win nothing."""
+    invoices = [
+        (f"I{n}", f"C{1 + n % 2}", TODAY - timedelta(days=n % 10), 100 + n)
+        for n in range(bulk.DIRECT_MIN_ROWS + 8)
+    ]
+    org_id = seed(session_factory, invoices=invoices)
+    barrier = threading.Barrier(4)
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(run_evaluation(ctx, org_id, None, now=NOW))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r["created"] for r in results) == [0, 0, 0, 2]
+    with session_scope(session_factory) as db:
+        assert db.scalar(select(func.count()).select_from(StepFiring)) == len(invoices)
+    assert len(actions(session_factory)) == 2
 
 
 def test_a_planned_reminder_absorbs_items_that_come_due_before_it_goes(

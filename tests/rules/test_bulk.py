@@ -3,6 +3,8 @@ already there is not written again and not returned), on both databases."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
@@ -14,6 +16,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from core.db import utcnow
 from outbox.models import Action
@@ -129,9 +132,10 @@ def test_the_staging_table_is_empty_after_each_commit(db: Session) -> None:
         pytest.skip("PostgreSQL stages its bulk writes")
     org = org_row(db)
     cols = ("rule", "step", "target", "period")
+    few = bulk.DIRECT_MIN_ROWS - 1  # a larger batch of new keys is not staged
     for n in range(3):
-        rows = [_firing(org.id, f"I{n}-{i}") for i in range(200)]
-        assert len(bulk.insert_ignore(db, StepFiring.__table__, rows, cols)) == 200
+        rows = [_firing(org.id, f"I{n}-{i}") for i in range(few)]
+        assert len(bulk.insert_ignore(db, StepFiring.__table__, rows, cols)) == few
         db.commit()
     staged = db.execute(
         text(
@@ -140,3 +144,118 @@ def test_the_staging_table_is_empty_after_each_commit(db: Session) -> None:
         )
     ).one()
     assert staged == (1, 0)
+
+
+KEY = ("rule", "step", "target", "period")
+MANY = bulk.DIRECT_MIN_ROWS + 8
+
+
+def _staged_rows(db: Session) -> int:
+    """Rows written into staging tables, not yet counted in pg_stat_all_tables (a count that
+    only grows while a test runs)."""
+    return db.execute(
+        text(
+            "SELECT coalesce(sum(n_tup_ins), 0) FROM pg_stat_xact_all_tables "
+            "WHERE relname LIKE 'bulk\\_%'"
+        )
+    ).scalar_one()
+
+
+def test_a_large_batch_of_new_keys_goes_straight_into_the_table(db: Session) -> None:
+    """No staging table, no ON CONFLICT: every row is written and returned, in the order of the
+    unique key, actions with the ids they were given in that order."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL stages its bulk writes")
+    org = org_row(db)
+    staged = _staged_rows(db)
+    targets = [f"I{n:03}" for n in range(MANY)][::-1]
+    firings = bulk.insert_ignore(
+        db, StepFiring.__table__, [_firing(org.id, t) for t in targets], KEY
+    )
+    actions = bulk.insert_ignore(
+        db, Action.__table__, [_action(org.id, t) for t in targets], ("id", "target")
+    )
+    assert _staged_rows(db) == staged
+    assert firings == [("r", "first", t, "1") for t in sorted(targets)]
+    assert [t for _, t in actions] == sorted(targets)
+    stored = db.execute(select(Action.id, Action.target).order_by(Action.id)).all()
+    assert [tuple(r) for r in stored] == actions
+    assert db.scalar(select(func.count()).select_from(StepFiring)) == MANY
+
+
+def test_a_large_batch_that_meets_a_stored_key_writes_and_returns_only_the_new_rows(
+    db: Session,
+) -> None:
+    """The direct COPY meets the unique key, rolls back to its savepoint, and the staged
+    INSERT ... ON CONFLICT DO NOTHING decides; the transaction goes on."""
+    org = org_row(db)
+    staged = _staged_rows(db) if db.get_bind().dialect.name == "postgresql" else 0
+    bulk.insert_ignore(db, StepFiring.__table__, [_firing(org.id, "I005")], KEY)
+    bulk.insert_ignore(db, Action.__table__, [_action(org.id, "I005")], ("id",))
+    targets = [f"I{n:03}" for n in range(MANY)]
+    firings = bulk.insert_ignore(
+        db, StepFiring.__table__, [_firing(org.id, t) for t in targets], KEY
+    )
+    actions = bulk.insert_ignore(
+        db, Action.__table__, [_action(org.id, t) for t in targets], ("id", "target")
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        assert _staged_rows(db) - staged == 2 + 2 * MANY  # the two single rows, then both batches
+    new = [t for t in targets if t != "I005"]
+    assert firings == [("r", "first", t, "1") for t in new]
+    assert sorted(t for _, t in actions) == new
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(StepFiring)) == MANY
+    assert db.scalar(select(func.count()).select_from(Action)) == MANY
+    stored = {i: t for i, t in db.execute(select(Action.id, Action.target))}
+    assert all(stored[i] == t for i, t in actions)
+
+
+def test_a_concurrent_writer_of_the_same_keys_wins_only_what_the_first_did_not(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Two transactions write overlapping batches of one organization: the second waits on the
+    first's keys, and when the first commits, its direct COPY fails on them and the staged path
+    writes only the keys the first did not take."""
+    first = session_factory()
+    if first.get_bind().dialect.name != "postgresql":
+        first.close()
+        pytest.skip("SQLite has one writer at a time")
+    org = org_row(first)
+    first.commit()
+    ours = [f"I{n:03}" for n in range(MANY)]
+    theirs = [f"I{n:03}" for n in range(MANY // 2, MANY + MANY // 2)]
+    assert (
+        len(
+            bulk.insert_ignore(first, StepFiring.__table__, [_firing(org.id, t) for t in ours], KEY)
+        )
+        == MANY
+    )
+    second = session_factory()
+    pid = second.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    won: list[tuple[object, ...]] = []
+
+    def write() -> None:
+        won.extend(
+            bulk.insert_ignore(
+                second, StepFiring.__table__, [_firing(org.id, t) for t in theirs], KEY
+            )
+        )
+        second.commit()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    waiting = text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid")
+    for _ in range(200):
+        if first.execute(waiting, {"pid": pid}).scalar() == "Lock":
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the second writer never waited on the first")
+    first.commit()
+    thread.join(10)
+    first.close()
+    second.close()
+    assert won == [("r", "first", t, "1") for t in theirs if t not in ours]
+    with session_factory() as db:
+        assert db.scalar(select(func.count()).select_from(StepFiring)) == MANY + MANY // 2
