@@ -16,10 +16,13 @@ from datetime import date
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from redis import Redis
 from rq.exceptions import DuplicateJobError
+from sqlalchemy import Select
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -44,6 +47,7 @@ from rules.load import OrgLike
 from rules.load import feature_dates
 from rules.load import load_facts
 from rules.load import statements
+from rules.load.reads import Reads
 from rules.load.reads import compile_ahead
 from rules.models import OrgEvaluation
 from rules.models import RuleSetVersion
@@ -79,7 +83,7 @@ def prepare_worker(rt: JobContext) -> None:
     database (each work-horse starts with empty caches, and compiling them took a tenth of a
     second of a one-customer evaluation)."""
     bind = rt.sessions.kw["bind"]
-    compile_ahead(bind.dialect, [*statements(), org_run_statement()])
+    compile_ahead(bind.dialect, [*statements(), org_run_statement(), approval_statement()])
 
 
 def request_run(redis: Redis, org_id: int) -> str:
@@ -184,11 +188,19 @@ def _gate(session: Session, version_id: int | None, approve_over: int | None) ->
     again: it is a large column and the book is compiled already)."""
     first_run = False
     if version_id is not None:
-        found = session.execute(
-            select(RuleSetVersion.first_run_approved_at).where(RuleSetVersion.id == version_id)
-        ).first()
-        first_run = found is not None and found[0] is None
+        reads = Reads(session.connection())
+        reads.add(approval_statement(), {"version": version_id})
+        (found,) = reads.run()
+        first_run = bool(found) and found[0][0] is None
     return Gate(first_run=first_run, approve_over=approve_over)
+
+
+@cache
+def approval_statement() -> Select[datetime | None]:
+    """When the first run of rule set version `version` was approved (None: not yet)."""
+    return select(RuleSetVersion.first_run_approved_at).where(
+        RuleSetVersion.id == bindparam("version")
+    )
 
 
 def _sync_first(
