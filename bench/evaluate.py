@@ -10,8 +10,13 @@ plus a credit-hold rule, early-payment terms and a settlement offer. Then, per d
 - daily run: the next day, the steady state the daily job meets;
 - one customer: re-evaluating a single customer, as after a webhook (median and p95).
 
+It ends with each of issue 12's evaluation targets, met or missed by how much (`verdicts`).
+
     .venv/bin/python bench/evaluate.py --scale 0.05            # ~1 minute
     .venv/bin/python bench/evaluate.py --scale 1 --workers 2   # the full size
+
+SQLite runs one worker process unless `--sqlite-workers` says more: evaluations there read and
+evaluate side by side (a reader's transaction) and take turns only to store.
 
 PostgreSQL runs in its own schema (dunwell_bench) of DUNWELL_BENCH_PG_URL (default: the local
 `test` database); SQLite in a temporary file.
