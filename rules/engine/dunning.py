@@ -172,6 +172,8 @@ def before_due_passed(line: dict[str, Any], as_of: date) -> bool:
 def held_reminder(policy: Policy, fired: list[Firing]) -> ScheduleItem | None:
     """The latest step fired whose reminder do-not-contact held back, unless a later step's
     reminder went (or it was sent already): the one reminder owed once contact is allowed."""
+    if not any(f.step.endswith(HELD) for f in fired):  # nearly always: nothing held back
+        return None
     marks = {(f.step, f.period) for f in fired if f.rule == policy.rule}
     if not any(step.endswith(HELD) for step, _ in marks):
         return None

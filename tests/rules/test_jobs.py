@@ -3,16 +3,19 @@ missed runs, and cron registration."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
+import psycopg
 from rq import Queue
 from rq.cron import CronScheduler
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
+import rules.jobs
 from core.db import session_scope
 from core.models import Organization
 from outbox.jobs import enqueue_due_actions
@@ -20,6 +23,7 @@ from outbox.models import Action
 from rules import schedule
 from rules.jobs import enqueue_due_daily
 from rules.jobs import run_evaluation
+from rules.load import load_facts
 from rules.models import OrgEvaluation
 from tests.rules.factories import activate
 from tests.rules.factories import customer_row
@@ -161,3 +165,33 @@ def test_cron_registration(redis) -> None:
         ("rules.jobs.run_due_daily_evaluations", "rules", "*/15 * * * *"),
         ("outbox.jobs.deliver_due_actions", "actions", "* * * * *"),
     ]
+
+
+def test_an_evaluation_reads_without_a_transaction_or_the_write_lock(
+    ctx, session_factory, engine, monkeypatch
+) -> None:
+    """While it loads, an evaluation holds no transaction open on PostgreSQL (no BEGIN or
+    COMMIT to wait for) and no write lock on SQLite (another writer may begin meanwhile); it
+    still stores what it decided."""
+    org_id = seed(session_factory)
+    seen = []
+
+    def load_and_look(session, *args, **kwargs):
+        facts = load_facts(session, *args, **kwargs)
+        raw = session.connection().connection.dbapi_connection
+        if engine.dialect.name == "postgresql":
+            seen.append(raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
+        else:
+            other = sqlite3.connect(engine.url.database, timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # raises "database is locked" if it is
+                other.rollback()
+                seen.append(raw.in_transaction)  # a reader's snapshot, all the same
+            finally:
+                other.close()
+        return facts
+
+    monkeypatch.setattr(rules.jobs, "load_facts", load_and_look)
+    assert run_evaluation(ctx, org_id, None, now=NOW)["created"] == 2
+    assert run_evaluation(ctx, org_id, ["C1"], now=NOW + timedelta(minutes=5))["created"] == 0
+    assert seen == [True, True]

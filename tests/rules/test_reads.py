@@ -22,6 +22,7 @@ from core.models import CreditNote
 from outbox.models import Action
 from rules.load import queries as q
 from rules.load.reads import Reads
+from rules.load.reads import _Units
 from rules.models import CustomerProfile
 from rules.models import StepFiring
 from rules.pauses.load import queue_pauses
@@ -209,3 +210,33 @@ def test_plain_values_are_bound_as_their_column_types_bind_them(db: Session) -> 
     together = reads.run()
     one_by_one = [[tuple(r) for r in db.connection().execute(s, p)] for s, p in stmts]
     assert together == one_by_one == [[("CN1",)], [("CN1",)], []]
+
+
+@pytest.mark.parametrize("amount", ["0.0001", "12.5", "12.50", "99999999999999.9999", "7"])
+def test_money_reads_as_money_columns_read_it(db: Session, amount: str) -> None:
+    """Money through the loader's own decoding (rules.load.reads._money_processor) is the
+    Decimal SQLAlchemy gives, with its exponent, read once or again (SQLite's decoded values
+    are kept), NULL as None."""
+    org = org_row(db)
+    customer_row(db, org, "C1")
+    invoice_row(db, org, "I1", "C1", AS_OF, amount, amount, discount_percent=D("2"))
+    invoice_row(db, org, "I2", "C1", AS_OF, amount, amount)
+    db.flush()
+    stmt, args = q.open_invoices(False), q.params(org.id, None)
+    for _ in range(2):
+        reads = Reads(db.connection())
+        reads.add(stmt, args)
+        (rows,) = reads.run()
+        expected = [tuple(r) for r in db.connection().execute(stmt, args)]
+        assert repr(sorted(rows)) == repr(sorted(expected))
+    assert {r[8] for r in rows} == {D("2"), None}
+
+
+def test_sqlite_money_units_decode_past_the_kept_values() -> None:
+    units = _Units()
+    units.LIMIT = 2
+    decoded = [units[v] for v in (1, 125_000, -5, 1, None, 10**18)]
+    assert repr(decoded) == repr(
+        [D("0.0001"), D("12.5000"), D("-0.0005"), D("0.0001"), None, D("100000000000000.0000")]
+    )
+    assert len(units) == 2
