@@ -34,10 +34,11 @@ def _not_found(exc: approval.NotFoundInOrganization):
 
 
 def _ids(org_id: int, data: dict[str, Any], field: str) -> list[int] | None:
-    """A list of action ids, "all", or nothing; anything else is a 422 naming the field."""
-    value = data.get(field)
-    if value is None:
+    """A list of action ids, "all", or the field left out; anything else (null included) is a
+    422 naming the field."""
+    if field not in data:
         return None
+    value = data[field]
     if value == "all":
         return approval.all_waiting(web.db(), org_id)
     if not isinstance(value, list) or not all(

@@ -146,6 +146,14 @@ def test_the_outbox_lists_decisions_with_explanations(
     assert detail["explanation"]["rule_set"] == "Test rules"
     assert {i["invoice"] for i in detail["explanation"]["items"]} == {"I1", "I2"}
 
+    # A decision's lists are ids or "all": a null one is refused, not read as "none".
+    approvals = f"/api/orgs/{org_id}/approvals"
+    refused = client.post(approvals, json={"approve": [listing[0]["id"]], "reject": None})
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"reject"}
+    assert client.get(approvals).json["actions"][0]["id"] == listing[0]["id"]  # still waiting
+    decided = client.post(approvals, json={"reject": [listing[0]["id"]]})
+    assert decided.status_code == 200 and client.get(approvals).json["actions"] == []
+
 
 def test_pauses_and_customer_state(client, session_factory, redis) -> None:
     org_id = seed(session_factory)
