@@ -2,9 +2,14 @@
 tap-xero reading the same sandbox company, in one run.
 
 The sandbox runs as a process of its own (`python -m sandbox --size large`); every client reads
-it over real HTTP on 127.0.0.1:
+it over real HTTP on 127.0.0.1. It keeps each list page it renders until the data changes
+(sandbox.page_cache), so:
 
-1. real limits first (the sandbox's defaults: QuickBooks 500 requests/min and 10 in flight,
+0. warm-up (not with `--cold`): with the limits lifted, one untimed read of each company by our
+   sync and by its tap, so that no timed read pays the sandbox's rendering, which a provider's
+   servers would do on machines of their own; every run reports the pages rendered for it and
+   the pages it was served from the cache;
+1. real limits (the sandbox's defaults: QuickBooks 500 requests/min and 10 in flight,
    Xero 60/min and 5 in flight per tenant, and our own limiter's same figures): a backfill of
    each company through `sync.jobs.run_sync` into an empty SQLite mirror, reporting
    requests/min against the limit and records/s against limit x page size; then the tap,
@@ -18,7 +23,8 @@ it over real HTTP on 127.0.0.1:
    `run_sync`) or of the tap's process to its end.
 
     DUNWELL_TEST_SLOT=6 .venv/bin/python bench/peers.py [--databases sqlite,postgresql]
-        [--providers quickbooks,xero] [--tap-real-seconds 150] [--no-real-limits] [--profile]
+        [--providers quickbooks,xero] [--tap-real-seconds 150] [--no-real-limits] [--cold]
+        [--profile]
 
 PostgreSQL is DUNWELL_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test, schema
 `dunwell_peers_<slot>`); Redis is 127.0.0.1, port 6379 + DUNWELL_TEST_SLOT, database 11.
@@ -473,13 +479,10 @@ def side_by_side(
     providers: list[str],
     databases: list[str],
     profiler: cProfile.Profile | None,
-    warm: bool = True,
 ) -> list[Run]:
     set_limits(sandbox.url, lifted=True)
     runs: list[Run] = []
     for provider in providers:
-        if warm:
-            warm_up(sandbox, workdir, provider)
         company = ""
         for kind in databases:
             mirror = Mirror(sandbox.url, kind, workdir / f"{kind}-{provider}")
@@ -495,19 +498,21 @@ def side_by_side(
     return runs
 
 
-def warm_up(sandbox: Sandbox, workdir: Path, provider: str) -> None:
-    """One untimed read of the company by our sync and by the tap, so that the timed reads find
-    their pages in the sandbox's cache, as they would find a provider's servers ready: the
-    sandbox renders a page once, not in each reader's time (each run reports how many pages
-    were rendered for it and how many came from the cache)."""
-    mirror = Mirror(sandbox.url, "sqlite", workdir / f"warm-{provider}")
-    try:
-        company = mirror.connect(provider)
-        print(describe(ours(mirror, provider, Meter(sandbox, provider, company)), "warm-up"))
-    finally:
-        mirror.close()
+def warm_up(sandbox: Sandbox, workdir: Path, providers: list[str]) -> None:
+    """With the limits lifted, one untimed read of each company by our sync and by the tap, so
+    that the timed reads find their pages in the sandbox's cache, as they would find a
+    provider's servers ready: the sandbox renders a page once, not in each reader's time (each
+    run reports how many pages were rendered for it and how many came from the cache)."""
+    set_limits(sandbox.url, lifted=True)
     (workdir / "warm").mkdir(exist_ok=True)
-    print(describe(tap(sandbox, provider, company, workdir / "warm"), "warm-up"), flush=True)
+    for provider in providers:
+        mirror = Mirror(sandbox.url, "sqlite", workdir / f"warm-{provider}")
+        try:
+            company = mirror.connect(provider)
+            print(describe(ours(mirror, provider, Meter(sandbox, provider, company)), "warm-up"))
+        finally:
+            mirror.close()
+        print(describe(tap(sandbox, provider, company, workdir / "warm"), "warm-up"), flush=True)
 
 
 def describe(run: Run, label: str = "") -> str:
@@ -617,12 +622,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dunwell-peers-") as folder:
         workdir = Path(folder)
         with sandbox_process(workdir, args.size) as sandbox:
+            if not args.cold:
+                warm_up(sandbox, workdir, providers)
             real = []
             if not args.no_real_limits:
                 real = at_real_limits(sandbox, workdir, providers, args.tap_real_seconds)
-            lifted = side_by_side(
-                sandbox, workdir, providers, databases, profiler, warm=not args.cold
-            )
+            lifted = side_by_side(sandbox, workdir, providers, databases, profiler)
     print(f"load average after: {os.getloadavg()}")
     print("\nRate limits lifted (sandbox and ours):\n")
     print(lifted_table(lifted))
