@@ -2,9 +2,14 @@
 tap-xero reading the same sandbox company, in one run.
 
 The sandbox runs as a process of its own (`python -m sandbox --size large`); every client reads
-it over real HTTP on 127.0.0.1:
+it over real HTTP on 127.0.0.1. It keeps each list page it renders until the data changes
+(sandbox.page_cache), so:
 
-1. real limits first (the sandbox's defaults: QuickBooks 500 requests/min and 10 in flight,
+0. warm-up (not with `--cold`): with the limits lifted, one untimed read of each company by our
+   sync and by its tap, so that no timed read pays the sandbox's rendering, which a provider's
+   servers would do on machines of their own; every run reports the pages rendered for it and
+   the pages it was served from the cache;
+1. real limits (the sandbox's defaults: QuickBooks 500 requests/min and 10 in flight,
    Xero 60/min and 5 in flight per tenant, and our own limiter's same figures): a backfill of
    each company through `sync.jobs.run_sync` into an empty SQLite mirror, reporting
    requests/min against the limit and records/s against limit x page size; then the tap,
@@ -18,7 +23,8 @@ it over real HTTP on 127.0.0.1:
    `run_sync`) or of the tap's process to its end.
 
     DUNWELL_TEST_SLOT=6 .venv/bin/python bench/peers.py [--databases sqlite,postgresql]
-        [--providers quickbooks,xero] [--tap-real-seconds 150] [--no-real-limits] [--profile]
+        [--providers quickbooks,xero] [--tap-real-seconds 150] [--no-real-limits] [--cold]
+        [--profile]
 
 PostgreSQL is DUNWELL_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/test, schema
 `dunwell_peers_<slot>`); Redis is 127.0.0.1, port 6379 + DUNWELL_TEST_SLOT, database 11.
@@ -121,6 +127,8 @@ class Cost:
     requests: int  # answered by the sandbox for this company
     client_cpu: float  # seconds of CPU of the reader's process
     sandbox_cpu: float  # seconds of CPU of the sandbox's process, serving the reader
+    rendered: int = 0  # list pages the sandbox rendered for the reader (sandbox.page_cache)
+    cached: int = 0  # list pages it served from its cache instead
 
 
 # ---------------------------------------------------------------- the sandbox
@@ -210,15 +218,23 @@ class Meter:
     def __init__(self, sandbox: Sandbox, provider: str, company: str) -> None:
         self.sandbox, self.provider, self.company = sandbox, provider, company
         self.sandbox_cpu = 0.0
+        self.pages = (0, 0)
 
     def start(self) -> None:
         kind = "quickbooks/requests" if self.provider == "quickbooks" else "xero/limits/usage"
         requests.delete(f"{self.sandbox.url}/_sandbox/{kind}", timeout=10).raise_for_status()
+        self.pages = self._pages()
         self.sandbox_cpu = self.sandbox.cpu_seconds()
 
     def stop(self, client_cpu: float) -> Cost:
         sandbox_cpu = self.sandbox.cpu_seconds() - self.sandbox_cpu
-        return Cost(self._requests(), client_cpu, sandbox_cpu)
+        rendered, cached = (now - then for now, then in zip(self._pages(), self.pages, strict=True))
+        return Cost(self._requests(), client_cpu, sandbox_cpu, rendered, cached)
+
+    def _pages(self) -> tuple[int, int]:
+        """(rendered, cached) list pages the sandbox has served so far."""
+        stats = requests.get(f"{self.sandbox.url}/_sandbox/page-cache", timeout=10).json()
+        return int(stats["misses"]), int(stats["hits"])
 
     def _requests(self) -> int:
         control = f"{self.sandbox.url}/_sandbox"
@@ -482,10 +498,27 @@ def side_by_side(
     return runs
 
 
-def describe(run: Run) -> str:
+def warm_up(sandbox: Sandbox, workdir: Path, providers: list[str]) -> None:
+    """With the limits lifted, one untimed read of each company by our sync and by the tap, so
+    that the timed reads find their pages in the sandbox's cache, as they would find a
+    provider's servers ready: the sandbox renders a page once, not in each reader's time (each
+    run reports how many pages were rendered for it and how many came from the cache)."""
+    set_limits(sandbox.url, lifted=True)
+    (workdir / "warm").mkdir(exist_ok=True)
+    for provider in providers:
+        mirror = Mirror(sandbox.url, "sqlite", workdir / f"warm-{provider}")
+        try:
+            company = mirror.connect(provider)
+            print(describe(ours(mirror, provider, Meter(sandbox, provider, company)), "warm-up"))
+        finally:
+            mirror.close()
+        print(describe(tap(sandbox, provider, company, workdir / "warm"), "warm-up"), flush=True)
+
+
+def describe(run: Run, label: str = "") -> str:
     return (
-        f"  {run.provider} {run.who}: {run.records:,} records in {run.seconds:.1f}s, "
-        f"{run.cost} {run.by_stream}"
+        f"  {label + ' ' if label else ''}{run.provider} {run.who}: {run.records:,} records in "
+        f"{run.seconds:.1f}s, {run.cost} {run.by_stream}"
     )
 
 
@@ -495,8 +528,9 @@ def describe(run: Run) -> str:
 def lifted_table(runs: list[Run]) -> str:
     lines = [
         "| provider | reader | records | seconds | records/s | ours / tap "
-        "| reader CPU µs/record | tap / ours (CPU) | sandbox CPU s | requests |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| reader CPU µs/record | tap / ours (CPU) | sandbox CPU s | requests "
+        "| pages rendered / cached |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         peer = next(r for r in runs if r.provider == run.provider and r.who == TAPS[run.provider])
@@ -509,7 +543,8 @@ def lifted_table(runs: list[Run]) -> str:
         lines.append(
             f"| {run.provider} | {run.who} | {run.records:,} | {run.seconds:.2f} "
             f"| {run.per_second:,.0f} | {ratios[0]} | {run.client_us:,.0f} | {ratios[1]} "
-            f"| {run.cost.sandbox_cpu:.1f} | {run.cost.requests:,} |"
+            f"| {run.cost.sandbox_cpu:.1f} | {run.cost.requests:,} "
+            f"| {run.cost.rendered:,} / {run.cost.cached:,} |"
         )
     return "\n".join(lines)
 
@@ -536,8 +571,8 @@ def real_table(runs: list[Run], lifted: list[Run]) -> str:
     backfill by its share of the requests the same tap made with the limits lifted."""
     lines = [
         "| provider | reader | records | requests | quota/min | seconds | requests/min "
-        "| records/s (limit x page / 60) | whole backfill |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| records/s (limit x page / 60) | whole backfill | pages rendered / cached |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for run in runs:
         real = REAL[run.provider]
@@ -551,7 +586,8 @@ def real_table(runs: list[Run], lifted: list[Run]) -> str:
         lines.append(
             f"| {run.provider} | {run.who} | {run.records:,} | {run.cost.requests:,} "
             f"| {real['per_minute']} | {run.seconds:.1f} | {per_minute:,.0f} "
-            f"| {run.per_second:,.0f} ({ceiling:,.0f}) | {whole} |"
+            f"| {run.per_second:,.0f} ({ceiling:,.0f}) | {whole} "
+            f"| {run.cost.rendered:,} / {run.cost.cached:,} |"
         )
     return "\n".join(lines)
 
@@ -562,6 +598,11 @@ def main() -> None:
     parser.add_argument("--providers", default="quickbooks,xero")
     parser.add_argument("--size", default="large", choices=("small", "demo", "large"))
     parser.add_argument("--no-real-limits", action="store_true")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no warm-up read before the timed ones (the sandbox renders their pages in them)",
+    )
     parser.add_argument(
         "--tap-real-seconds",
         type=float,
@@ -581,6 +622,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dunwell-peers-") as folder:
         workdir = Path(folder)
         with sandbox_process(workdir, args.size) as sandbox:
+            if not args.cold:
+                warm_up(sandbox, workdir, providers)
             real = []
             if not args.no_real_limits:
                 real = at_real_limits(sandbox, workdir, providers, args.tap_real_seconds)

@@ -10,6 +10,7 @@ from flask import Flask
 from flask import jsonify
 from flask import request
 
+from sandbox import page_cache
 from sandbox.faults import Faults
 from sandbox.mail import Mailbox
 from sandbox.mail import MailServer
@@ -35,6 +36,7 @@ class SandboxConfig:
     xero_webhook_key: str = "sandbox-xero-webhook-key"
     xero_webhook_url: str = ""
     xero_fleet: int = 0  # this many tiny Xero organisations besides the three (scale-out bench)
+    page_cache: bool = True  # list pages rendered once per data version (sandbox.page_cache)
     webhook_delay_seconds: float = 0.2
     smtp_port: int = 0  # 0: no mail server; otherwise one on smtp_host:smtp_port
     smtp_host: str = "127.0.0.1"
@@ -52,6 +54,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.extensions["sandbox_faults"] = faults
     app.extensions["sandbox_webhooks"] = sender
     app.extensions[WRITES] = WriteLog()
+    page_cache.init_app(app, config.page_cache)
 
     mailbox = app.extensions["sandbox_mailbox"] = Mailbox()
     if config.smtp_port:

@@ -56,6 +56,7 @@ from providers.quickbooks.listing import cdc_objects
 from providers.quickbooks.listing import includes
 from providers.quickbooks.listing import invoice_pages
 from providers.quickbooks.listing import objects_in
+from providers.quickbooks.listing import payment_pages
 from providers.quickbooks.listing import query_pages
 from providers.quickbooks.listing import term_statement
 
@@ -231,6 +232,9 @@ class QuickBooks:
         if entity is Entity.INVOICE:
             yield from self._invoice_listing(since)
             return
+        if entity is Entity.PAYMENT:
+            yield from self._payment_listing(since)
+            return
         for rows in query_pages(self.api, entity, since):
             yield self.to_records(entity, rows, self.clock())
 
@@ -246,6 +250,16 @@ class QuickBooks:
     def _typed_records(self, rows: list[typed.QboInvoice], stamp: datetime) -> list[AnyRecord]:
         ctx = self._context_for(typed.needs_terms(rows), typed.needs_home_currency(rows), stamp)
         return [typed.invoice(row, ctx) for row in rows]
+
+    def _payment_listing(self, since: datetime | None) -> Iterator[list[AnyRecord]]:
+        """Payment pages through the typed decoder, as `_invoice_listing`."""
+        for rows in payment_pages(self.api, since):
+            if isinstance(rows[0], typed.QboPayment):
+                needs = typed.payments_need_home_currency(rows)
+                ctx = self._context_for(False, needs, self.clock())
+                yield [typed.payment(row, ctx) for row in rows]
+            else:
+                yield self.to_records(Entity.PAYMENT, rows, self.clock())
 
     def _changes(self, entity: Entity, since: datetime) -> Iterator[list[AnyRecord]]:
         answer = self.api.cdc([NAMES[entity]], since, includes((entity,)))

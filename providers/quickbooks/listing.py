@@ -89,6 +89,23 @@ def invoice_pages(
     return _paged(page)
 
 
+def payment_pages(
+    api: QuickBooksApi, since: datetime | None = None
+) -> Iterator[list[typed.QboPayment] | list[dict[str, Any]]]:
+    """Payments page by page as `query_pages` lists them, each page decoded into typed Structs;
+    a page the typed decoder cannot take whole comes as raw objects instead."""
+
+    def page(start: int) -> list[typed.QboPayment] | list[dict[str, Any]]:
+        answer = api.query_call(statement(Entity.PAYMENT, since, start))
+        rows = typed.payments(answer.content)
+        if rows is not None:
+            return rows
+        response = decode_answer(answer).get("QueryResponse")
+        return objects_in(response.get("Payment") if isinstance(response, dict) else None)
+
+    return _paged(page)
+
+
 def _paged(page: Callable[[int], _Page]) -> Iterator[_Page]:
     """`page(start)` for start = 1, 1 + PAGE_SIZE, ... until a short page (empty ones unsaid)."""
     start = 1

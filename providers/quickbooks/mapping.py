@@ -309,7 +309,13 @@ def applications(
     Credit memo lines are matched to invoice lines in line order; what an invoice line keeps
     after the credit is cash.
     """
-    invoice_lines, credit_lines = _linked_lines(raw)
+    return allocated(*_linked_lines(raw))
+
+
+def allocated(
+    invoice_lines: list[tuple[str, Decimal]], credit_lines: list[tuple[str, Decimal]]
+) -> tuple[tuple[Allocation, ...], tuple[CreditApplication, ...]]:
+    """`applications` of a payment's (TxnId, Amount) lines linking invoices and credit memos."""
     left = [amount for _, amount in invoice_lines]
     applied: dict[tuple[str, str], Decimal] = {}
     for credit_id, credit in credit_lines:

@@ -14,17 +14,20 @@ page it takes (tests/providers/test_quickbooks_typed.py compares them).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 import msgspec
 
 from providers.base import InvoiceRecord
 from providers.base import InvoiceStatus
+from providers.base import PaymentRecord
 from providers.quickbooks.mapping import EMAIL_SENT
 from providers.quickbooks.mapping import VOIDED
 from providers.quickbooks.mapping import ZERO
 from providers.quickbooks.mapping import Context
 from providers.quickbooks.mapping import Term
+from providers.quickbooks.mapping import allocated
 from providers.quickbooks.mapping import parse_date
 from providers.quickbooks.mapping import parse_instant
 
@@ -157,3 +160,100 @@ def _home_rate(rate: Decimal | None, currency: str, ctx: Context) -> Decimal | N
     if rate is not None and rate > ZERO:
         return rate
     return Decimal(1) if currency == ctx.home_currency else None
+
+
+# ---------------------------------------------------------------- payments
+# Payment query pages, as the invoices above: the fields `mapping.payment` reads (its Line items'
+# amounts and LinkedTxn), money as Decimal from the JSON text; a page the Structs cannot take
+# whole goes through `mapping.payment`.
+
+
+class QboLinkedTxn(msgspec.Struct, gc=False):
+    TxnId: str | None = None
+    TxnType: str | None = None
+
+
+class QboPaymentLine(msgspec.Struct, gc=False):
+    Amount: Decimal | None = None
+    LinkedTxn: list[QboLinkedTxn] | None = None
+
+
+class QboPayment(msgspec.Struct, gc=False):
+    """The fields of a QuickBooks Payment that `mapping.payment` reads."""
+
+    Id: str = ""
+    SyncToken: str = ""
+    MetaData: QboMeta | None = None
+    status: str | None = None
+    CustomerRef: QboRef | None = None
+    TxnDate: str | None = None
+    CurrencyRef: QboRef | None = None
+    TotalAmt: Decimal | None = None
+    UnappliedAmt: Decimal | None = None
+    Line: list[QboPaymentLine] | None = None
+
+
+class _Payments(msgspec.Struct, gc=False):
+    Payment: list[QboPayment] = []
+
+
+class _PaymentsAnswer(msgspec.Struct, gc=False):
+    QueryResponse: _Payments | None = None
+    Fault: msgspec.Raw | None = None
+
+
+_PAYMENTS = msgspec.json.Decoder(_PaymentsAnswer)
+
+
+def payments(body: bytes) -> list[QboPayment] | None:
+    """The payments of a query answer; None when the generic path must read it."""
+    try:
+        answer = _PAYMENTS.decode(body)
+    except msgspec.MsgspecError:
+        return None
+    if answer.Fault is not None:
+        return None
+    return answer.QueryResponse.Payment if answer.QueryResponse else []
+
+
+def payments_need_home_currency(raws: list[QboPayment]) -> bool:
+    return any(not ref(raw.CurrencyRef) for raw in raws if not _is_stub(raw))
+
+
+def payment(raw: QboPayment, ctx: Context) -> PaymentRecord:
+    """The record `mapping.payment` makes of the same payment."""
+    cash, credits = allocated(*_linked_lines(raw.Line or ()))
+    meta = raw.MetaData
+    return PaymentRecord(
+        external_id=raw.Id,
+        version=raw.SyncToken,
+        updated_at=(parse_instant(meta.LastUpdatedTime) if meta else None) or ctx.fallback_time,
+        deleted=_is_stub(raw),
+        customer_id=ref(raw.CustomerRef) or "",
+        paid_on=parse_date(raw.TxnDate),
+        currency=ref(raw.CurrencyRef) or ctx.home_currency or "",
+        amount=ZERO if raw.TotalAmt is None else raw.TotalAmt,
+        unapplied=ZERO if raw.UnappliedAmt is None else raw.UnappliedAmt,
+        allocations=cash,
+        credits=credits,
+    )
+
+
+def _is_stub(raw: QboPayment) -> bool:
+    return raw.status is not None and raw.status.lower() == "deleted"
+
+
+def _linked_lines(
+    lines: Iterable[QboPaymentLine],
+) -> tuple[list[tuple[str, Decimal]], list[tuple[str, Decimal]]]:
+    """(invoice lines, credit memo lines) as (TxnId, Amount), as `mapping._linked_lines`."""
+    invoices: list[tuple[str, Decimal]] = []
+    credits: list[tuple[str, Decimal]] = []
+    for line in lines:
+        kinds = {str(link.TxnType): str(link.TxnId) for link in reversed(line.LinkedTxn or ())}
+        amount = ZERO if line.Amount is None else line.Amount
+        if "Invoice" in kinds:
+            invoices.append((kinds["Invoice"], amount))
+        elif "CreditMemo" in kinds:
+            credits.append((kinds["CreditMemo"], amount))
+    return invoices, credits

@@ -45,14 +45,42 @@ class Stream:
     path: str
     mapper: Mapper
     params: Mapping[str, str] = field(default_factory=dict)
-    typed: bool = False  # listing pages go through providers.xero.typed (Invoices)
+    # Listing pages through providers.xero.typed (None when it cannot take the page whole).
+    typed: Callable[[bytes], _Page | None] | None = None
+
+
+@dataclass(frozen=True)
+class _Page:
+    records: list[AnyRecord]
+    size: int  # documents on the page, receivables or not
+    count: int | None  # pages in the listing, when Xero says
+
+
+def _typed_invoices(body: bytes) -> _Page | None:
+    """An Invoices page through the typed decoder (see `typed`); None when it cannot take it."""
+    page = typed.invoices_page(body)
+    if page is None:
+        return None
+    records: list[AnyRecord] = [r for raw in page.Invoices if (r := typed.invoice(raw)) is not None]
+    return _Page(records, len(page.Invoices), page.page_count)
+
+
+def _typed_payments(body: bytes) -> _Page | None:
+    """A Payments page through the typed decoder; None when it cannot take it."""
+    page = typed.payments_page(body)
+    if page is None:
+        return None
+    records: list[AnyRecord] = [r for raw in page.Payments if (r := typed.payment(raw)) is not None]
+    return _Page(records, len(page.Payments), page.page_count)
 
 
 STREAMS: dict[Entity, tuple[Stream, ...]] = {
     Entity.CUSTOMER: (Stream("Contacts", mapping.customer, {"includeArchived": "true"}),),
     # Type is one of Xero's optimised filters; bills are also dropped by the mapper.
-    Entity.INVOICE: (Stream("Invoices", mapping.invoice, {"where": 'Type=="ACCREC"'}, typed=True),),
-    Entity.PAYMENT: (Stream("Payments", mapping.payment),),
+    Entity.INVOICE: (
+        Stream("Invoices", mapping.invoice, {"where": 'Type=="ACCREC"'}, _typed_invoices),
+    ),
+    Entity.PAYMENT: (Stream("Payments", mapping.payment, typed=_typed_payments),),
     # Over- and prepayments are customer credit too (see mapping.py).
     Entity.CREDIT_NOTE: (
         Stream("CreditNotes", mapping.credit_note, {"where": 'Type=="ACCRECCREDIT"'}),
@@ -87,19 +115,12 @@ def _records(api: XeroApi, stream: Stream, headers: Mapping[str, str]) -> Iterat
             "order": "UpdatedDateUTC ASC",
         }
         answer = api.call("GET", stream.path, params=params, headers=headers)
-        page = _typed_page(answer.content) if stream.typed else None
+        page = stream.typed(answer.content) if stream.typed else None
         if page is None:
             page = _page(stream, decode(answer))
         yield from page.records
         if page.size < PAGE_SIZE or (page.count is not None and number >= page.count):
             return
-
-
-@dataclass(frozen=True)
-class _Page:
-    records: list[AnyRecord]
-    size: int  # documents on the page, receivables or not
-    count: int | None  # pages in the listing, when Xero says
 
 
 def _page(stream: Stream, doc: Any) -> _Page:
@@ -108,15 +129,6 @@ def _page(stream: Stream, doc: Any) -> _Page:
     page_count = pagination.get("pageCount") if isinstance(pagination, dict) else None
     count = page_count if isinstance(page_count, int) else None
     return _Page(list(_mapped(stream.mapper, items)), len(items), count)
-
-
-def _typed_page(body: bytes) -> _Page | None:
-    """An Invoices page through the typed decoder (see `typed`); None when it cannot take it."""
-    page = typed.invoices_page(body)
-    if page is None:
-        return None
-    records: list[AnyRecord] = [r for raw in page.Invoices if (r := typed.invoice(raw)) is not None]
-    return _Page(records, len(page.Invoices), page.page_count)
 
 
 def get(api: XeroApi, entity: Entity, external_id: str) -> AnyRecord | None:

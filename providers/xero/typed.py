@@ -16,8 +16,10 @@ from functools import lru_cache
 
 import msgspec
 
+from providers.base import Allocation
 from providers.base import InvoiceRecord
 from providers.base import InvoiceStatus
+from providers.base import PaymentRecord
 from providers.xero.dates import calendar_date
 from providers.xero.dates import instant
 from providers.xero.mapping import home_rate
@@ -123,3 +125,77 @@ def _known_home_rate(rate: Decimal) -> Decimal | None:
 
 def _text(value: str | None) -> str | None:
     return (value.strip() or None) if value is not None else None
+
+
+# ---------------------------------------------------------------- payments
+# Payments pages, as the invoices above: the fields `mapping.payment` reads, money as Decimal
+# from the JSON text; a page the Structs cannot take whole goes through `mapping.payment`.
+
+
+class XeroPaymentInvoice(msgspec.Struct, gc=False):
+    Type: str | None = None
+    InvoiceID: str | None = None
+    Contact: XeroContact | None = None
+    CurrencyCode: str | None = None
+
+
+class XeroPayment(msgspec.Struct, gc=False):
+    """The fields of a Xero Payment that `mapping.payment` reads."""
+
+    PaymentID: str | None = None
+    UpdatedDateUTC: str | None = None
+    UpdatedDateUTCString: str | None = None
+    PaymentType: str | None = None
+    Status: str | None = None
+    Invoice: XeroPaymentInvoice | None = None
+    Amount: Decimal | None = None
+    Date: str | None = None
+    DateString: str | None = None
+    CurrencyCode: str | None = None
+
+
+class PaymentsPage(msgspec.Struct, gc=False):
+    Payments: list[XeroPayment] = []
+    pagination: Pagination | None = None
+
+    @property
+    def page_count(self) -> int | None:
+        return self.pagination.pageCount if self.pagination is not None else None
+
+
+_PAYMENTS = msgspec.json.Decoder(PaymentsPage)
+
+
+def payments_page(body: bytes) -> PaymentsPage | None:
+    """A Payments answer; None when the generic path must read it."""
+    try:
+        return _PAYMENTS.decode(body)
+    except msgspec.MsgspecError:
+        return None
+
+
+def payment(raw: XeroPayment) -> PaymentRecord | None:
+    """The record `mapping.payment` makes of the same payment (None for supplier payments)."""
+    target = raw.Invoice
+    accrec = "ACCRECPAYMENT" if target is not None and target.Type == "ACCREC" else ""
+    if (raw.PaymentType or accrec) != "ACCRECPAYMENT":
+        return None
+    version = raw.UpdatedDateUTC or raw.UpdatedDateUTCString
+    updated_at = instant(version)
+    if not raw.PaymentID or version is None or updated_at is None:
+        raise ValueError("Xero sent a document without PaymentID or UpdatedDateUTC")
+    amount = _ZERO if raw.Amount is None else raw.Amount
+    invoice_id = (target.InvoiceID or "") if target is not None else ""
+    contact = target.Contact if target is not None else None
+    return PaymentRecord(
+        external_id=raw.PaymentID,
+        version=version,
+        updated_at=updated_at,
+        deleted=(raw.Status or "").upper() == "DELETED",
+        customer_id=(contact.ContactID or "") if contact is not None else "",
+        paid_on=calendar_date(raw.DateString, raw.Date),
+        currency=(target.CurrencyCode if target is not None else None) or raw.CurrencyCode or "",
+        amount=amount,
+        unapplied=_ZERO,
+        allocations=(Allocation(invoice_id, amount),) if invoice_id else (),
+    )

@@ -13,10 +13,13 @@ from flask import Response
 from flask import g
 from flask import request
 
+from sandbox.page_cache import marker
+from sandbox.page_cache import spliced
 from sandbox.quickbooks import api_writes
 from sandbox.quickbooks import batch
 from sandbox.quickbooks import state as gate
 from sandbox.quickbooks import updates
+from sandbox.quickbooks.answers import query_answer
 from sandbox.quickbooks.online import with_links
 from sandbox.quickbooks.query import cdc
 from sandbox.quickbooks.query import parser_error
@@ -25,10 +28,13 @@ from sandbox.quickbooks.state import QboState
 from sandbox.quickbooks.state import current
 from sandbox.quickbooks.state import render
 from sandbox.quickbooks.state import stamped
+from sandbox.quickbooks.state import wants_json
 from sandbox.quickbooks.store import OpError
 from sandbox.quickbooks.wire import auth_fault
+from sandbox.quickbooks.wire import dumps
 from sandbox.quickbooks.wire import envelope_time
 from sandbox.quickbooks.wire import fault_payload
+from sandbox.quickbooks.wire import json_text_response
 from sandbox.quickbooks.wire import parse_instant
 from sandbox.quickbooks.wire import throttle_response
 
@@ -100,6 +106,10 @@ def query(realm_id: str) -> Response:
         text = request.get_data(as_text=True)
     else:
         text = request.args.get("query", "")
+    if wants_json():
+        answer = query_answer(realm_id, text)
+        payload = stamped(realm_id, {"QueryResponse": marker(0)})
+        return json_text_response(spliced(dumps, payload, [answer]))
     store = current().store
     with store.lock:
         body = respond(text, store.company(realm_id))

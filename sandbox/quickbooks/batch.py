@@ -17,14 +17,20 @@ from typing import Any
 from flask import Response
 from flask import request
 
+from sandbox.page_cache import marker
+from sandbox.page_cache import spliced
 from sandbox.quickbooks import updates
+from sandbox.quickbooks.answers import query_answer
 from sandbox.quickbooks.online import with_links
 from sandbox.quickbooks.query import respond
 from sandbox.quickbooks.state import current
 from sandbox.quickbooks.state import render
 from sandbox.quickbooks.state import stamped
+from sandbox.quickbooks.state import wants_json
 from sandbox.quickbooks.store import Company
 from sandbox.quickbooks.store import OpError
+from sandbox.quickbooks.wire import dumps
+from sandbox.quickbooks.wire import json_text_response
 from sandbox.quickbooks.wire import throttle_response
 
 MAX_ITEMS = 30
@@ -35,14 +41,18 @@ def run(realm_id: str) -> Response:
     state = current()
     if not state.batches.enter(realm_id):
         return throttle_response(state.realm_time(realm_id))
+    # In JSON, each Query item's answer comes through the page cache (see answers.py).
+    cached: list[str] | None = [] if wants_json() else None
     try:
         with state.store.lock:
             company = state.store.company(realm_id)
-            answers = [_answer(item, company) for item in items]
+            answers = [_answer(item, company, cached) for item in items]
     finally:
         state.batches.leave(realm_id)
     payload = stamped(realm_id, {"BatchItemResponse": answers})
-    return render(payload)
+    if cached is None:
+        return render(payload)
+    return json_text_response(spliced(dumps, payload, cached))
 
 
 def _items() -> list[Any]:
@@ -55,7 +65,9 @@ def _items() -> list[Any]:
     return items
 
 
-def _answer(item: Any, company: Company) -> dict[str, Any]:
+def _answer(item: Any, company: Company, cached: list[str] | None) -> dict[str, Any]:
+    """One item's answer; with `cached`, a Query item's QueryResponse is appended to it as
+    JSON text and the answer holds its marker (sandbox.page_cache.spliced)."""
     if not isinstance(item, dict) or not isinstance(item.get("bId"), str) or not item["bId"]:
         return _fault(updates.invalid("bId: every batch item needs a bId"), None)
     bid = item["bId"]
@@ -67,6 +79,9 @@ def _answer(item: Any, company: Company) -> dict[str, Any]:
         )
         return _fault(unsupported, bid)
     try:
+        if cached is not None:
+            cached.append(query_answer(company.realm_id, item["Query"]))
+            return {"QueryResponse": marker(len(cached) - 1), "bId": bid}
         body = respond(item["Query"], company)
     except OpError as exc:
         return _fault(exc, bid)

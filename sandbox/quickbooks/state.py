@@ -129,9 +129,13 @@ def finish(state: QboState, response: Response) -> Response:
 
 def render(payload: dict[str, Any], status: int = 200) -> Response:
     """JSON for `Accept: application/json`, otherwise QuickBooks' default, XML."""
-    if "json" in request.headers.get("Accept", ""):
+    if wants_json():
         return json_response(payload, status)
     return xml_response(payload, status)
+
+
+def wants_json() -> bool:
+    return "json" in request.headers.get("Accept", "")
 
 
 def stamped(realm_id: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -241,6 +241,7 @@ class Store:
         self.lock = threading.RLock()
         self.companies = {c.realm_id: c for c in companies}
         self.listeners: list[Callable[[list[Event]], None]] = []
+        self.version = 0  # moved by every change: part of a cached page's key (page_cache)
 
     def company(self, realm_id: str) -> Company:
         found = self.companies.get(realm_id)
@@ -254,8 +255,12 @@ class Store:
     def change(self, realm_id: str) -> Iterator[Tx]:
         """Run a change under the lock; its events go to the listeners once it succeeds."""
         with self.lock:
-            tx = Tx(self.company(realm_id), self.clock.now())
-            yield tx
-            events = tx.finish()
+            self.version += 1
+            try:
+                tx = Tx(self.company(realm_id), self.clock.now())
+                yield tx
+                events = tx.finish()
+            finally:
+                self.version += 1
         for listener in self.listeners:
             listener(events)

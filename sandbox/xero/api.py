@@ -11,9 +11,13 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
+from flask import current_app
 from flask import g
 from flask import request
 
+from sandbox import page_cache
+from sandbox.page_cache import marker
+from sandbox.page_cache import spliced
 from sandbox.xero import gate
 from sandbox.xero import online
 from sandbox.xero.history import contact_history
@@ -30,8 +34,10 @@ from sandbox.xero.render_docs import render_group
 from sandbox.xero.render_docs import render_history
 from sandbox.xero.render_docs import render_payment
 from sandbox.xero.resources import COLLECTIONS
+from sandbox.xero.responses import dumps
 from sandbox.xero.responses import envelope
 from sandbox.xero.responses import json_response
+from sandbox.xero.responses import json_text_response
 from sandbox.xero.responses import not_found
 from sandbox.xero.responses import query_error
 from sandbox.xero.responses import validation_error
@@ -80,12 +86,8 @@ def list_resource(name: str) -> Response:
 
 
 def _list(resource: str, ledger: Ledger) -> Response:
-    store = current_store()
     try:
-        with store.lock:
-            items, pagination = run(
-                COLLECTIONS[resource], ledger, request.args, request.headers, store.today()
-            )
+        pagination, items = _listed(resource, ledger)
     except BadQuery as exc:
         if exc.plain:
             return Response(str(exc), status=400, content_type="text/html")
@@ -97,7 +99,35 @@ def _list(resource: str, ledger: Ledger) -> Response:
         )
     except WhereError as exc:
         return query_error(str(exc))
-    return ok(resource, items, pagination)
+    paged = marker(1) if pagination != "null" else None
+    body = envelope(current().clock, resource, marker(0), paged)
+    return json_text_response(spliced(dumps, body, [items, pagination]))
+
+
+def _listed(resource: str, ledger: Ledger) -> tuple[str, str]:
+    """The JSON texts of a listing's pagination block ("null" unpaged) and of its items,
+    rendered once per data version and calendar day (sandbox.page_cache)."""
+    store = current_store()
+    today = store.today()
+    key = (
+        "xero-list",
+        ledger.org.tenant_id,
+        resource,
+        tuple(request.args.items(multi=True)),
+        request.headers.get("If-Modified-Since"),
+        today,
+        store.version,
+    )
+
+    def render() -> tuple[str, str]:
+        with store.lock:
+            items, pagination = run(
+                COLLECTIONS[resource], ledger, request.args, request.headers, today
+            )
+        return dumps(pagination), dumps(items)
+
+    pagination, items = page_cache.current(current_app).page(key, render)
+    return pagination, items
 
 
 @bp.get("/<name>/<key>")

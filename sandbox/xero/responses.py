@@ -16,17 +16,29 @@ PROVIDER_NAME = "Dunwell"
 NOT_FOUND = "The resource you're looking for cannot be found"
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def dumps(body: Any) -> str:
     # Flask's jsonify sorts keys; Xero's order is kept instead.
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return json_text_response(dumps(body), status, headers)
+
+
+def json_text_response(
+    text: str, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON answer already rendered (see sandbox.page_cache)."""
     return Response(
         text, status=status, headers=headers, content_type="application/json; charset=utf-8"
     )
 
 
 def envelope(
-    clock: Clock, key: str, items: list[Any], pagination: dict[str, int] | None = None
+    clock: Clock, key: str, items: list[Any] | str, pagination: dict[str, int] | str | None = None
 ) -> dict[str, Any]:
+    """The list envelope; `items` and `pagination` may be markers of parts rendered before
+    (sandbox.page_cache.spliced)."""
     body: dict[str, Any] = {
         "Id": str(uuid.uuid4()),
         "Status": "OK",

@@ -43,6 +43,7 @@ class Store:
         self.clock = clock
         self._notify = notify
         self.emails: list[dict[str, Any]] = []
+        self.version = 0  # moved by every change: part of a cached page's key (page_cache)
 
     def ledger(self, tenant_id: str | None) -> Ledger | None:
         return self.ledgers.get(tenant_id or "")
@@ -51,6 +52,7 @@ class Store:
         return self.clock.today()
 
     def stamp(self, ledger: Ledger) -> datetime:
+        self.version += 1
         now = self.clock.now()
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         if ledger.last_stamp and now <= ledger.last_stamp:
@@ -72,6 +74,7 @@ class Store:
         resource_id: str,
         data: dict[str, Any] | None = None,
     ) -> None:
+        self.version += 1
         self._notify(ledger.org.tenant_id, category, event_type, resource_id, data)
 
 

@@ -31,12 +31,13 @@ def test_record_stream_parses_when_stream_is_not_second():
 
 
 def test_ratios_and_verdicts():
-    ours = Run("ours (sqlite)", "xero", 12_000, 1.0, Cost(10, 1.2, 0.5))
+    ours = Run("ours (sqlite)", "xero", 12_000, 1.0, Cost(10, 1.2, 0.5, rendered=2, cached=8))
     slow = Run("ours (postgresql)", "xero", 12_000, 3.0, Cost(10, 1.5, 0.5))
     tap = Run("tap-xero", "xero", 10_000, 10.0, Cost(100, 10.0, 2.0))
 
     table = lifted_table([ours, slow, tap])
     assert "| xero | ours (sqlite) | 12,000 | 1.00 | 12,000 | 12.0 | 100 | 10.0 |" in table
+    assert table.splitlines()[2].endswith("| 0.5 | 10 | 2 / 8 |")
     said = verdicts([ours, slow, tap]).splitlines()
     assert said[0].startswith("xero ours (sqlite): 12.0x") and "met" in said[0]
     assert "MISSED by 2.5x" in said[1]
