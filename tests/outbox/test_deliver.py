@@ -348,9 +348,9 @@ def test_a_reminder_cut_off_mid_send_is_finished_before_any_recheck(
 
 
 def far_time_zone() -> str:
-    """A zone whose date differs from UTC's right now (UTC+14 late in the UTC day, UTC-11
-    early in it)."""
-    return "Pacific/Kiritimati" if utcnow().hour >= 12 else "Pacific/Pago_Pago"
+    """A zone whose date differs from UTC's right now: UTC+14 from 10:00 UTC (its date is
+    already tomorrow's), UTC-11 before (still yesterday's until 11:00 UTC)."""
+    return "Pacific/Kiritimati" if utcnow().hour >= 10 else "Pacific/Pago_Pago"
 
 
 @pytest.mark.e2e
