@@ -342,7 +342,7 @@ def purge(org_id: int) -> Any:
     name = org.name
     db = web.db()
     # Writers of tables without a foreign key to the organization hold it (FOR KEY SHARE) while
-    # they write (rules.models.hold_organization): wait for them, and keep new ones out.
+    # they write (core.models.hold_organization): wait for them, and keep new ones out.
     db.execute(select(Organization.id).where(Organization.id == org_id).with_for_update())
     revoke_org(db, org_id)
     for table in reversed(Base.metadata.sorted_tables):

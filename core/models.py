@@ -4,6 +4,11 @@ Mirrored rows are keyed on (organization, external_id), keep the provider's vers
 the instant of their last change, and are never dropped: voided and deleted documents stay,
 flagged. References between mirrored rows use the provider's ids (a payment may arrive before
 the invoice it pays), indexed for joins.
+
+A mirrored row's `organization_id` (and an allocation's) is not a foreign key: its check, a
+locking read of the organization per inserted row, was half of PostgreSQL's work to ingest a
+page. The sync holds the organization once per page instead (`hold_organization`), and the
+organization's purge deletes every row that names it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import select
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
@@ -92,13 +99,26 @@ class Organization(Base):
         )
 
 
+def hold_organization(session: Session, org_id: int) -> None:
+    """Lock organization `org_id` against deletion until this transaction ends (the lock a
+    foreign key's check takes, once rather than per row), or raise NoResultFound if it is gone.
+
+    Tables whose `organization_id` is not a foreign key rely on it (the mirror's, step_firing,
+    action_event): their writers hold the organization first, and its purge
+    (connector.oauth.purge) locks it FOR UPDATE before deleting anything, so a purge waits for a
+    writer that holds it and a writer that comes during a purge finds it gone. SQLite writes one
+    transaction at a time anyway.
+    """
+    session.execute(
+        select(Organization.id).where(Organization.id == org_id).with_for_update(key_share=True)
+    ).scalar_one()
+
+
 class _Mirrored:
     """Columns every mirrored row has."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    organization_id: Mapped[int] = mapped_column(
-        ForeignKey("organization.id", ondelete="CASCADE"), index=False
-    )
+    organization_id: Mapped[int] = mapped_column(Integer)  # not a foreign key: see above
     external_id: Mapped[str] = mapped_column(String(64))
     version: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -171,7 +191,7 @@ class PaymentAllocation(Base):
     payment_id: Mapped[int] = mapped_column(
         ForeignKey("payment.id", ondelete="CASCADE"), index=True
     )
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(Integer)  # not a foreign key: see above
     invoice_external_id: Mapped[str] = mapped_column(String(64))
     amount: Mapped[Decimal] = mapped_column(Money)
 
@@ -214,7 +234,7 @@ class CreditAllocation(Base):
     credit_note_id: Mapped[int | None] = mapped_column(
         ForeignKey("credit_note.id", ondelete="CASCADE"), index=True
     )
-    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(Integer)  # not a foreign key: see above
     invoice_external_id: Mapped[str] = mapped_column(String(64))
     amount: Mapped[Decimal] = mapped_column(Money)
     credit_note_external_id: Mapped[str | None] = mapped_column(String(64))

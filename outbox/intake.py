@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.models import hold_organization
 from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionEvent
@@ -33,7 +34,6 @@ from rules.engine.decisions import ActionKind
 from rules.engine.decisions import Decision
 from rules.engine.decisions import Evaluation
 from rules.models import StepFiring
-from rules.models import hold_organization
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.models import hold_organization
 from rules.engine.dunning import HELD
 from rules.engine.dunning import RESUMED
 from rules.models import StepFiring
-from rules.models import hold_organization
 
 
 class Reminder(Protocol):

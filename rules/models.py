@@ -24,10 +24,8 @@ from sqlalchemy import Integer
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped
-from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
@@ -35,7 +33,6 @@ from core.db import Base
 from core.db import Money
 from core.db import UTCDateTime
 from core.db import utcnow
-from core.models import Organization
 
 Json = JSON().with_variant(JSONB(), "postgresql")
 
@@ -114,7 +111,7 @@ class StepFiring(Base):
 
     `organization_id` is not a foreign key (its check, per row, was a fifth of the server's work
     to store a first run): a transaction that writes firings holds the organization once
-    instead (hold_organization), and the organization's purge deletes them.
+    instead (core.models.hold_organization), and the organization's purge deletes them.
     """
 
     __tablename__ = "step_firing"
@@ -145,17 +142,3 @@ class OrgEvaluation(Base):
     local_date: Mapped[date] = mapped_column(Date)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decisions: Mapped[int] = mapped_column(Integer, default=0)
-
-
-def hold_organization(session: Session, org_id: int) -> None:
-    """Lock organization `org_id` against deletion until this transaction ends (the lock a
-    foreign key's check takes, once rather than per row), or raise NoResultFound if it is gone.
-
-    Tables whose `organization_id` is not a foreign key rely on it: their writers hold the
-    organization first, and its purge (connector.oauth.purge) locks it FOR UPDATE before
-    deleting anything, so a purge waits for a writer that holds it and a writer that comes
-    during a purge finds it gone. SQLite writes one transaction at a time anyway.
-    """
-    session.execute(
-        select(Organization.id).where(Organization.id == org_id).with_for_update(key_share=True)
-    ).scalar_one()

@@ -54,6 +54,7 @@ from core.models import Customer
 from core.models import Invoice
 from core.models import Payment
 from core.models import PaymentAllocation
+from core.models import hold_organization
 from providers.base import AnyRecord
 from providers.base import CreditNoteRecord
 from providers.base import CustomerRecord
@@ -102,6 +103,7 @@ def upsert_page(
     fresh = [r for r in latest if _is_newer(r, held.get(r.external_id))]
     if not fresh:
         return UpsertResult()
+    hold_organization(session, org_id)  # the mirror's rows name it without a foreign key
     now = utcnow()
     live = [r for r in fresh if not r.deleted]
     if live:

@@ -76,6 +76,10 @@ def test_sqlite_never_reuses_an_id_after_the_migration_and_keeps_every_row(tmp_p
             " synced_at, name, active) VALUES (7, 2, 'C1', '1', '2026-01-01 00:00:00', 0,"
             " '2026-01-01 00:00:00', 'Customer', 1)"
         )
+        conn.exec_driver_sql(
+            "INSERT INTO sync_cursor (organization_id, entity, records_seen)"
+            " VALUES (2, 'invoice', 0)"
+        )
     engine.dispose()
     command.upgrade(config, "head")
     engine = make_engine(url)
@@ -89,7 +93,7 @@ def test_sqlite_never_reuses_an_id_after_the_migration_and_keeps_every_row(tmp_p
         ]
         assert conn.exec_driver_sql("SELECT organization_id FROM customer").all() == [(2,)]
         conn.exec_driver_sql("DELETE FROM organization WHERE id = 2")
-        assert conn.exec_driver_sql("SELECT count(*) FROM customer").scalar() == 0  # cascades
+        assert conn.exec_driver_sql("SELECT count(*) FROM sync_cursor").scalar() == 0  # cascades
         conn.exec_driver_sql(
             "INSERT INTO organization (provider, external_id, name, timezone, status,"
             " status_detail, last_sync_error, created_at)"
@@ -209,3 +213,64 @@ def test_0013_compresses_the_action_documents_with_lz4_on_postgresql(tmp_path):
     Base.metadata.create_all(engine)
     engine.dispose()
     assert _compression(created) == lz4
+
+
+MIRROR = [
+    "credit_allocation",
+    "credit_note",
+    "customer",
+    "invoice",
+    "payment",
+    "payment_allocation",
+]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_0014_drops_the_mirrors_organization_keys_and_a_downgrade_restores_them(kind, tmp_path):
+    url = _fresh_database(kind, tmp_path)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = url
+
+    def organization_keys() -> list[str]:
+        engine = make_engine(url)
+        inspector = sa.inspect(engine)
+        tables = [
+            table
+            for table in MIRROR
+            for key in inspector.get_foreign_keys(table)
+            if key["referred_table"] == "organization"
+        ]
+        engine.dispose()
+        return sorted(tables)
+
+    migrate(url)
+    assert organization_keys() == []
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO organization (id, provider, external_id, name, timezone, status,"
+            " status_detail, last_sync_error, created_at)"
+            " VALUES (1, 'xero', 'T1', 'Org 1', 'UTC', 'connected', '', '', '2026-01-01 00:00:00')"
+        )
+        for org_id, external_id in ((1, "C1"), (999, "C2")):
+            conn.exec_driver_sql(
+                "INSERT INTO customer (organization_id, external_id, version, updated_at,"
+                f" deleted, synced_at, name, active) VALUES ({org_id}, '{external_id}', '1',"
+                " '2026-01-01 00:00:00', false, '2026-01-01 00:00:00', 'Acme', true)"
+            )
+    engine.dispose()
+    command.downgrade(config, "0013")
+    assert organization_keys() == MIRROR
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT external_id FROM customer").all() == [("C1",)]
+        if kind == "sqlite":
+            tables = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN"
+                f" ({', '.join(repr(t) for t in MIRROR)})"
+            ).all()
+            assert len(tables) == len(MIRROR) and all("AUTOINCREMENT" in s for (s,) in tables)
+    engine.dispose()
+    command.upgrade(config, "head")
+    assert organization_keys() == []

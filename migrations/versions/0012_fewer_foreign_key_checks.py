@@ -3,7 +3,7 @@ step_firing's organization and action's rule-set version are no longer foreign k
 
 Each was a check (a locking read of the parent row) per inserted row, together two fifths of the
 server's work to store a first run on PostgreSQL. The code keeps what they kept: see
-outbox.models.ActionEvent and rules.models.hold_organization.
+outbox.models.ActionEvent and core.models.hold_organization.
 
 Revision ID: 0012
 Revises: 0010

@@ -1,6 +1,6 @@
 """A purge deletes every row of the organization, also from the tables whose organization_id is
 not a foreign key (step_firing, action_event), and a writer holding the organization
-(rules.models.hold_organization) cannot leave rows behind it."""
+(core.models.hold_organization) cannot leave rows behind it."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from sqlalchemy.exc import NoResultFound
 
 from core.db import session_scope
 from core.db import utcnow
+from core.models import hold_organization
 from outbox.lifecycle import transition
 from outbox.models import Action
 from outbox.models import ActionEvent
 from outbox.models import ActionStatus as S
 from rules.models import StepFiring
-from rules.models import hold_organization
 from tests.connector.conftest import make_org
 from tests.connector.conftest import sign_in
 from tests.connector.test_oauth import csrf

@@ -11,9 +11,13 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
+from core.models import Organization
 from providers.base import Entity
 from sync import upsert
 from sync.upsert import upsert_page
@@ -124,3 +128,25 @@ def test_a_copy_that_meets_an_uncommitted_key_waits_for_it_then_upserts(
     assert len(rows) == PAGE
     assert rows[RACED].balance == Decimal("2")
     assert {rows[str(n)].balance for n in range(PAGE) if str(n) != RACED} == {Decimal("1")}
+
+
+def test_a_page_holds_its_organization_and_one_for_an_organization_gone_writes_nothing(
+    session_factory, org_id
+):
+    """The mirror's organization_id is not a foreign key (core.models): a page's transaction
+    holds the organization instead, so a purge waits for it, and a page of an organization
+    purged meanwhile is refused whole."""
+    page = [invoice(n, T0) for n in range(PAGE)]
+    with session_scope(session_factory) as session:
+        upsert_page(session, org_id, Entity.INVOICE, page)
+        if session.get_bind().dialect.name == "postgresql":
+            with session_factory() as purge, pytest.raises(OperationalError, match="lock"):
+                purge.execute(
+                    select(Organization)
+                    .where(Organization.id == org_id)
+                    .with_for_update(nowait=True)
+                )
+    assert len(mirror(session_factory, org_id)) == PAGE
+    with session_scope(session_factory) as session, pytest.raises(NoResultFound):
+        upsert_page(session, org_id + 1000, Entity.INVOICE, page)
+    assert mirror(session_factory, org_id + 1000) == {}
