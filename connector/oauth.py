@@ -31,6 +31,7 @@ from flask import request
 from flask import session
 from flask import url_for
 from requests import RequestException
+from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
@@ -342,16 +343,30 @@ def purge(org_id: int) -> Any:
     name = org.name
     db = web.db()
     # Writers of tables without a foreign key to the organization hold it (FOR KEY SHARE) while
-    # they write (core.models.hold_organization): wait for them, and keep new ones out.
-    db.execute(select(Organization.id).where(Organization.id == org_id).with_for_update())
+    # they write (core.models.hold_organization): wait for them, and keep new ones out. The
+    # status is read again under the lock: a reconnect may have come in meanwhile.
+    status = db.scalar(
+        select(Organization.status).where(Organization.id == org_id).with_for_update()
+    )
+    if status != OrgStatus.DISCONNECTED:
+        db.rollback()
+        abort(409, "The organization was connected again meanwhile: nothing was purged.")
     revoke_org(db, org_id)
-    for table in reversed(Base.metadata.sorted_tables):
-        if "organization_id" in table.c:
-            db.execute(delete(table).where(table.c.organization_id == org_id))
+    for table in purge_order():
+        db.execute(delete(table).where(table.c.organization_id == org_id))
     db.delete(org)
     db.commit()
     flash(f"Purged every record of {name}.", "success")
     return redirect(url_for("admin.home"))
+
+
+def purge_order() -> list[Table]:
+    """Every table holding an organization's rows, children before the parents their foreign
+    keys name, and action_event after action: its writers hold only their action's row
+    (outbox.lifecycle.transition), so deleting the actions first waits for them, and the
+    events they wrote are then there to delete."""
+    tables = [t for t in reversed(Base.metadata.sorted_tables) if "organization_id" in t.c]
+    return sorted(tables, key=lambda table: table.name == "action_event")
 
 
 @bp.post("/sign-out")

@@ -107,6 +107,7 @@ def _insert_direct(
         _copy(session, table.name, table, names, values)
     except UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT bulk_direct")
+        cursor.execute("RELEASE SAVEPOINT bulk_direct")
         return None
     cursor.execute("RELEASE SAVEPOINT bulk_direct")
     picked = itemgetter(*(names.index(name) for name in returning))

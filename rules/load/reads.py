@@ -199,7 +199,7 @@ class _Units(dict[Any, Decimal | None]):
     """Money in SQLite's integer units -> Decimal, as core.db.Money decodes it, each distinct
     value decoded once (a lookup that finds it runs no Python code)."""
 
-    LIMIT = 50_000  # distinct amounts kept per statement shape; beyond it, decoded every time
+    LIMIT = 4_096  # distinct amounts kept per column of a statement; beyond, decoded each time
 
     def __missing__(self, units: Any) -> Decimal | None:
         value = None if units is None else Decimal(int(units)).scaleb(-MONEY_SCALE)

@@ -124,7 +124,9 @@ def _notes(kind: str, object_id: str) -> Response:
 @bp.put("/ContactGroups")
 def create_groups() -> Response:
     def act(ledger: Ledger) -> Response:
-        groups = mutations_groups.create_groups(ledger, items(json_body(), "ContactGroups"))
+        groups = mutations_groups.create_groups(
+            current_store(), ledger, items(json_body(), "ContactGroups")
+        )
         applied(*(f"Contact group {group.name!r} created" for group in groups))
         return ok("ContactGroups", [render_group(ledger, group) for group in groups])
 

@@ -19,7 +19,7 @@ def get_group(ledger: Ledger, group_id: str) -> ContactGroup:
     return group
 
 
-def create_groups(ledger: Ledger, specs: list[Any]) -> list[ContactGroup]:
+def create_groups(store: Store, ledger: Ledger, specs: list[Any]) -> list[ContactGroup]:
     given = [spec.get("Name") if isinstance(spec, dict) else None for spec in specs]
     names = [n for n in given if isinstance(n, str) and n.strip()]
     if not names or len(names) != len(given):
@@ -35,6 +35,7 @@ def create_groups(ledger: Ledger, specs: list[Any]) -> list[ContactGroup]:
     groups = [ContactGroup(id=str(uuid.uuid4()), name=name.strip()) for name in names]
     for group in groups:
         ledger.groups[group.id] = group
+    store.version += 1  # contact pages list their groups
     return groups
 
 
@@ -45,6 +46,7 @@ def update_group(store: Store, ledger: Ledger, group_id: str, spec: dict[str, An
         if not isinstance(spec["Name"], str) or not spec["Name"].strip():
             raise Invalid("Name must not be empty", spec)
         group.name = spec["Name"].strip()
+        store.version += 1  # contact pages name their groups
     if spec.get("Status") == "DELETED" and group.status == "ACTIVE":
         clear_group(store, ledger, group_id)
         group.status = "DELETED"

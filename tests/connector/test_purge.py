@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import NoResultFound
 
+from connector.oauth import purge_order
 from core.db import session_scope
 from core.db import utcnow
 from core.models import hold_organization
@@ -120,3 +121,11 @@ def test_a_purge_waits_for_a_writer_holding_the_organization_and_deletes_what_it
     purge.join(10)
     assert statuses == [302]
     assert _rows(session_factory, org_id) == {"step_firing": 0, "action": 0, "action_event": 0}
+
+
+def test_the_purge_deletes_actions_before_their_history_and_children_before_parents():
+    order = [table.name for table in purge_order()]
+    assert order.index("action") < order.index("action_event")
+    assert order.index("payment_allocation") < order.index("payment")
+    assert order.index("credit_allocation") < order.index("credit_note")
+    assert "organization" not in order and "invoice" in order and "step_firing" in order
