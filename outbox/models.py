@@ -136,8 +136,9 @@ class ActionEvent(Base):
     event is written in the transaction that inserts or holds its action (outbox.intake,
     outbox.lifecycle, outbox.deliver, connector.manual_actions), with that action's
     organization; nothing deletes an action but an organization's purge
-    (connector.oauth.purge), which deletes the events explicitly, as it does every table's rows
-    with the organization's id; the ORM deletes an action's events with it.
+    (connector.oauth.purge), which deletes the organization's actions and then their events
+    (`purge_order`: a writer of an event holds its action's row, so the purge waits for it).
+    A `session.delete` of an action deletes its events through the ORM (`Action.events`).
     """
 
     __tablename__ = "action_event"
