@@ -69,6 +69,20 @@ def copy_upsert(
         cursor.execute(f"DELETE FROM {stage}")
 
 
+def copy_insert(
+    connection: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> None:
+    """COPY `rows` (values of `columns`, already converted for the driver) into `table`: rows
+    that cannot conflict (no unique key but the id its sequence gives)."""
+    quote = connection.dialect.identifier_preparer.quote
+    names = ", ".join(map(quote, columns))
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        types = _types(cursor, table.name, columns)
+        _copy(cursor, f"{quote(table.name)} ({names})", types, rows)
+
+
 def _copied_new(
     cursor: Cursor[Any], into: str, types: list[int], rows: Sequence[Sequence[Any]]
 ) -> bool:

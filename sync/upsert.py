@@ -64,6 +64,7 @@ from providers.base import PaymentRecord
 from sync import postgres_rows
 from sync import sqlite_rows
 from sync.copy_write import COPY_FROM
+from sync.copy_write import copy_insert
 from sync.copy_write import copy_upsert
 
 FLAGGED_COLUMNS = ("version", "updated_at", "deleted", "synced_at")
@@ -400,7 +401,24 @@ def _replace_allocations(
         for allocation in record.allocations
     ]
     if rows:
+        _insert_new(session, model, rows)
+
+
+def _insert_new(
+    session: Session, model: type[PaymentAllocation | CreditAllocation], rows: list[dict[str, Any]]
+) -> None:
+    """Insert allocations (replaced whole: no conflict possible): COPYed on PostgreSQL, where
+    an executemany runs a statement per row (a backfill writes one per payment line)."""
+    if session.get_bind().dialect.name != "postgresql" or len(rows) < COPY_FROM:
         session.execute(insert(model), rows)
+        return
+    table: Table = model.__table__  # type: ignore[assignment]
+    columns = tuple(rows[0])
+    values = [
+        tuple(postgres_rows.exact(v) if c == "amount" else v for c, v in row.items())
+        for row in rows
+    ]
+    copy_insert(session.connection(), table, columns, values)
 
 
 def _row_ids(session: Session, owner: Any, org_id: int, external_ids: list[str]) -> dict[str, int]:
@@ -438,7 +456,7 @@ def _replace_credit_applications(
         }
         for payment_id, credit in applied
     ]
-    session.execute(insert(CreditAllocation), rows)
+    _insert_new(session, CreditAllocation, rows)
 
 
 def _attach_waiting_applications(session: Session, org_id: int, external_ids: list[str]) -> None:

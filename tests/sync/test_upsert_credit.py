@@ -14,6 +14,8 @@ from sqlalchemy import select
 from core.db import session_scope
 from core.models import CreditAllocation
 from core.models import CreditNote
+from core.models import Payment
+from core.models import PaymentAllocation
 from providers.base import Allocation
 from providers.base import CreditApplication
 from providers.base import CreditNoteRecord
@@ -132,3 +134,39 @@ def test_credit_note_status_is_mirrored(session_factory, org_id):
     upsert(session_factory, org_id, Entity.CREDIT_NOTE, stub)
     with session_scope(session_factory) as session:
         assert session.scalar(select(CreditNote.status)) == "deleted"
+
+
+def test_a_page_of_payments_writes_every_allocation_and_credit_exactly(session_factory, org_id):
+    """Past COPY_FROM rows, allocations go by COPY on PostgreSQL (an executemany on SQLite)."""
+    upsert(session_factory, org_id, Entity.CREDIT_NOTE, credit_note(T0))
+    pays = [
+        PaymentRecord(
+            external_id=f"P{n}",
+            version="1",
+            updated_at=T0,
+            customer_id="C1",
+            amount=Decimal("3.3333"),
+            allocations=(
+                Allocation(f"I{n}", Decimal("1.1111")),
+                Allocation("I0", Decimal("2.2222")),
+            ),
+            credits=(CreditApplication("148", f"I{n}", Decimal("0.0001")),) * 2,
+        )
+        for n in range(40)
+    ]
+    upsert(session_factory, org_id, Entity.PAYMENT, *pays)
+    with session_scope(session_factory) as session:
+        cash = session.execute(
+            select(
+                Payment.external_id, PaymentAllocation.invoice_external_id, PaymentAllocation.amount
+            )
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.organization_id == org_id)
+        ).all()
+    assert len(cash) == 80 and {row.amount for row in cash} == {
+        Decimal("1.1111"),
+        Decimal("2.2222"),
+    }
+    assert ("P7", "I7", Decimal("1.1111")) in [tuple(row) for row in cash]
+    credit = allocations(session_factory)
+    assert len(credit) == 80 and ("148", "148", "I7", Decimal("0.0001"), "P7") in credit
