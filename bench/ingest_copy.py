@@ -39,9 +39,9 @@ if __package__ in (None, ""):
 from bench.ingest_db import add_organization
 from bench.ingest_db import fresh_database
 from bench.ingest_db import process_cpu
+from core import pgcopy
 from core.models import Invoice
 from providers.base import Entity
-from sync import copy_write
 from sync.sqlite_rows import columns
 from sync.upsert import _KEY
 from sync.upsert import _on_conflict_sql
@@ -84,7 +84,7 @@ def staged(binary: bool) -> Write:
 
 
 def direct(cursor: Any, page: list[tuple[Any, ...]], _on_conflict: str, types: list[int]) -> None:
-    assert copy_write._copied_new(cursor, f"invoice ({', '.join(COLUMNS)})", types, page)
+    assert pgcopy.copy_new_rows(cursor, f"invoice ({', '.join(COLUMNS)})", types, page)
 
 
 VARIANTS: dict[str, tuple[Write, tuple[str, ...]]] = {
@@ -112,7 +112,7 @@ def run(variant: str, pages: int) -> tuple[int, float, float, float]:
             cursor = connection.cursor()
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
-            types = copy_write._types(cursor, "invoice", COLUMNS)
+            types = pgcopy.column_types(cursor, "invoice", COLUMNS)
             _drop(cursor, dropped)
             connection.commit()
             server, client, started = process_cpu(pid) or 0.0, process_time(), perf_counter()

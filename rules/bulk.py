@@ -29,7 +29,6 @@ from operator import itemgetter
 from typing import Any
 
 import msgspec
-from psycopg.errors import UniqueViolation
 from psycopg.types.json import set_json_dumps
 from sqlalchemy import FromClause
 from sqlalchemy import String
@@ -39,6 +38,9 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core.db import insert_ignore as core_insert_ignore
+from core.pgcopy import column_types
+from core.pgcopy import copy_new_rows
+from core.pgcopy import copy_rows
 
 _JSON = msgspec.json.Encoder()
 
@@ -102,14 +104,8 @@ def _insert_direct(
         ids = _next_ids(cursor, table, len(values))
         names = ["id", *names]
         values = [(i, *v) for i, v in zip(ids, values, strict=True)]
-    cursor.execute("SAVEPOINT bulk_direct")
-    try:
-        _copy(session, table.name, table, names, values)
-    except UniqueViolation:
-        cursor.execute("ROLLBACK TO SAVEPOINT bulk_direct")
-        cursor.execute("RELEASE SAVEPOINT bulk_direct")
+    if not _copy(session, table.name, table, names, values, new=True):
         return None
-    cursor.execute("RELEASE SAVEPOINT bulk_direct")
     picked = itemgetter(*(names.index(name) for name in returning))
     if len(returning) == 1:
         return [(picked(v),) for v in values]
@@ -156,37 +152,23 @@ def _values(names: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
 
 
 def _copy(
-    session: Session, into: str, table: Table, names: list[str], values: Iterable[tuple[Any, ...]]
-) -> None:
+    session: Session,
+    into: str,
+    table: Table,
+    names: list[str],
+    values: Iterable[tuple[Any, ...]],
+    new: bool = False,
+) -> bool:
+    """COPY `values` of `names` into `into` (`table` or its staging twin); `new`: under a
+    savepoint, False (nothing written) if a key was taken (core.pgcopy.copy_new_rows)."""
     cursor = _cursor(session)
-    types = _types(cursor, table, names)
+    types = column_types(cursor, table.name, names)
     set_json_dumps(_JSON.encode, cursor)
-    with cursor.copy(f"COPY {into} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(types)
-        for row in values:
-            copy.write_row(row)
-
-
-_TYPES: dict[tuple[str, ...], list[int]] = {}
-_FIRST_USER_OID = 16384  # PostgreSQL's own types have lower OIDs, the same in every database
-
-
-def _types(cursor: Any, table: Table, names: list[str]) -> list[int]:
-    """The PostgreSQL type OIDs of `names` in `table` (binary COPY needs them), read from the
-    catalog once per process."""
-    key = (table.name, *names)
-    if key not in _TYPES:
-        cursor.execute(
-            "SELECT attname, atttypid FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-            (table.name,),
-        )
-        oids = dict(cursor.fetchall())
-        types = [int(oids[n]) for n in names]
-        if max(types) >= _FIRST_USER_OID:
-            return types
-        _TYPES[key] = types
-    return _TYPES[key]
+    target = f"{into} ({', '.join(names)})"
+    if new:
+        return copy_new_rows(cursor, target, types, values)
+    copy_rows(cursor, target, types, values)
+    return True
 
 
 def _key_order(table: Table) -> list[str]:

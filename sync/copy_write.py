@@ -27,16 +27,15 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import Cursor
-from psycopg.errors import UniqueViolation
 from sqlalchemy import Connection
 from sqlalchemy import Table
 
+from core.pgcopy import column_types
+from core.pgcopy import copy_new_rows
+from core.pgcopy import copy_rows
+
 # Rows under which a plain executemany is as quick (no staging round trips).
 COPY_FROM = 50
-
-_FIRST_USER_OID = 16384  # PostgreSQL's own types have lower OIDs, the same in every database
-_TYPES: dict[tuple[str, ...], list[int]] = {}
 
 
 def copy_upsert(
@@ -56,15 +55,15 @@ def copy_upsert(
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
-        types = _types(cursor, table.name, columns)
-        if none_held and _copied_new(cursor, f"{target} ({names})", types, rows):
+        types = column_types(cursor, table.name, columns)
+        if none_held and copy_new_rows(cursor, f"{target} ({names})", types, rows):
             return
         stage = _stage_name(table, columns)
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
             f"SELECT {names} FROM {target} WITH NO DATA"
         )
-        _copy(cursor, f"{stage} ({names})", types, rows)
+        copy_rows(cursor, f"{stage} ({names})", types, rows)
         cursor.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage} {on_conflict}")
         cursor.execute(f"DELETE FROM {stage}")
 
@@ -79,50 +78,8 @@ def copy_insert(
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
-        types = _types(cursor, table.name, columns)
-        _copy(cursor, f"{quote(table.name)} ({names})", types, rows)
-
-
-def _copied_new(
-    cursor: Cursor[Any], into: str, types: list[int], rows: Sequence[Sequence[Any]]
-) -> bool:
-    """COPY `rows` straight into the table; False, with nothing written, if one of their keys
-    is there after all (inserted since the caller looked)."""
-    cursor.execute("SAVEPOINT dunwell_copy_new")
-    try:
-        _copy(cursor, into, types, rows)
-    except UniqueViolation:
-        cursor.execute("ROLLBACK TO SAVEPOINT dunwell_copy_new")
-        cursor.execute("RELEASE SAVEPOINT dunwell_copy_new")
-        return False
-    cursor.execute("RELEASE SAVEPOINT dunwell_copy_new")
-    return True
-
-
-def _copy(cursor: Cursor[Any], into: str, types: list[int], rows: Sequence[Sequence[Any]]) -> None:
-    with cursor.copy(f"COPY {into} FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)
-
-
-def _types(cursor: Cursor[Any], table: str, columns: tuple[str, ...]) -> list[int]:
-    """The type OIDs of `columns` of `table` (binary COPY needs them), read from the catalog
-    once per process (only when all are PostgreSQL's own: a user type's OID differs between
-    databases)."""
-    key = (table, *columns)
-    if key not in _TYPES:
-        cursor.execute(
-            "SELECT attname, atttypid FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
-            (table,),
-        )
-        oids = dict(cursor.fetchall())
-        types = [int(oids[name]) for name in columns]
-        if max(types) >= _FIRST_USER_OID:
-            return types
-        _TYPES[key] = types
-    return _TYPES[key]
+        types = column_types(cursor, table.name, columns)
+        copy_rows(cursor, f"{quote(table.name)} ({names})", types, rows)
 
 
 def _stage_name(table: Table, columns: tuple[str, ...]) -> str:
