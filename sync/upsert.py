@@ -226,13 +226,7 @@ def _write_postgres_tuples(
     columns = sqlite_rows.columns(entity)
     update_columns = tuple(c for c in columns if c not in _KEY)
     params = postgres_rows.rows(entity, org_id, records, now)
-    dialect = session.get_bind().dialect
-    if len(params) >= COPY_FROM:
-        on_conflict = _on_conflict_sql(dialect, table, update_columns)
-        copy_upsert(session.connection(), table, columns, params, on_conflict, none_held)
-        return
-    sql = _insert_sql(dialect, table, columns, update_columns)
-    session.connection().exec_driver_sql(sql, params)
+    _upsert(session, table, columns, update_columns, params, none_held)
 
 
 def _write_rows(
@@ -266,11 +260,25 @@ def _write(
         convert = _bind_processor(dialect, table, name)
         converted.append(values if convert is None else _converted(convert, values))
     params = list(zip(*converted, strict=True))
+    _upsert(session, table, columns, tuple(update_columns), params, none_held)
+
+
+def _upsert(
+    session: Session,
+    table: Table,
+    columns: tuple[str, ...],
+    update_columns: tuple[str, ...],
+    params: list[tuple[Any, ...]],
+    none_held: bool,
+) -> None:
+    """Upsert rows of driver-ready `params`: a COPY on PostgreSQL past COPY_FROM rows
+    (sync/copy_write.py), else one executemany of INSERT ... ON CONFLICT."""
+    dialect = session.get_bind().dialect
     if dialect.name == "postgresql" and len(params) >= COPY_FROM:
-        on_conflict = _on_conflict_sql(dialect, table, tuple(update_columns))
+        on_conflict = _on_conflict_sql(dialect, table, update_columns)
         copy_upsert(session.connection(), table, columns, params, on_conflict, none_held)
         return
-    sql = _insert_sql(dialect, table, columns, tuple(update_columns))
+    sql = _insert_sql(dialect, table, columns, update_columns)
     session.connection().exec_driver_sql(sql, params)
 
 
